@@ -1,0 +1,286 @@
+//! `checksums sign` and `checksums verify`: signed GNU coreutils checksum files.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::ProgressBar;
+use serde_json::json;
+use sigil_crypto::hash::hash_reader;
+use sigil_crypto::{Digest, HashAlgorithm};
+use sigil_formats::checksums::{self, MAX_CHECKSUM_FILE_LEN, check_relative_path, format_line};
+use sigil_formats::signature::{MAX_SIGNATURE_FILE_LEN, decode_signature, encode_signature};
+
+use crate::cli::{ChecksumsSign, ChecksumsVerify, OutputFormat};
+use crate::support::{
+    AtomicOutputs, VerificationFailed, jobs, load_public_key, load_signing_key, print_json,
+    progress, read_limited,
+};
+
+/// Hashes `files` on `threads` threads; results come back in input order.
+fn hash_files(
+    files: &[(PathBuf, HashAlgorithm)],
+    threads: usize,
+    pb: &ProgressBar,
+) -> Vec<io::Result<Digest>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<io::Result<Digest>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, files.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, alg)) = files.get(i) else {
+                        break;
+                    };
+                    let r = File::open(path).and_then(|f| hash_reader(*alg, f, |n| pb.inc(n)));
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not hashed"))))
+        .collect()
+}
+
+pub fn sign(args: ChecksumsSign) -> Result<()> {
+    let algorithm: HashAlgorithm = args.algorithm.parse()?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}SUMS", algorithm.bsd_tag())));
+    let sig_path = args
+        .output_signature
+        .clone()
+        .unwrap_or_else(|| with_suffix(&output, ".sig"));
+
+    // Every listed path must be one `checksums verify` will accept.
+    let mut names = Vec::with_capacity(args.files.len());
+    let mut total = 0u64;
+    for f in &args.files {
+        let name = f
+            .to_str()
+            .ok_or_else(|| anyhow!("{} is not valid UTF-8", f.display()))?;
+        check_relative_path(name).map_err(|e| {
+            anyhow!("{name}: {e}; checksum files list paths relative to their directory")
+        })?;
+        if name.contains('\0') {
+            bail!("{name}: contains a NUL byte");
+        }
+        let meta = std::fs::metadata(f).with_context(|| format!("cannot open {name}"))?;
+        if meta.is_dir() {
+            bail!("{name} is a directory, not a file");
+        }
+        if !meta.is_file() {
+            bail!("{name} is not a regular file");
+        }
+        total += meta.len();
+        names.push(name.to_owned());
+    }
+
+    let key = load_signing_key(&args.key)?;
+    let pb = progress(Some(total), "hashing");
+    let work: Vec<(PathBuf, HashAlgorithm)> =
+        args.files.iter().map(|f| (f.clone(), algorithm)).collect();
+    let digests = hash_files(&work, jobs(args.jobs), &pb);
+    pb.finish_and_clear();
+
+    let mut text = String::new();
+    for (name, d) in names.iter().zip(digests) {
+        let d = d.with_context(|| format!("cannot read {name}"))?;
+        text.push_str(&format_line(algorithm, d.as_bytes(), name));
+    }
+    let signature = key.sign(text.as_bytes())?;
+    let mut outputs = AtomicOutputs::new(true);
+    outputs.add(&output, text.as_bytes(), 0o644)?;
+    outputs.add(&sig_path, encode_signature(&signature).as_bytes(), 0o644)?;
+    outputs.commit()?;
+    eprintln!(
+        "Wrote {} ({} files) and its signature {}",
+        output.display(),
+        names.len(),
+        sig_path.display()
+    );
+    Ok(())
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Ok,
+    Failed(String),
+    Missing,
+    Refused(String),
+}
+
+impl Status {
+    fn word(&self) -> &'static str {
+        match self {
+            Self::Ok => "OK",
+            Self::Failed(_) => "FAILED",
+            Self::Missing => "MISSING",
+            Self::Refused(_) => "REFUSED",
+        }
+    }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Failed(r) | Self::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves a listed path inside `root`; `Err` is the status to report instead of hashing.
+fn resolve(root: &Path, listed: &str) -> Result<(PathBuf, u64), Status> {
+    check_relative_path(listed).map_err(|e| Status::Refused(e.to_string()))?;
+    let joined = root.join(listed);
+    let canonical = match std::fs::canonicalize(&joined) {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A dangling symlink is reported as missing only if it would stay inside; either way
+            // nothing is read.
+            return Err(Status::Missing);
+        }
+        Err(e) => return Err(Status::Failed(format!("cannot resolve: {e}"))),
+    };
+    if !canonical.starts_with(root) {
+        return Err(Status::Refused(
+            "a symbolic link points outside the directory".into(),
+        ));
+    }
+    let meta = std::fs::metadata(&canonical).map_err(|e| Status::Failed(format!("cannot stat: {e}")))?;
+    if meta.is_dir() {
+        return Err(Status::Failed("is a directory".into()));
+    }
+    if !meta.is_file() {
+        return Err(Status::Refused("not a regular file".into()));
+    }
+    Ok((canonical, meta.len()))
+}
+
+pub fn verify(args: ChecksumsVerify) -> Result<()> {
+    let key = load_public_key(&args.key)?;
+    let sums = read_limited(&args.checksum_file, MAX_CHECKSUM_FILE_LEN, "checksum file")?;
+    let sig_path = args
+        .signature
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.checksum_file, ".sig"));
+    let sig_bytes = read_limited(&sig_path, MAX_SIGNATURE_FILE_LEN, "signature")?;
+    let signature =
+        decode_signature(&sig_bytes).with_context(|| format!("signature {}", sig_path.display()))?;
+    let name = args.checksum_file.display().to_string();
+
+    // 1. The checksum file's own signature, before anything it lists is touched.
+    if let Err(e) = key.verify(&sums, &signature) {
+        if args.output == OutputFormat::Json {
+            print_json(&json!({
+                "ok": false, "checksum_file": name,
+                "signature": {"ok": false, "detail": e.to_string()}, "files": [],
+            }))?;
+        }
+        return Err(VerificationFailed(format!(
+            "the signature of {name} does not match: {e}; no listed file was checked"
+        ))
+        .into());
+    }
+
+    // 2. Every listed file.
+    let lines = checksums::parse(&sums).with_context(|| format!("checksum file {name}"))?;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => match args.checksum_file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let root = std::fs::canonicalize(&dir)
+        .with_context(|| format!("cannot open directory {}", dir.display()))?;
+    let mut statuses: Vec<Option<Status>> = Vec::with_capacity(lines.len());
+    let mut work = Vec::new();
+    let mut work_index = Vec::new();
+    let mut total = 0u64;
+    for (i, line) in lines.iter().enumerate() {
+        match resolve(&root, &line.path) {
+            Ok((path, len)) => {
+                total += len;
+                work.push((path, line.algorithm));
+                work_index.push(i);
+                statuses.push(None);
+            }
+            Err(status) => statuses.push(Some(status)),
+        }
+    }
+    let pb = progress(Some(total), "verifying");
+    let digests = hash_files(&work, jobs(args.jobs), &pb);
+    pb.finish_and_clear();
+    for (i, d) in work_index.into_iter().zip(digests) {
+        statuses[i] = Some(match d {
+            Ok(d) if d.as_bytes() == lines[i].digest.as_slice() => Status::Ok,
+            Ok(d) => Status::Failed(format!(
+                "{} is {}, the checksum file says {}",
+                d.algorithm(),
+                d.to_hex(),
+                sigil_crypto::hash::hex_lower(&lines[i].digest)
+            )),
+            Err(e) => Status::Failed(format!("cannot read: {e}")),
+        });
+    }
+    let statuses: Vec<Status> = statuses
+        .into_iter()
+        .map(|s| s.unwrap_or(Status::Failed("not checked".into())))
+        .collect();
+
+    let count = |w: &str| statuses.iter().filter(|s| s.word() == w).count();
+    let (ok, failed, missing, refused) = (count("OK"), count("FAILED"), count("MISSING"), count("REFUSED"));
+    let all_ok = ok == statuses.len();
+    match args.output {
+        OutputFormat::Json => print_json(&json!({
+            "ok": all_ok,
+            "checksum_file": name,
+            "signature": {"ok": true, "key": {"algorithm": key.algorithm().to_string(), "hint": key.hint()}},
+            "files": lines.iter().zip(&statuses).map(|(l, s)| json!({
+                "path": l.path, "algorithm": l.algorithm.name(), "status": s.word(), "reason": s.reason(),
+            })).collect::<Vec<_>>(),
+            "summary": {"ok": ok, "failed": failed, "missing": missing, "refused": refused},
+        }))?,
+        OutputFormat::Text => {
+            eprintln!("Verified OK: signature of {name}");
+            for (l, s) in lines.iter().zip(&statuses) {
+                match s.reason() {
+                    Some(r) => println!("{}: {} ({r})", l.path, s.word()),
+                    None => println!("{}: {}", l.path, s.word()),
+                }
+            }
+            eprintln!(
+                "{ok} OK, {failed} FAILED, {missing} MISSING, {refused} REFUSED of {} files",
+                statuses.len()
+            );
+        }
+    }
+    if all_ok {
+        Ok(())
+    } else {
+        Err(VerificationFailed(format!(
+            "{} of {} listed files did not verify",
+            statuses.len() - ok,
+            statuses.len()
+        ))
+        .into())
+    }
+}

@@ -1,0 +1,183 @@
+//! Command-line definitions. Names and flags follow cosign where cosign has the command.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sigil",
+    version,
+    about = "Sign and verify everything you ship; wire-compatible with Sigstore and cosign",
+    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage error, 3 bad input or I/O error.\n\
+                  Passwords come from COSIGN_PASSWORD or SIGIL_PASSWORD, else a terminal prompt."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generate a key pair: an encrypted private key (P.key) and a public key (P.pub).
+    GenerateKeyPair(GenerateKeyPair),
+    /// Import a PEM private key (PKCS#1, SEC1 or PKCS#8) into cosign's encrypted format.
+    ImportKeyPair(ImportKeyPair),
+    /// Print (or write) the public key of a key reference.
+    PublicKey(PublicKeyCmd),
+    /// Sign a file (or standard input): prints the base64 signature, optionally writes a bundle.
+    SignBlob(SignBlob),
+    /// Verify a file's signature or bundle with a public key.
+    VerifyBlob(VerifyBlob),
+    /// Signed checksum files (SHA256SUMS and its .sig).
+    #[command(subcommand)]
+    Checksums(ChecksumsCmd),
+    /// Print version information.
+    Version(VersionCmd),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateKeyPair {
+    /// Prefix of the output files: PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "cosign")]
+    pub output_key_prefix: String,
+    /// Key algorithm.
+    #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-3072", "rsa-4096"])]
+    pub algorithm: String,
+    /// Overwrite existing key files.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportKeyPair {
+    /// The PEM private key to import.
+    #[arg(long, short = 'k')]
+    pub key: PathBuf,
+    /// Prefix of the output files: PREFIX.key and PREFIX.pub.
+    #[arg(long, short = 'o', default_value = "import-cosign")]
+    pub output_key_prefix: String,
+    /// Overwrite existing key files (cosign: --yes).
+    #[arg(long, short = 'f', visible_alias = "yes", short_alias = 'y')]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PublicKeyCmd {
+    /// Key reference: a private key file, a public key, env://VAR or https://...
+    #[arg(long)]
+    pub key: String,
+    /// Write the public key here instead of standard output.
+    #[arg(long)]
+    pub outfile: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SignBlob {
+    /// Private key reference: a cosign key file or env://VAR.
+    #[arg(long)]
+    pub key: String,
+    /// Write the base64 signature to this file instead of standard output.
+    #[arg(long)]
+    pub output_signature: Option<PathBuf>,
+    /// Also write a Sigstore bundle (v0.3) to this file.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: bool,
+    /// Skip confirmation prompts (accepted for cosign compatibility; Sigil does not prompt).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The file to sign, or - for standard input.
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyBlob {
+    /// Public key reference: a file, env://VAR or https://...
+    #[arg(long)]
+    pub key: String,
+    /// A detached base64 signature file.
+    #[arg(long, conflicts_with = "bundle", required_unless_present = "bundle")]
+    pub signature: Option<PathBuf>,
+    /// A Sigstore bundle or a cosign --bundle file.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Accepted for cosign compatibility: Sigil never contacts a transparency log here.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Accepted for cosign compatibility: Sigil verifies offline always.
+    #[arg(long)]
+    pub offline: bool,
+    /// Output format of the result.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The file whose signature is checked, or - for standard input.
+    pub file: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChecksumsCmd {
+    /// Hash files into a GNU coreutils checksum file and sign it (SHA256SUMS + SHA256SUMS.sig).
+    Sign(ChecksumsSign),
+    /// Verify a signed checksum file, then every file it lists.
+    Verify(ChecksumsVerify),
+}
+
+#[derive(Args, Debug)]
+pub struct ChecksumsSign {
+    /// Private key reference: a cosign key file or env://VAR.
+    #[arg(long)]
+    pub key: String,
+    /// Hash algorithm.
+    #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha384", "sha512"])]
+    pub algorithm: String,
+    /// The checksum file to write [default: SHA256SUMS, SHA384SUMS or SHA512SUMS].
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The signature file to write [default: OUTPUT.sig].
+    #[arg(long)]
+    pub output_signature: Option<PathBuf>,
+    /// Hashing threads [default: all cores].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Files to list, as relative paths (they are written as given).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ChecksumsVerify {
+    /// Public key reference: a file, env://VAR or https://...
+    #[arg(long)]
+    pub key: String,
+    /// The signature of the checksum file [default: CHECKSUMFILE.sig].
+    #[arg(long)]
+    pub signature: Option<PathBuf>,
+    /// Directory the listed paths are relative to [default: the checksum file's directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Hashing threads [default: all cores].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The checksum file.
+    pub checksum_file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VersionCmd {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,58 @@
+//! `sigil`: sign and verify everything you ship, wire-compatible with Sigstore and cosign.
+//!
+//! The binary only parses arguments and wires the library crates together; every capability
+//! lives in `sigil-crypto` and `sigil-formats`.
+//!
+//! ```text
+//! sigil generate-key-pair
+//! sigil sign-blob --key cosign.key --bundle app.sigstore.json app.tar.gz
+//! sigil verify-blob --key cosign.pub --bundle app.sigstore.json app.tar.gz
+//! ```
+#![forbid(unsafe_code)]
+
+mod blob;
+mod checksums_cmd;
+mod cli;
+mod keys_cmd;
+mod support;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{ChecksumsCmd, Cli, Command};
+use support::{EXIT_ERROR, EXIT_VERIFY_FAILED, VerificationFailed};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::GenerateKeyPair(a) => keys_cmd::generate(a),
+        Command::ImportKeyPair(a) => keys_cmd::import(a),
+        Command::PublicKey(a) => keys_cmd::public_key(a),
+        Command::SignBlob(a) => blob::sign(a),
+        Command::VerifyBlob(a) => blob::verify(a),
+        Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
+        Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
+        Command::Version(a) => {
+            let v = env!("CARGO_PKG_VERSION");
+            if a.json {
+                println!("{}", serde_json::json!({"name": "sigil", "version": v}));
+            } else {
+                println!("sigil {v}");
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<VerificationFailed>().is_some() {
+                eprintln!("Error: verification failed: {e:#}");
+                ExitCode::from(EXIT_VERIFY_FAILED)
+            } else {
+                eprintln!("Error: {e:#}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        }
+    }
+}

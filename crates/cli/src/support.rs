@@ -1,0 +1,286 @@
+//! Plumbing shared by the commands: exit codes, passwords, atomic output, progress, key loading.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sigil_crypto::keyfile::EncryptedKeyFile;
+use sigil_crypto::keyref::{KeyRef, KeyRefError, MAX_KEY_LEN};
+use sigil_crypto::{PublicKey, SigningKey};
+use zeroize::Zeroizing;
+
+/// Exit code: verification failed (a signature or checksum did not match).
+pub const EXIT_VERIFY_FAILED: u8 = 1;
+/// Exit code: bad input, I/O error, wrong password (anything that is not a clean "no").
+pub const EXIT_ERROR: u8 = 3;
+
+/// Marks an error as a verification failure (exit 1) rather than an input error (exit 3).
+#[derive(Debug)]
+pub struct VerificationFailed(pub String);
+
+impl std::fmt::Display for VerificationFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for VerificationFailed {}
+
+/// The password for a private key: `COSIGN_PASSWORD`, then `SIGIL_PASSWORD` (an empty value is a
+/// valid empty password, as in cosign), else a prompt on the terminal (twice when `confirm`).
+pub fn password(confirm: bool) -> Result<Zeroizing<String>> {
+    for var in ["COSIGN_PASSWORD", "SIGIL_PASSWORD"] {
+        if let Some(v) = std::env::var_os(var) {
+            let v = v
+                .into_string()
+                .map_err(|_| anyhow!("{var} is not valid UTF-8"))?;
+            return Ok(Zeroizing::new(v));
+        }
+    }
+    let first = Zeroizing::new(
+        rpassword::prompt_password("Enter password for private key: ").map_err(|e| {
+            anyhow!(
+                "no password: set COSIGN_PASSWORD (or SIGIL_PASSWORD), or run on a terminal ({e})"
+            )
+        })?,
+    );
+    if confirm {
+        let second = Zeroizing::new(
+            rpassword::prompt_password("Enter password for private key again: ")
+                .map_err(|e| anyhow!("cannot read the password again: {e}"))?,
+        );
+        if *first != *second {
+            bail!("passwords do not match");
+        }
+    }
+    Ok(first)
+}
+
+/// Reads the bytes a key reference names, fetching `https://` and `http://` references.
+pub fn read_key_ref(reference: &str) -> Result<(KeyRef, Zeroizing<Vec<u8>>)> {
+    let r: KeyRef = reference.parse()?;
+    if let Some(bytes) = r.read_local()? {
+        return Ok((r, bytes));
+    }
+    let KeyRef::Url(url) = &r else {
+        unreachable!("read_local returns bytes for every local reference")
+    };
+    let bytes = fetch_url(url).with_context(|| format!("cannot fetch key {url}"))?;
+    Ok((r, Zeroizing::new(bytes)))
+}
+
+fn fetch_url(url: &str) -> Result<Vec<u8>> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut resp = client.get(url).send()?;
+    if !resp.status().is_success() {
+        bail!("HTTP status {}", resp.status());
+    }
+    let mut body = Vec::new();
+    (&mut resp).take(MAX_KEY_LEN + 1).read_to_end(&mut body)?;
+    if body.len() as u64 > MAX_KEY_LEN {
+        return Err(KeyRefError::TooLarge {
+            what: url.to_owned(),
+        }
+        .into());
+    }
+    Ok(body)
+}
+
+/// Loads a private key from a cosign key file reference, asking for the password only after the
+/// file has been checked.
+pub fn load_signing_key(reference: &str) -> Result<SigningKey> {
+    let (r, bytes) = read_key_ref(reference)?;
+    if matches!(r, KeyRef::Url(_)) {
+        return Err(KeyRefError::PrivateKeyUrl(r.to_string()).into());
+    }
+    let file = EncryptedKeyFile::parse(&bytes).with_context(|| format!("key {r}"))?;
+    let pw = password(false)?;
+    let key = file
+        .decrypt(pw.as_bytes())
+        .with_context(|| format!("key {r}"))?;
+    Ok(key)
+}
+
+/// Loads a public key: a `PUBLIC KEY` PEM (or PKCS#1 `RSA PUBLIC KEY`).
+pub fn load_public_key(reference: &str) -> Result<PublicKey> {
+    let (r, bytes) = read_key_ref(reference)?;
+    PublicKey::from_pem(&bytes).with_context(|| format!("key {r}"))
+}
+
+/// An input: a regular file, or standard input for `-`.
+pub enum Input {
+    File(File, u64),
+    Stdin,
+}
+
+impl Input {
+    /// Opens `path`, refusing directories and other non-regular files with a clear message.
+    pub fn open(path: &Path) -> Result<Self> {
+        if path == Path::new("-") {
+            return Ok(Self::Stdin);
+        }
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot stat {}", path.display()))?;
+        if meta.is_dir() {
+            bail!("{} is a directory, not a file", path.display());
+        }
+        if !meta.is_file() {
+            bail!(
+                "{} is not a regular file (device, socket or FIFO)",
+                path.display()
+            );
+        }
+        Ok(Self::File(file, meta.len()))
+    }
+
+    /// The size when known.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Self::File(_, n) => Some(*n),
+            Self::Stdin => None,
+        }
+    }
+
+    /// A reader over the content.
+    pub fn reader(self) -> Box<dyn Read> {
+        match self {
+            Self::File(f, _) => Box::new(f),
+            Self::Stdin => Box::new(io::stdin().lock()),
+        }
+    }
+}
+
+/// Reads a small input file whole, with a limit.
+pub fn read_limited(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>> {
+    let input = Input::open(path).with_context(|| format!("cannot read the {what}"))?;
+    let mut buf = Vec::new();
+    input
+        .reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if buf.len() > limit {
+        bail!(
+            "the {what} {} is larger than the {limit}-byte limit",
+            path.display()
+        );
+    }
+    Ok(buf)
+}
+
+/// A progress bar on standard error when it is a terminal and the work is large; hidden otherwise.
+pub fn progress(total: Option<u64>, message: &str) -> ProgressBar {
+    const WORTH_SHOWING: u64 = 64 * 1024 * 1024;
+    let show = io::stderr().is_terminal() && total.is_none_or(|t| t >= WORTH_SHOWING);
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = match total {
+        Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(message.to_owned());
+    pb
+}
+
+/// Output files written together: each goes to a temporary file beside its target, and all are
+/// renamed into place only when every one was written. A failed command leaves nothing behind.
+pub struct AtomicOutputs {
+    pending: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    overwrite: bool,
+}
+
+impl AtomicOutputs {
+    /// `overwrite`: replace existing files; otherwise an existing target is an error.
+    pub fn new(overwrite: bool) -> Self {
+        Self {
+            pending: Vec::new(),
+            overwrite,
+        }
+    }
+
+    /// Stages `data` for `path` with Unix permissions `mode`.
+    pub fn add(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<()> {
+        if !self.overwrite && path.exists() {
+            bail!(
+                "{} already exists; pass --force to overwrite it",
+                path.display()
+            );
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // NamedTempFile is created 0600, so secrets are never readable by others, even briefly.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".sigil-tmp-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        tmp.write_all(data)
+            .and_then(|_| tmp.as_file().sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        set_mode(tmp.as_file(), mode)?;
+        self.pending.push((tmp, path.to_owned()));
+        Ok(())
+    }
+
+    /// Renames every staged file into place; on failure, removes the ones already placed.
+    pub fn commit(self) -> Result<()> {
+        let mut placed: Vec<PathBuf> = Vec::new();
+        for (tmp, path) in self.pending {
+            let res = if self.overwrite {
+                tmp.persist(&path).map(|_| ())
+            } else {
+                tmp.persist_noclobber(&path).map(|_| ())
+            };
+            if let Err(e) = res {
+                for p in &placed {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e.error).with_context(|| format!("cannot write {}", path.display()));
+            }
+            placed.push(path);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .context("cannot set file permissions")
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+/// Prints a JSON value on standard output.
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Number of hashing threads: `--jobs`, else every core.
+pub fn jobs(requested: Option<usize>) -> usize {
+    requested
+        .filter(|j| *j > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}

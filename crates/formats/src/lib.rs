@@ -1,0 +1,24 @@
+//! Sigil's wire formats as plain types, parsed strictly with size limits and written
+//! byte-for-byte as Sigstore and cosign write them. No I/O, no cryptography.
+//!
+//! - [`signature`]: base64 detached signature files (`cosign sign-blob` output).
+//! - [`checksums`]: GNU coreutils and BSD-tag checksum files (`SHA256SUMS`).
+//! - [`bundle`]: Sigstore bundles v0.1-v0.3 and cosign's older `--bundle` JSON.
+//!
+//! # Example
+//!
+//! ```
+//! use sigil_formats::{bundle, signature};
+//!
+//! let sig = signature::decode_signature(b"MEUCIQ==\n")?;
+//! let b = bundle::Bundle::message_signature_with_key("hint".into(), "SHA2_256", vec![0; 32], sig);
+//! let back = bundle::parse_any(b.to_json().as_bytes())?;
+//! assert!(matches!(back, bundle::AnyBundle::Sigstore(_)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod checksums;
+pub mod signature;
