@@ -170,7 +170,11 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
                 eprintln!(
                     "note: the bundle carries {} transparency log entr{}, not checked by key-based verification",
                     evidence.tlog_entries,
-                    if evidence.tlog_entries == 1 { "y" } else { "ies" }
+                    if evidence.tlog_entries == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
                 );
             }
             if args.output == OutputFormat::Text {
@@ -190,7 +194,10 @@ struct Failure {
 
 fn check(key: &sigil_crypto::PublicKey, ev: &Evidence, digests: &[Digest]) -> Result<(), Failure> {
     if let Some(claimed) = &ev.claimed {
-        let Some(computed) = digests.iter().find(|d| d.algorithm() == claimed.algorithm()) else {
+        let Some(computed) = digests
+            .iter()
+            .find(|d| d.algorithm() == claimed.algorithm())
+        else {
             return Err(Failure {
                 digest: true,
                 message: format!(
@@ -212,7 +219,11 @@ fn check(key: &sigil_crypto::PublicKey, ev: &Evidence, digests: &[Digest]) -> Re
     }
     let mut last: Option<SignatureError> = None;
     for d in digests {
-        if ev.claimed.as_ref().is_some_and(|c| c.algorithm() != d.algorithm()) {
+        if ev
+            .claimed
+            .as_ref()
+            .is_some_and(|c| c.algorithm() != d.algorithm())
+        {
             continue;
         }
         match key.verify_digest(d, &ev.signature) {

@@ -3,8 +3,8 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::ProgressBar;
@@ -164,7 +164,8 @@ fn resolve(root: &Path, listed: &str) -> Result<(PathBuf, u64), Status> {
             "a symbolic link points outside the directory".into(),
         ));
     }
-    let meta = std::fs::metadata(&canonical).map_err(|e| Status::Failed(format!("cannot stat: {e}")))?;
+    let meta =
+        std::fs::metadata(&canonical).map_err(|e| Status::Failed(format!("cannot stat: {e}")))?;
     if meta.is_dir() {
         return Err(Status::Failed("is a directory".into()));
     }
@@ -182,8 +183,8 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         .clone()
         .unwrap_or_else(|| with_suffix(&args.checksum_file, ".sig"));
     let sig_bytes = read_limited(&sig_path, MAX_SIGNATURE_FILE_LEN, "signature")?;
-    let signature =
-        decode_signature(&sig_bytes).with_context(|| format!("signature {}", sig_path.display()))?;
+    let signature = decode_signature(&sig_bytes)
+        .with_context(|| format!("signature {}", sig_path.display()))?;
     let name = args.checksum_file.display().to_string();
 
     // 1. The checksum file's own signature, before anything it lists is touched.
@@ -247,7 +248,12 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         .collect();
 
     let count = |w: &str| statuses.iter().filter(|s| s.word() == w).count();
-    let (ok, failed, missing, refused) = (count("OK"), count("FAILED"), count("MISSING"), count("REFUSED"));
+    let (ok, failed, missing, refused) = (
+        count("OK"),
+        count("FAILED"),
+        count("MISSING"),
+        count("REFUSED"),
+    );
     let all_ok = ok == statuses.len();
     match args.output {
         OutputFormat::Json => print_json(&json!({

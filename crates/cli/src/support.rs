@@ -94,10 +94,10 @@ fn fetch_url(url: &str) -> Result<Vec<u8>> {
 /// Loads a private key from a cosign key file reference, asking for the password only after the
 /// file has been checked.
 pub fn load_signing_key(reference: &str) -> Result<SigningKey> {
-    let (r, bytes) = read_key_ref(reference)?;
-    if matches!(r, KeyRef::Url(_)) {
-        return Err(KeyRefError::PrivateKeyUrl(r.to_string()).into());
+    if let KeyRef::Url(url) = reference.parse::<KeyRef>()? {
+        return Err(KeyRefError::PrivateKeyUrl(url).into());
     }
+    let (r, bytes) = read_key_ref(reference)?;
     let file = EncryptedKeyFile::parse(&bytes).with_context(|| format!("key {r}"))?;
     let pw = password(false)?;
     let key = file

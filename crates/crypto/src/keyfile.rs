@@ -78,7 +78,9 @@ pub enum KeyFileError {
     #[error("not a cosign key file: {0}")]
     Pem(#[from] pem::PemError),
     /// The PEM label is not one of cosign's encrypted labels.
-    #[error("not a cosign encrypted private key: the PEM label is {found:?}, expected {SIGSTORE_LABEL:?}{hint}")]
+    #[error(
+        "not a cosign encrypted private key: the PEM label is {found:?}, expected {SIGSTORE_LABEL:?}{hint}"
+    )]
     Label {
         /// The label found.
         found: String,
@@ -204,8 +206,12 @@ impl EncryptedKeyFile {
                 max: MAX_KEY_FILE_LEN,
             });
         }
-        let block = pem::decode(input)?;
-        let label = match block.label.as_str() {
+        // The label decides first, so a block of another kind gets the right reason.
+        let found = match pem::peek_label(input) {
+            Some(l) => l,
+            None => pem::decode(input)?.label,
+        };
+        let label = match found.as_str() {
             SIGSTORE_LABEL => KeyFileLabel::Sigstore,
             COSIGN_LABEL => KeyFileLabel::Cosign,
             other => {
@@ -222,6 +228,7 @@ impl EncryptedKeyFile {
                 });
             }
         };
+        let block = pem::decode(input)?;
         let json: EncryptedJson = serde_json::from_slice(&block.contents)
             .map_err(|e| KeyFileError::Json(e.to_string()))?;
         if json.kdf.name != "scrypt" {
@@ -361,7 +368,11 @@ mod tests {
 
     #[test]
     fn round_trip_every_algorithm_and_empty_password() {
-        for alg in [KeyAlgorithm::EcdsaP256, KeyAlgorithm::Ed25519, KeyAlgorithm::Rsa { bits: 2048 }] {
+        for alg in [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::Ed25519,
+            KeyAlgorithm::Rsa { bits: 2048 },
+        ] {
             let key = SigningKey::generate(alg).unwrap();
             for pw in [&b""[..], b"hunter2"] {
                 let pem = encrypt_key(&key, pw, KeyFileLabel::Sigstore, FAST).unwrap();
@@ -382,7 +393,9 @@ mod tests {
         let body = pem::decode(pem.as_bytes()).unwrap().contents;
         let text = String::from_utf8(body).unwrap();
         assert!(
-            text.starts_with(r#"{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":""#),
+            text.starts_with(
+                r#"{"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":""#
+            ),
             "{text}"
         );
         assert!(text.contains(r#"},"cipher":{"name":"nacl/secretbox","nonce":""#));
@@ -403,11 +416,17 @@ mod tests {
             ))
         };
         assert_eq!(
-            EncryptedKeyFile::parse(f(1024, "scrypt", "nacl/secretbox", &nonce).as_bytes()).unwrap_err(),
-            KeyFileError::ScryptParams { n: 1024, r: 8, p: 1 }
+            EncryptedKeyFile::parse(f(1024, "scrypt", "nacl/secretbox", &nonce).as_bytes())
+                .unwrap_err(),
+            KeyFileError::ScryptParams {
+                n: 1024,
+                r: 8,
+                p: 1
+            }
         );
         assert_eq!(
-            EncryptedKeyFile::parse(f(65536, "pbkdf2", "nacl/secretbox", &nonce).as_bytes()).unwrap_err(),
+            EncryptedKeyFile::parse(f(65536, "pbkdf2", "nacl/secretbox", &nonce).as_bytes())
+                .unwrap_err(),
             KeyFileError::Kdf("pbkdf2".into())
         );
         assert_eq!(
@@ -415,8 +434,12 @@ mod tests {
             KeyFileError::Cipher("aes-gcm".into())
         );
         assert!(matches!(
-            EncryptedKeyFile::parse(f(65536, "scrypt", "nacl/secretbox", "AAAA").as_bytes()).unwrap_err(),
-            KeyFileError::FieldLength { field: "secretbox nonce", .. }
+            EncryptedKeyFile::parse(f(65536, "scrypt", "nacl/secretbox", "AAAA").as_bytes())
+                .unwrap_err(),
+            KeyFileError::FieldLength {
+                field: "secretbox nonce",
+                ..
+            }
         ));
         assert!(matches!(
             EncryptedKeyFile::parse(with_json("{not json").as_bytes()).unwrap_err(),

@@ -44,7 +44,9 @@ pub enum KeyRefError {
     #[error("environment variable {0} (from --key env://{0}) is empty")]
     EnvEmpty(String),
     /// A scheme Sigil does not support yet.
-    #[error("key references with scheme {scheme:?} are not supported by Sigil (supported: a file path, env://VAR, https:// for public keys)")]
+    #[error(
+        "key references with scheme {scheme:?} are not supported by Sigil (supported: a file path, env://VAR, https:// for public keys)"
+    )]
     UnsupportedScheme {
         /// The scheme.
         scheme: String,
@@ -149,7 +151,8 @@ impl KeyRef {
                 Ok(Some(buf))
             }
             Self::Env(var) => {
-                let value = std::env::var_os(var).ok_or_else(|| KeyRefError::EnvUnset(var.clone()))?;
+                let value =
+                    std::env::var_os(var).ok_or_else(|| KeyRefError::EnvUnset(var.clone()))?;
                 let bytes = Zeroizing::new(value.into_encoded_bytes());
                 if bytes.is_empty() {
                     return Err(KeyRefError::EnvEmpty(var.clone()));
@@ -172,13 +175,22 @@ mod tests {
 
     #[test]
     fn parses_forms() {
-        assert_eq!("cosign.key".parse::<KeyRef>().unwrap(), KeyRef::File("cosign.key".into()));
-        assert_eq!("env://K".parse::<KeyRef>().unwrap(), KeyRef::Env("K".into()));
+        assert_eq!(
+            "cosign.key".parse::<KeyRef>().unwrap(),
+            KeyRef::File("cosign.key".into())
+        );
+        assert_eq!(
+            "env://K".parse::<KeyRef>().unwrap(),
+            KeyRef::Env("K".into())
+        );
         assert_eq!(
             "https://example.com/k.pub".parse::<KeyRef>().unwrap(),
             KeyRef::Url("https://example.com/k.pub".into())
         );
-        assert!(matches!("env://".parse::<KeyRef>(), Err(KeyRefError::EnvNoName)));
+        assert!(matches!(
+            "env://".parse::<KeyRef>(),
+            Err(KeyRefError::EnvNoName)
+        ));
         assert!(matches!(
             "awskms:///alias/x".parse::<KeyRef>(),
             Err(KeyRefError::UnsupportedScheme { .. })

@@ -134,9 +134,7 @@ impl FromStr for KeyAlgorithm {
             "rsa-3072" => Self::Rsa { bits: 3072 },
             "rsa-4096" => Self::Rsa { bits: 4096 },
             _ => {
-                return Err(KeyError::UnknownAlgorithmName {
-                    name: s.to_owned(),
-                });
+                return Err(KeyError::UnknownAlgorithmName { name: s.to_owned() });
             }
         })
     }
@@ -187,13 +185,17 @@ pub enum KeyError {
         detail: String,
     },
     /// An algorithm OID we do not support.
-    #[error("unsupported key algorithm (OID {oid}): Sigil supports ECDSA P-256/P-384/P-521, Ed25519 and RSA")]
+    #[error(
+        "unsupported key algorithm (OID {oid}): Sigil supports ECDSA P-256/P-384/P-521, Ed25519 and RSA"
+    )]
     UnsupportedAlgorithm {
         /// The algorithm OID.
         oid: String,
     },
     /// An EC curve we do not support (P-224 and secp256k1 included, as in cosign).
-    #[error("unsupported elliptic curve {curve}: Sigil (like cosign) supports P-256, P-384 and P-521")]
+    #[error(
+        "unsupported elliptic curve {curve}: Sigil (like cosign) supports P-256, P-384 and P-521"
+    )]
     UnsupportedCurve {
         /// The curve's name or OID.
         curve: String,
@@ -359,6 +361,15 @@ impl PublicKey {
 
     /// Parses a PEM public key: `PUBLIC KEY` (PKIX) or `RSA PUBLIC KEY` (PKCS#1), as cosign does.
     pub fn from_pem(input: &[u8]) -> Result<Self, KeyError> {
+        if let Some(label) = pem::peek_label(input) {
+            if !matches!(label.as_str(), "PUBLIC KEY" | "RSA PUBLIC KEY") {
+                return Err(KeyError::WrongPemLabel {
+                    expected: "PUBLIC KEY",
+                    hint: public_key_label_hint(&label),
+                    found: label,
+                });
+            }
+        }
         let block = pem::decode(input)?;
         match block.label.as_str() {
             "PUBLIC KEY" => Self::from_spki_der(&block.contents),
@@ -407,7 +418,11 @@ impl PublicKey {
                 detail: "the signature is empty".into(),
             });
         }
-        if !self.algorithm.accepted_hashes().contains(&digest.algorithm()) {
+        if !self
+            .algorithm
+            .accepted_hashes()
+            .contains(&digest.algorithm())
+        {
             return Err(SignatureError::UnsupportedDigest {
                 key: self.algorithm,
                 digest: digest.algorithm(),
@@ -519,7 +534,8 @@ impl SigningKey {
         };
         match algorithm {
             KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
-                let kp = EcdsaKeyPair::generate(ecdsa_signing_alg(algorithm)).map_err(|_| fail())?;
+                let kp =
+                    EcdsaKeyPair::generate(ecdsa_signing_alg(algorithm)).map_err(|_| fail())?;
                 Self::from_ecdsa(algorithm, kp)
             }
             KeyAlgorithm::Rsa { bits } => {
@@ -561,24 +577,25 @@ impl SigningKey {
         };
         let oid = info.algorithm.oid;
         if oid == OID_EC_PUBLIC_KEY {
-            let curve = match info.algorithm.parameters_oid() {
-                Ok(c) => c,
-                Err(_) => {
-                    // Parameters may instead sit in the inner ECPrivateKey.
-                    let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes())
-                        .map_err(|e| KeyError::Malformed {
-                            what: "EC private key",
-                            detail: e.to_string(),
-                        })?;
-                    inner
-                        .parameters
-                        .and_then(|p| p.named_curve())
-                        .ok_or_else(|| KeyError::Malformed {
-                            what: "EC private key",
-                            detail: "no named curve".into(),
-                        })?
-                }
-            };
+            let curve =
+                match info.algorithm.parameters_oid() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        // Parameters may instead sit in the inner ECPrivateKey.
+                        let inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes())
+                            .map_err(|e| KeyError::Malformed {
+                                what: "EC private key",
+                                detail: e.to_string(),
+                            })?;
+                        inner
+                            .parameters
+                            .and_then(|p| p.named_curve())
+                            .ok_or_else(|| KeyError::Malformed {
+                                what: "EC private key",
+                                detail: "no named curve".into(),
+                            })?
+                    }
+                };
             let alg = curve_algorithm(curve)?;
             let kp = EcdsaKeyPair::from_pkcs8(ecdsa_signing_alg(alg), der).map_err(|e| {
                 KeyError::Rejected {
@@ -602,13 +619,13 @@ impl SigningKey {
                     detail: e.to_string(),
                 }
             })?;
-            let seed: &[u8; 32] =
-                seed.as_bytes()
-                    .try_into()
-                    .map_err(|_| KeyError::Malformed {
-                        what: "Ed25519 private key",
-                        detail: format!("{}-byte seed, expected 32", seed.as_bytes().len()),
-                    })?;
+            let seed: &[u8; 32] = seed
+                .as_bytes()
+                .try_into()
+                .map_err(|_| KeyError::Malformed {
+                    what: "Ed25519 private key",
+                    detail: format!("{}-byte seed, expected 32", seed.as_bytes().len()),
+                })?;
             let key = Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(seed));
             if let Some(pk) = info.public_key {
                 if pk.as_bytes() != Some(&key.public.raw[..]) {
@@ -629,6 +646,18 @@ impl SigningKey {
     /// Parses an unencrypted PEM private key: PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY` or
     /// SEC1 `EC PRIVATE KEY` (the inputs `cosign import-key-pair` takes).
     pub fn from_plain_pem(input: &[u8]) -> Result<Self, KeyError> {
+        if let Some(label) = pem::peek_label(input) {
+            if !matches!(
+                label.as_str(),
+                "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
+            ) {
+                return Err(KeyError::WrongPemLabel {
+                    expected: "PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY",
+                    hint: private_key_label_hint(&label),
+                    found: label,
+                });
+            }
+        }
         let mut block = pem::decode(input)?;
         let key = match block.label.as_str() {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.contents),
@@ -742,7 +771,9 @@ impl SigningKey {
             reason: "cannot encode the private key as PKCS#8".into(),
         };
         Ok(match &self.inner {
-            Inner::Ecdsa(kp) => Zeroizing::new(kp.to_pkcs8v1().map_err(|_| fail())?.as_ref().to_vec()),
+            Inner::Ecdsa(kp) => {
+                Zeroizing::new(kp.to_pkcs8v1().map_err(|_| fail())?.as_ref().to_vec())
+            }
             Inner::Rsa(kp) => {
                 let der: Pkcs8V1Der<'_> = kp.as_der().map_err(|_| fail())?;
                 Zeroizing::new(der.as_ref().to_vec())
@@ -940,9 +971,7 @@ impl Prehashed {
 
 mod prehash_impl {
     use super::Prehashed;
-    use sha2::digest::{
-        FixedOutput, HashMarker, Output, OutputSizeUser, Update, consts::U64,
-    };
+    use sha2::digest::{FixedOutput, HashMarker, Output, OutputSizeUser, Update, consts::U64};
 
     impl OutputSizeUser for Prehashed {
         type OutputSize = U64;
@@ -980,18 +1009,25 @@ mod tests {
             let sig = key.sign(b"hello").unwrap();
             key.public_key().verify(b"hello", &sig).unwrap();
             let err = key.public_key().verify(b"hellO", &sig).unwrap_err();
-            assert!(matches!(err, SignatureError::Mismatch { .. }), "{alg}: {err}");
+            assert!(
+                matches!(err, SignatureError::Mismatch { .. }),
+                "{alg}: {err}"
+            );
             let reloaded = SigningKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap();
             assert_eq!(reloaded.public_key(), key.public_key(), "{alg}");
             let pem = key.public_key().to_pem();
-            assert_eq!(&PublicKey::from_pem(pem.as_bytes()).unwrap(), key.public_key());
+            assert_eq!(
+                &PublicKey::from_pem(pem.as_bytes()).unwrap(),
+                key.public_key()
+            );
         }
     }
 
     #[test]
     fn ed25519_is_ed25519ph() {
         // RFC 8032 §7.3 test vector (Ed25519ph, message "abc").
-        let seed: [u8; 32] = hex_arr("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42");
+        let seed: [u8; 32] =
+            hex_arr("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42");
         let key = SigningKey::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&seed));
         let sig = key.sign(b"abc").unwrap();
         assert_eq!(

@@ -91,6 +91,16 @@ pub enum PemError {
     },
 }
 
+/// The label of the first PEM block, without decoding its body (so that a caller can refuse a
+/// block of the wrong kind, e.g. an OpenPGP armor block, with the right reason).
+pub fn peek_label(input: &[u8]) -> Option<String> {
+    let input = &input[..input.len().min(MAX_PEM_LEN)];
+    let start = find(input, b"-----BEGIN ")? + 11;
+    let end = find(&input[start..], b"-----")?;
+    let label = std::str::from_utf8(&input[start..start + end]).ok()?;
+    (!label.contains(['\n', '\r'])).then(|| label.to_owned())
+}
+
 /// Decodes the first PEM block of `input`.
 pub fn decode(input: &[u8]) -> Result<PemBlock, PemError> {
     if input.len() > MAX_PEM_LEN {

@@ -4,14 +4,25 @@ use sigil_crypto::keyfile::{EncryptedKeyFile, KeyFileError, KeyFileLabel, Scrypt
 use sigil_crypto::{KeyAlgorithm, KeyError};
 
 fn data(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/cosign/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/data/cosign/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 #[test]
 fn legacy_cosign_label_decrypts() {
     let f = EncryptedKeyFile::parse(&data("cosign-legacy-label.key")).unwrap();
     assert_eq!(f.label(), KeyFileLabel::Cosign);
-    assert_eq!(f.params(), ScryptParams { n: 32768, r: 8, p: 1 });
+    assert_eq!(
+        f.params(),
+        ScryptParams {
+            n: 32768,
+            r: 8,
+            p: 1
+        }
+    );
     let key = f.decrypt(b"hello").unwrap();
     assert_eq!(key.algorithm(), KeyAlgorithm::EcdsaP256);
     let sig = key.sign(b"payload").unwrap();
@@ -22,7 +33,10 @@ fn legacy_cosign_label_decrypts() {
 fn sigstore_label_decrypts() {
     let f = EncryptedKeyFile::parse(&data("sigstore-label.key")).unwrap();
     assert_eq!(f.label(), KeyFileLabel::Sigstore);
-    assert_eq!(f.decrypt(b"hello").unwrap().algorithm(), KeyAlgorithm::EcdsaP256);
+    assert_eq!(
+        f.decrypt(b"hello").unwrap().algorithm(),
+        KeyAlgorithm::EcdsaP256
+    );
 }
 
 #[test]

@@ -46,7 +46,9 @@ pub enum BundleError {
     #[error("malformed bundle JSON: {0}")]
     Json(String),
     /// Neither a Sigstore bundle nor a cosign bundle.
-    #[error("unrecognised bundle: expected a Sigstore bundle (with \"mediaType\") or a cosign bundle (with \"base64Signature\")")]
+    #[error(
+        "unrecognised bundle: expected a Sigstore bundle (with \"mediaType\") or a cosign bundle (with \"base64Signature\")"
+    )]
     Unrecognised,
     /// An unknown media type.
     #[error("unsupported bundle media type {0:?} (supported: Sigstore bundle v0.1, v0.2, v0.3)")]
@@ -450,7 +452,12 @@ mod tests {
 
     #[test]
     fn key_bundle_json_shape() {
-        let b = Bundle::message_signature_with_key("aGludA==".into(), "SHA2_256", vec![1; 32], vec![2; 3]);
+        let b = Bundle::message_signature_with_key(
+            "aGludA==".into(),
+            "SHA2_256",
+            vec![1; 32],
+            vec![2; 3],
+        );
         let json = b.to_json();
         assert_eq!(
             json,
@@ -459,7 +466,10 @@ mod tests {
                 STANDARD.encode([1u8; 32])
             )
         );
-        assert_eq!(parse_any(json.as_bytes()).unwrap(), AnyBundle::Sigstore(Box::new(b)));
+        assert_eq!(
+            parse_any(json.as_bytes()).unwrap(),
+            AnyBundle::Sigstore(Box::new(b))
+        );
     }
 
     #[test]
@@ -488,6 +498,8 @@ mod tests {
     #[test]
     fn cosign_bundle() {
         let b = parse_any(br#"{"base64Signature":"AAEC","cert":"LS0t"}"#).unwrap();
-        assert!(matches!(b, AnyBundle::Cosign(CosignBundle { ref base64_signature, .. }) if base64_signature == "AAEC"));
+        assert!(
+            matches!(b, AnyBundle::Cosign(CosignBundle { ref base64_signature, .. }) if base64_signature == "AAEC")
+        );
     }
 }

@@ -132,7 +132,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<ChecksumLine>, ChecksumFileError> {
             return Err(ChecksumFileError::TooManyLines);
         }
         let line = i + 1;
-        let parsed = parse_line(raw, line).map_err(|error| ChecksumFileError::Line { line, error })?;
+        let parsed =
+            parse_line(raw, line).map_err(|error| ChecksumFileError::Line { line, error })?;
         out.push(parsed);
     }
     Ok(out)
@@ -211,7 +212,11 @@ fn parse_bsd(text: &str, escaped: bool, line: usize) -> Result<Option<ChecksumLi
 }
 
 fn finish_path(name: &str, escaped: bool) -> Result<String, LineError> {
-    let path = if escaped { unescape(name)? } else { name.to_owned() };
+    let path = if escaped {
+        unescape(name)?
+    } else {
+        name.to_owned()
+    };
     if path.is_empty() {
         return Err(LineError::EmptyPath);
     }
@@ -338,7 +343,10 @@ mod tests {
     #[test]
     fn sha512_by_length() {
         let text = format!("{}  x\n", "a".repeat(128));
-        assert_eq!(parse(text.as_bytes()).unwrap()[0].algorithm, HashAlgorithm::Sha512);
+        assert_eq!(
+            parse(text.as_bytes()).unwrap()[0].algorithm,
+            HashAlgorithm::Sha512
+        );
     }
 
     #[test]
@@ -396,9 +404,18 @@ mod tests {
 
     #[test]
     fn path_refusals() {
-        assert_eq!(check_relative_path("/etc/passwd"), Err(PathRefusal::Absolute));
-        assert_eq!(check_relative_path("../x"), Err(PathRefusal::ParentComponent));
-        assert_eq!(check_relative_path("a/../../x"), Err(PathRefusal::ParentComponent));
+        assert_eq!(
+            check_relative_path("/etc/passwd"),
+            Err(PathRefusal::Absolute)
+        );
+        assert_eq!(
+            check_relative_path("../x"),
+            Err(PathRefusal::ParentComponent)
+        );
+        assert_eq!(
+            check_relative_path("a/../../x"),
+            Err(PathRefusal::ParentComponent)
+        );
         assert_eq!(check_relative_path("a/..b/x"), Ok(()));
         assert_eq!(check_relative_path("./a"), Ok(()));
     }

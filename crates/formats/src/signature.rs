@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(decode_signature(b"\n").unwrap_err(), SignatureFileError::Empty);
+        assert_eq!(
+            decode_signature(b"\n").unwrap_err(),
+            SignatureFileError::Empty
+        );
         let e = decode_signature(b"\x30\x45\x02").unwrap_err();
         assert!(matches!(e, SignatureFileError::NotBase64 { hint, .. } if !hint.is_empty()));
         assert!(matches!(

@@ -1,0 +1,252 @@
+//! `checksums sign` / `checksums verify` through the real binary; coreutils checks our files.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn release(d: &Path) {
+    std::fs::create_dir_all(d.join("dist/sub")).unwrap();
+    std::fs::write(d.join("dist/a.tar.gz"), vec![1u8; 100_000]).unwrap();
+    std::fs::write(d.join("dist/sub/b with space.bin"), b"bee").unwrap();
+    std::fs::write(d.join("dist/back\\slash"), b"escaped name").unwrap();
+    generate(d, "ecdsa-p256", "k");
+}
+
+const FILES: [&str; 3] = ["a.tar.gz", "sub/b with space.bin", "back\\slash"];
+
+#[test]
+fn sign_then_verify_and_coreutils_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    release(d);
+    let dist = d.join("dist");
+    for (alg, tool, name) in [
+        ("sha256", "sha256sum", "SHA256SUMS"),
+        ("sha512", "sha512sum", "SHA512SUMS"),
+    ] {
+        ok(sigil(&dist)
+            .args(["checksums", "sign", "--key", "../k.key", "--algorithm", alg])
+            .args(FILES));
+        assert!(dist.join(name).exists() && dist.join(format!("{name}.sig")).exists());
+        // GNU coreutils reads what we wrote, including the escaped name.
+        let out = ok(std::process::Command::new(tool)
+            .current_dir(&dist)
+            .args(["-c", name]));
+        assert_eq!(out.matches(": OK").count(), 3, "{out}");
+        // The .sig is a plain sign-blob signature over the file.
+        ok(sigil(&dist).args([
+            "verify-blob",
+            "--key",
+            "../k.pub",
+            "--signature",
+            &format!("{name}.sig"),
+            name,
+        ]));
+        // Verify from elsewhere: paths are relative to the checksum file's directory.
+        let out = ok(sigil(d).args([
+            "checksums",
+            "verify",
+            "--key",
+            "k.pub",
+            &format!("dist/{name}"),
+        ]));
+        assert_eq!(out.matches(": OK").count(), 3, "{out}");
+    }
+    // Files that coreutils wrote are verified too (after signing them as a blob).
+    let theirs = ok(std::process::Command::new("sha256sum")
+        .current_dir(&dist)
+        .args(["a.tar.gz", "sub/b with space.bin"]));
+    std::fs::write(dist.join("THEIRS"), theirs).unwrap();
+    ok(sigil(&dist).args([
+        "sign-blob",
+        "--key",
+        "../k.key",
+        "--output-signature",
+        "THEIRS.sig",
+        "THEIRS",
+    ]));
+    ok(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "THEIRS"]));
+}
+
+#[test]
+fn tampered_checksum_file_is_refused_before_any_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    release(d);
+    let dist = d.join("dist");
+    ok(sigil(&dist)
+        .args(["checksums", "sign", "--key", "../k.key"])
+        .args(FILES));
+    let text = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    // Point the line for a.tar.gz at a different digest.
+    let tampered = text.replacen(&text[..8], "00000000", 1);
+    std::fs::write(dist.join("SHA256SUMS"), tampered).unwrap();
+    fails(
+        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SHA256SUMS"]),
+        1,
+        "the signature of SHA256SUMS does not match",
+    );
+}
+
+#[test]
+fn modified_and_missing_files_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    release(d);
+    let dist = d.join("dist");
+    ok(sigil(&dist)
+        .args(["checksums", "sign", "--key", "../k.key"])
+        .args(FILES));
+    std::fs::write(dist.join("a.tar.gz"), b"changed").unwrap();
+    std::fs::remove_file(dist.join("sub/b with space.bin")).unwrap();
+    let o = run(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SHA256SUMS"]));
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("a.tar.gz: FAILED (sha256 is "), "{out}");
+    assert!(out.contains("sub/b with space.bin: MISSING"), "{out}");
+    assert!(out.contains("back\\slash: OK"), "{out}");
+    let o = run(sigil(&dist).args([
+        "checksums",
+        "verify",
+        "--key",
+        "../k.pub",
+        "--output",
+        "json",
+        "SHA256SUMS",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["summary"]["failed"], 1);
+    assert_eq!(v["summary"]["missing"], 1);
+    assert_eq!(v["files"][1]["status"], "MISSING");
+}
+
+#[test]
+fn escaping_paths_are_refused_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    release(d);
+    let dist = d.join("dist");
+    std::fs::write(d.join("outside"), b"secret").unwrap();
+    std::os::unix::fs::symlink("../outside", dist.join("link-out")).unwrap();
+    std::os::unix::fs::symlink("a.tar.gz", dist.join("link-in")).unwrap();
+    let h = |p: &Path| {
+        let out = ok(std::process::Command::new("sha256sum").arg(p));
+        out[..64].to_owned()
+    };
+    let secret = h(&d.join("outside"));
+    let inside = h(&dist.join("a.tar.gz"));
+    let text = format!(
+        "{secret}  ../outside\n{secret}  /etc/../{}\n{secret}  link-out\n{inside}  link-in\n{inside}  a.tar.gz\n",
+        d.join("outside").display()
+    );
+    std::fs::write(dist.join("SUMS"), &text).unwrap();
+    ok(sigil(&dist).args([
+        "sign-blob",
+        "--key",
+        "../k.key",
+        "--output-signature",
+        "SUMS.sig",
+        "SUMS",
+    ]));
+    let o = run(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SUMS"]));
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("../outside: REFUSED (path escapes the directory with `..`)"),
+        "{out}"
+    );
+    assert!(out.contains("REFUSED (absolute path)"), "{out}");
+    assert!(
+        out.contains("link-out: REFUSED (a symbolic link points outside the directory)"),
+        "{out}"
+    );
+    assert!(out.contains("link-in: OK"), "{out}");
+    assert!(out.contains("a.tar.gz: OK"), "{out}");
+    // Signing refuses such paths up front.
+    fails(
+        sigil(&dist).args(["checksums", "sign", "--key", "../k.key", "../outside"]),
+        3,
+        "path escapes the directory",
+    );
+    fails(
+        sigil(&dist)
+            .args(["checksums", "sign", "--key", "../k.key"])
+            .arg(d.join("outside")),
+        3,
+        "absolute path",
+    );
+}
+
+#[test]
+fn malformed_lines_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    release(d);
+    let dist = d.join("dist");
+    std::fs::write(dist.join("SUMS"), "0123  a.tar.gz\n").unwrap();
+    ok(sigil(&dist).args([
+        "sign-blob",
+        "--key",
+        "../k.key",
+        "--output-signature",
+        "SUMS.sig",
+        "SUMS",
+    ]));
+    fails(
+        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SUMS"]),
+        3,
+        "checksum file line 1: digest has 4 hex characters",
+    );
+    fails(
+        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "NOPE"]),
+        3,
+        "cannot read the checksum file",
+    );
+    fails(
+        sigil(&dist).args(["checksums", "sign", "--key", "../k.key", "sub"]),
+        3,
+        "sub is a directory",
+    );
+    fails(
+        sigil(&dist).args(["checksums", "sign", "--key", "../k.key", "nope"]),
+        3,
+        "cannot open nope",
+    );
+    assert!(
+        !dist.join("SHA256SUMS").exists(),
+        "no output after a failure"
+    );
+}
+
+#[test]
+fn many_files_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let dist = d.join("many");
+    std::fs::create_dir(&dist).unwrap();
+    let mut names = Vec::new();
+    for i in 0..300 {
+        let n = format!("f{i:04}");
+        std::fs::write(dist.join(&n), format!("content {i}").repeat(i + 1)).unwrap();
+        names.push(n);
+    }
+    ok(sigil(&dist)
+        .args(["checksums", "sign", "--key", "../k.key", "-j", "4"])
+        .args(&names));
+    let out = ok(sigil(d).args([
+        "checksums",
+        "verify",
+        "--key",
+        "k.pub",
+        "-j",
+        "3",
+        "many/SHA256SUMS",
+    ]));
+    assert_eq!(out.matches(": OK").count(), 300);
+    // Output order follows the file, not thread completion.
+    let first: Vec<&str> = out.lines().take(3).collect();
+    assert_eq!(first, ["f0000: OK", "f0001: OK", "f0002: OK"]);
+}
