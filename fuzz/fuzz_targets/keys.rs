@@ -1,0 +1,14 @@
+//! Key parsers: PEM, PKIX public keys, PKCS#8 / PKCS#1 / SEC1 private keys.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use sigil_crypto::{PublicKey, SigningKey};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = sigil_crypto::pem::decode(data);
+    let _ = PublicKey::from_pem(data);
+    let _ = PublicKey::from_spki_der(data);
+    let _ = SigningKey::from_plain_pem(data);
+    let _ = SigningKey::from_pkcs8_der(data);
+    let _ = SigningKey::from_pkcs1_der(data);
+    let _ = SigningKey::from_sec1_der(data);
+});
