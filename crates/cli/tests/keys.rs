@@ -406,3 +406,34 @@ fn public_key_from_private_env_and_url() {
         "not supported by Sigil",
     );
 }
+
+#[test]
+fn key_files_with_unsupported_scrypt_parameters_are_refused_before_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("f"), b"x").unwrap();
+    let salt = base64_encode(&[0u8; 32]);
+    let nonce = base64_encode(&[0u8; 24]);
+    let ct = base64_encode(&[0u8; 64]);
+    for (n, r, p) in [(1024, 8, 1), (65536, 1, 1), (65536, 8, 2), (1 << 20, 8, 1)] {
+        let json = format!(
+            r#"{{"kdf":{{"name":"scrypt","params":{{"N":{n},"r":{r},"p":{p}}},"salt":"{salt}"}},"cipher":{{"name":"nacl/secretbox","nonce":"{nonce}"}},"ciphertext":"{ct}"}}"#
+        );
+        let b64 = base64_encode(json.as_bytes());
+        let mut pem = String::from("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(chunk).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+        std::fs::write(d.join("odd.key"), pem).unwrap();
+        // No password in the environment: the refusal comes before any prompt.
+        fails(
+            sigil(d)
+                .env_remove("COSIGN_PASSWORD")
+                .args(["sign-blob", "--key", "odd.key", "f"]),
+            3,
+            &format!("unsupported scrypt parameters N={n}, r={r}, p={p}"),
+        );
+    }
+}

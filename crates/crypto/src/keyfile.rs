@@ -310,12 +310,9 @@ fn derive_key(
     salt: &[u8],
     params: ScryptParams,
 ) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
-    let log_n = params.n.trailing_zeros() as u8;
-    let p = scrypt::Params::new(log_n, params.r, params.p)
-        .map_err(|_| KeyFileError::Encrypt("invalid scrypt parameters"))?;
     let mut key = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(password, salt, &p, &mut key[..])
-        .map_err(|_| KeyFileError::Encrypt("scrypt output length"))?;
+    crate::scrypt::scrypt(password, salt, params.n, params.r, params.p, &mut key[..])
+        .map_err(|_| KeyFileError::Encrypt("invalid scrypt parameters"))?;
     Ok(key)
 }
 

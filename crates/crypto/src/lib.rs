@@ -9,6 +9,7 @@
 //!   PKCS#8, SEC1, PKCS#1 and PKIX, with cosign's acceptance rules.
 //! - [`keyfile`]: cosign's encrypted key file (`ENCRYPTED SIGSTORE PRIVATE KEY`).
 //! - [`keyref`]: `--key` references (`PATH`, `env://VAR`, `https://…`).
+//! - [`scrypt`]: scrypt with a bounded (32 MiB) table, for key files.
 //!
 //! # Example: generate, encrypt, sign a stream, verify
 //!
@@ -36,6 +37,7 @@ pub mod keyfile;
 pub mod keyref;
 pub mod keys;
 pub mod pem;
+pub mod scrypt;
 
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use keyref::KeyRef;
