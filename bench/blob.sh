@@ -22,6 +22,7 @@ export COSIGN_PASSWORD=bench
 
 echo "preparing inputs in $work ..." >&2
 head -c "$((big_mb * 1024 * 1024))" /dev/urandom > big
+head -c 1024 /dev/urandom > tiny
 mkdir small
 for i in $(seq -w 1 1000); do head -c "$(( (RANDOM % 64 + 1) * 1024 ))" /dev/urandom > "small/f$i"; done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null
@@ -50,6 +51,7 @@ row openssl_dgst      openssl dgst -sha256 big
 row sha256sum         sha256sum big
 row openssl_sign      openssl dgst -sha256 -sign key.pem -out sig.der big
 row sigil_sign_blob   "$sigil" sign-blob --key k.key big
+row sigil_sign_tiny   "$sigil" sign-blob --key k.key tiny
 row sigil_verify_big  "$sigil" checksums verify --key k.pub BIGSUMS
 row sha256sum_c_small sha256sum -c SMALLSUMS.rel
 row openssl_small     sh -c 'openssl dgst -sha256 small/* >/dev/null'
@@ -61,7 +63,7 @@ field() { echo "${R[$1]}" | awk -v f="$2" '{print $f}'; }
 ratio() { awk -v a="$(field "$1" 1)" -v b="$(field "$2" 1)" 'BEGIN{ if (a > 0) printf "%.2f", b / a; else print "inf" }'; }
 
 printf '\n%-28s %10s %12s %8s\n' "command (${big_mb} MiB file / 1000 files)" "seconds" "peak RSS MiB" "CPU"
-for k in openssl_dgst sha256sum openssl_sign sigil_sign_blob sigil_verify_big sha256sum_c_small openssl_small sigil_sign_small sigil_verify_small sigil_verify_small_1core; do
+for k in openssl_dgst sha256sum openssl_sign sigil_sign_blob sigil_sign_tiny sigil_verify_big sha256sum_c_small openssl_small sigil_sign_small sigil_verify_small sigil_verify_small_1core; do
   printf '%-28s %10s %12.1f %8s\n' "$k" "$(field $k 1)" "$(awk -v k="$(field $k 2)" 'BEGIN{print k/1024}')" "$(field $k 3)"
 done
 echo
@@ -72,3 +74,4 @@ echo "  checksums verify (1 file) vs sha256sum:        $(ratio sigil_verify_big 
 echo "  checksums verify (1000 files) vs sha256sum -c: $(ratio sigil_verify_small sha256sum_c_small)"
 echo "  checksums verify (1000 files) vs openssl dgst: $(ratio sigil_verify_small openssl_small)"
 echo "  checksums verify 1000 files, all cores vs -j1: $(ratio sigil_verify_small sigil_verify_small_1core)"
+echo "sign-blob peak RSS, 1 KiB vs ${big_mb} MiB file: $(awk -v a="$(field sigil_sign_tiny 2)" -v b="$(field sigil_sign_blob 2)" 'BEGIN{printf "%.1f vs %.1f MiB", a/1024, b/1024}')"

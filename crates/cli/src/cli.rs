@@ -49,7 +49,7 @@ pub struct GenerateKeyPair {
     #[arg(long, default_value = "cosign")]
     pub output_key_prefix: String,
     /// Key algorithm.
-    #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-3072", "rsa-4096"])]
+    #[arg(long, default_value = "ecdsa-p256", value_parser = clap::builder::PossibleValuesParser::new(sigil_crypto::keys::GENERATE_ALGORITHMS))]
     pub algorithm: String,
     /// Overwrite existing key files.
     #[arg(long, short = 'f')]

@@ -81,9 +81,8 @@ fn round_trip_every_algorithm_and_openssl_agrees() {
 
 #[test]
 fn bundle_matches_the_sigstore_v03_shape() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     std::fs::write(d.join("f"), b"abc").unwrap();
     let sig = ok(sigil(d).args(["sign-blob", "--key", "k.key", "--bundle", "b.json", "f"]));
     let b: serde_json::Value =
@@ -115,9 +114,8 @@ fn bundle_matches_the_sigstore_v03_shape() {
 
 #[test]
 fn stdin_is_streamed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let content = vec![7u8; 3 * 1024 * 1024 + 5];
     std::fs::write(d.join("f"), &content).unwrap();
     let mut child = sigil(d)
@@ -135,9 +133,8 @@ fn stdin_is_streamed() {
 
 #[test]
 fn negative_cases_name_what_failed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     generate(d, "ecdsa-p256", "other");
     std::fs::write(d.join("f"), b"the real file").unwrap();
     std::fs::write(d.join("g"), b"another file").unwrap();
@@ -297,10 +294,8 @@ fn negative_cases_name_what_failed() {
 
 #[test]
 fn failed_commands_leave_no_partial_output() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
-    std::fs::write(d.join("f"), b"x").unwrap();
     // Wrong password: neither output appears.
     fails(
         sigil(d).env("COSIGN_PASSWORD", "wrong").args([
@@ -352,9 +347,8 @@ fn failed_commands_leave_no_partial_output() {
 
 #[test]
 fn reads_cosigns_old_bundle_format() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     std::fs::write(d.join("f"), b"old bundle").unwrap();
     let sig = ok(sigil(d).args(["sign-blob", "--key", "k.key", "f"]));
     let pem = std::fs::read(d.join("k.pub")).unwrap();
@@ -371,10 +365,8 @@ fn reads_cosigns_old_bundle_format() {
 
 #[test]
 fn json_output_lists_the_checks() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
-    std::fs::write(d.join("f"), b"x").unwrap();
     std::fs::write(d.join("g"), b"y").unwrap();
     ok(sigil(d).args(["sign-blob", "--key", "k.key", "--bundle", "b.json", "f"]));
     let out = ok(sigil(d).args([

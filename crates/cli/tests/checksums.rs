@@ -222,9 +222,8 @@ fn malformed_lines_name_the_line() {
 
 #[test]
 fn many_files_in_parallel() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let dist = d.join("many");
     std::fs::create_dir(&dist).unwrap();
     let mut names = Vec::new();

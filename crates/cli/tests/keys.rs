@@ -59,9 +59,8 @@ fn generate_every_algorithm_writes_cosign_files_openssl_reads() {
 
 #[test]
 fn never_overwrites_without_force() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let before = std::fs::read(d.join("k.key")).unwrap();
     fails(
         sigil(d).args(["generate-key-pair", "--output-key-prefix", "k"]),
@@ -327,9 +326,8 @@ fn import_refusals_follow_cosign_rules() {
 
 #[test]
 fn public_key_from_private_env_and_url() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let expected = std::fs::read_to_string(d.join("k.pub")).unwrap();
     assert_eq!(
         ok(sigil(d).args(["public-key", "--key", "k.key"])),

@@ -78,6 +78,14 @@ pub fn generate(dir: &Path, alg: &str, prefix: &str) {
     ]));
 }
 
+/// A temporary directory holding a P-256 key pair `k.key` / `k.pub` and a file `f`.
+pub fn with_key() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "ecdsa-p256", "k");
+    std::fs::write(dir.path().join("f"), b"x").unwrap();
+    dir
+}
+
 pub fn openssl(dir: &Path) -> Command {
     let mut c = Command::new("openssl");
     c.current_dir(dir);
