@@ -497,6 +497,36 @@ impl PublicKey {
     }
 }
 
+impl PublicKey {
+    /// Checks a signature over a raw message as transparency-log checkpoints and DSSE envelopes
+    /// are signed: ECDSA and RSA as in [`PublicKey::verify`], but **pure** Ed25519 (RFC 8032
+    /// §5.1 without prehash), which is what Ed25519 log keys produce.
+    pub fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        if self.algorithm != KeyAlgorithm::Ed25519 {
+            return self.verify(message, signature);
+        }
+        let mismatch = || SignatureError::Mismatch {
+            key: self.algorithm,
+            digest: "the message".into(),
+            hint: self.hint(),
+        };
+        let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
+            SignatureError::Malformed {
+                key: self.algorithm,
+                detail: format!("{} bytes, an Ed25519 signature has 64", signature.len()),
+            }
+        })?;
+        let bytes: &[u8; 32] = self.raw.as_slice().try_into().map_err(|_| mismatch())?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| mismatch())?;
+        vk.verify_strict(message, &sig).map_err(|_| mismatch())
+    }
+
+    /// The raw key bytes: the EC point, the PKCS#1 `RSAPublicKey`, or the 32 Ed25519 bytes.
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+}
+
 fn public_key_label_hint(label: &str) -> &'static str {
     if label.contains("PRIVATE KEY") {
         "; this is a private key: verify with the public key (`sigil public-key --key FILE`)"
