@@ -77,10 +77,19 @@ impl Serialize for Bytes {
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        // Go's protojson (which writes most bundles) ignores line breaks inside base64, and
         // proto3 JSON parsers accept URL-safe base64 too.
+        let compact: std::borrow::Cow<'_, [u8]> = if s.contains(['\r', '\n']) {
+            s.bytes()
+                .filter(|b| *b != b'\r' && *b != b'\n')
+                .collect::<Vec<u8>>()
+                .into()
+        } else {
+            s.as_bytes().into()
+        };
         STANDARD
-            .decode(s.as_bytes())
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(s.as_bytes()))
+            .decode(&compact)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&compact))
             .map(Bytes)
             .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
     }

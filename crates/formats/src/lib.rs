@@ -4,6 +4,9 @@
 //! - [`signature`]: base64 detached signature files (`cosign sign-blob` output).
 //! - [`checksums`]: GNU coreutils and BSD-tag checksum files (`SHA256SUMS`).
 //! - [`bundle`]: Sigstore bundles v0.1-v0.3 and cosign's older `--bundle` JSON.
+//! - [`trust_root`]: `trusted_root.json` with its validity windows; [`time`]: RFC 3339.
+//! - [`rekor`]: Rekor entry bodies; [`jcs`]: RFC 8785 canonical JSON (SETs).
+//! - [`dsse`]: DSSE PAE and in-toto statements.
 //!
 //! # Example
 //!
@@ -21,4 +24,9 @@
 
 pub mod bundle;
 pub mod checksums;
+pub mod dsse;
+pub mod jcs;
+pub mod rekor;
 pub mod signature;
+pub mod time;
+pub mod trust_root;
