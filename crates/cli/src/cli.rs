@@ -29,6 +29,8 @@ pub enum Command {
     SignBlob(SignBlob),
     /// Verify a file's signature or bundle with a public key.
     VerifyBlob(VerifyBlob),
+    /// Verify a Sigstore bundle offline against a trust root (the Sigstore conformance CLI).
+    VerifyBundle(VerifyBundle),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -122,6 +124,49 @@ pub struct VerifyBlob {
     pub output: OutputFormat,
     /// The file whose signature is checked, or - for standard input.
     pub file: PathBuf,
+}
+
+/// Who must have signed a bundle: a key, or a certificate identity and issuer (cosign's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SignerArgs {
+    /// Public key reference: a file, env://VAR or https://...
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The certificate's identity (SAN: email or URI), exactly.
+    #[arg(long)]
+    pub certificate_identity: Option<String>,
+    /// The certificate's identity, as a regular expression (unanchored, as in cosign).
+    #[arg(long, conflicts_with = "certificate_identity")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer recorded in the certificate, exactly.
+    #[arg(long)]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The OIDC issuer, as a regular expression.
+    #[arg(long, conflicts_with = "certificate_oidc_issuer")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A trusted_root.json [default: Sigstore public-good, embedded; nothing is fetched].
+    #[arg(long)]
+    pub trusted_root: Option<std::path::PathBuf>,
+    /// Use the embedded Sigstore staging trust root.
+    #[arg(long, conflicts_with = "trusted_root")]
+    pub staging: bool,
+    /// Do not require a transparency log entry.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyBundle {
+    /// The Sigstore bundle.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Output format of the result.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The artefact: a file, or `sha256:<64 hex>` when no such file exists.
+    pub file_or_digest: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+mod bundle_cmd;
 mod checksums_cmd;
 mod cli;
 mod keys_cmd;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::PublicKey(a) => keys_cmd::public_key(a),
         Command::SignBlob(a) => blob::sign(a),
         Command::VerifyBlob(a) => blob::verify(a),
+        Command::VerifyBundle(a) => bundle_cmd::verify(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {

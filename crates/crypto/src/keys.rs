@@ -521,6 +521,46 @@ impl PublicKey {
         vk.verify_strict(message, &sig).map_err(|_| mismatch())
     }
 
+    /// Checks a signature over a digest of any supported hash, as certificate authorities and
+    /// timestamp authorities sign (ECDSA with SHA-256/384/512 on any curve, RSA PKCS#1 v1.5
+    /// with SHA-256/384/512). Artefact signatures use [`PublicKey::verify_digest`], which only
+    /// accepts the hashes cosign pairs with the key.
+    pub fn verify_digest_any_hash(
+        &self,
+        digest: &Digest,
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let mismatch = || SignatureError::Mismatch {
+            key: self.algorithm,
+            digest: digest.to_string(),
+            hint: self.hint(),
+        };
+        match self.algorithm {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
+                UnparsedPublicKey::new(
+                    ecdsa_verify_alg(self.algorithm, digest.algorithm()),
+                    &self.raw,
+                )
+                .verify_digest(&digest.to_lc(), signature)
+                .map_err(|_| mismatch())
+            }
+            KeyAlgorithm::Rsa { .. } => {
+                let alg: &'static dyn lc_sig::VerificationAlgorithm = match digest.algorithm() {
+                    HashAlgorithm::Sha256 => &lc_sig::RSA_PKCS1_2048_8192_SHA256,
+                    HashAlgorithm::Sha384 => &lc_sig::RSA_PKCS1_2048_8192_SHA384,
+                    HashAlgorithm::Sha512 => &lc_sig::RSA_PKCS1_2048_8192_SHA512,
+                };
+                UnparsedPublicKey::new(alg, &self.raw)
+                    .verify_digest(&digest.to_lc(), signature)
+                    .map_err(|_| mismatch())
+            }
+            KeyAlgorithm::Ed25519 => Err(SignatureError::UnsupportedDigest {
+                key: self.algorithm,
+                digest: digest.algorithm(),
+            }),
+        }
+    }
+
     /// The raw key bytes: the EC point, the PKCS#1 `RSAPublicKey`, or the 32 Ed25519 bytes.
     pub fn raw_bytes(&self) -> &[u8] {
         &self.raw

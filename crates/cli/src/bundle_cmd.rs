@@ -1,0 +1,158 @@
+//! `verify-bundle`: the Sigstore conformance command line over the verification engine.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::json;
+use sigil_crypto::hash::hash_reader_multi;
+use sigil_crypto::{Digest, HashAlgorithm};
+use sigil_formats::bundle::{self, AnyBundle, Bundle};
+use sigil_formats::trust_root::TrustedRoot;
+use sigil_verify::{Artifact, Matcher, Options, Report, Requirement, TrustMaterial, verify_bundle};
+
+use crate::cli::{OutputFormat, SignerArgs, VerifyBundle};
+use crate::support::{
+    Input, VerificationFailed, load_public_key, print_json, progress, read_limited,
+};
+
+/// The trust material from `--trusted-root` / `--staging` / the embedded public-good root.
+pub fn trust_material(args: &SignerArgs) -> Result<TrustMaterial> {
+    if let Some(path) = &args.trusted_root {
+        let bytes = read_limited(
+            path,
+            sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+            "trusted root",
+        )?;
+        let root = TrustedRoot::parse(&bytes)
+            .with_context(|| format!("trusted root {}", path.display()))?;
+        return Ok(TrustMaterial::new(root));
+    }
+    Ok(if args.staging {
+        TrustMaterial::staging()
+    } else {
+        TrustMaterial::public_good()
+    })
+}
+
+fn matcher(exact: &Option<String>, regexp: &Option<String>, what: &str) -> Result<Option<Matcher>> {
+    Ok(match (exact, regexp) {
+        (Some(e), _) => Some(Matcher::Exact(e.clone())),
+        (None, Some(r)) => {
+            Some(Matcher::Regex(regex::Regex::new(r).with_context(|| {
+                format!("invalid {what} regular expression")
+            })?))
+        }
+        (None, None) => None,
+    })
+}
+
+/// The requirement from `--key` or the identity flags.
+pub fn requirement(args: &SignerArgs) -> Result<Requirement> {
+    let identity = matcher(
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+        "--certificate-identity",
+    )?;
+    let issuer = matcher(
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+        "--certificate-oidc-issuer",
+    )?;
+    match (&args.key, identity, issuer) {
+        (Some(k), None, None) => Ok(Requirement::Key(load_public_key(k)?)),
+        (Some(_), _, _) => bail!(
+            "pass either --key or the --certificate-identity/--certificate-oidc-issuer flags, not both"
+        ),
+        (None, Some(identity), Some(issuer)) => Ok(Requirement::Identity { identity, issuer }),
+        (None, Some(_), None) => bail!(
+            "--certificate-oidc-issuer (or --certificate-oidc-issuer-regexp) is required with --certificate-identity"
+        ),
+        (None, None, Some(_)) => bail!(
+            "--certificate-identity (or --certificate-identity-regexp) is required with --certificate-oidc-issuer"
+        ),
+        (None, None, None) => bail!(
+            "say who must have signed: --key, or --certificate-identity and --certificate-oidc-issuer"
+        ),
+    }
+}
+
+/// Reads a Sigstore bundle file.
+pub fn read_bundle(path: &Path) -> Result<Bundle> {
+    let bytes = read_limited(path, bundle::MAX_BUNDLE_LEN, "bundle")?;
+    match bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))? {
+        AnyBundle::Sigstore(b) => Ok(*b),
+        AnyBundle::Cosign(_) => bail!(
+            "bundle {} is cosign's old --bundle format, not a Sigstore bundle; use verify-blob",
+            path.display()
+        ),
+    }
+}
+
+/// The artefact's digests: a file is hashed (SHA-256, plus the bundle's digest algorithm);
+/// `sha256:<hex>` is taken as given when no file of that name exists.
+pub fn artifact(file_or_digest: &str, bundle: &Bundle) -> Result<Artifact> {
+    if let Some(hex) = file_or_digest.strip_prefix("sha256:") {
+        if !Path::new(file_or_digest).exists() {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!(
+                    "{file_or_digest:?} is not a sha256 digest (64 hex digits) nor an existing file"
+                );
+            }
+            let bytes: Vec<u8> = (0..32)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+                .collect::<Result<_, _>>()?;
+            let d = Digest::from_bytes(HashAlgorithm::Sha256, &bytes)
+                .ok_or_else(|| anyhow!("bad digest"))?;
+            return Ok(Artifact::from_digests(vec![d]));
+        }
+    }
+    let mut algs = vec![HashAlgorithm::Sha256];
+    if let Some(alg) = bundle
+        .message_signature
+        .as_ref()
+        .and_then(|m| m.message_digest.as_ref())
+        .and_then(|d| HashAlgorithm::from_sigstore_name(&d.algorithm))
+    {
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    let path = Path::new(file_or_digest);
+    let input = Input::open(path)?;
+    let pb = progress(input.len(), "hashing");
+    let digests = hash_reader_multi(&algs, input.reader(), |n| pb.inc(n))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    pb.finish_and_clear();
+    Ok(Artifact::from_digests(digests))
+}
+
+/// Prints the report and turns a failure into exit code 1.
+pub fn finish(report: &Report, output: OutputFormat, subject: &str) -> Result<()> {
+    if output == OutputFormat::Json {
+        print_json(
+            &json!({"verified": report.verified(), "subject": subject, "checks": report.checks}),
+        )?;
+    }
+    match report.first_failure() {
+        None if report.verified() => {
+            if output == OutputFormat::Text {
+                eprintln!("Verified OK");
+            }
+            Ok(())
+        }
+        None => Err(VerificationFailed("nothing was verified".into()).into()),
+        Some((name, why)) => Err(VerificationFailed(format!("check {name} failed: {why}")).into()),
+    }
+}
+
+pub fn verify(args: VerifyBundle) -> Result<()> {
+    let trust = trust_material(&args.signer)?;
+    let req = requirement(&args.signer)?;
+    let b = read_bundle(&args.bundle)?;
+    let artifact = artifact(&args.file_or_digest, &b)?;
+    let options = Options {
+        require_tlog: !args.signer.insecure_ignore_tlog,
+    };
+    let report = verify_bundle(&b, &artifact, &trust, &req, &options);
+    finish(&report, args.output, &args.file_or_digest)
+}

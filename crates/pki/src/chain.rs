@@ -1,0 +1,84 @@
+//! Certificate path validation at a given time, by rustls-webpki.
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use sigil_formats::time::Timestamp;
+
+use crate::cert::Certificate;
+
+/// What the end-entity certificate must be valid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Code signing (Fulcio leaves).
+    CodeSigning,
+    /// Time stamping (TSA certificates).
+    TimeStamping,
+}
+
+// OID contents (without tag and length) of the EKUs.
+const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+const EKU_TIME_STAMPING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// Why a chain did not validate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The trust root gave no certificates.
+    #[error("the certificate authority has no certificates")]
+    EmptyChain,
+    /// A certificate of the authority's chain is unusable as a trust anchor.
+    #[error("the authority's root certificate is unusable as a trust anchor: {0}")]
+    Anchor(String),
+    /// webpki's verdict.
+    #[error("the certificate does not chain to the trusted authority at {time}: {reason}")]
+    Invalid {
+        /// The verification time.
+        time: String,
+        /// webpki's reason.
+        reason: String,
+    },
+}
+
+/// Validates `leaf` against an authority's chain (leaf-most first, trust anchor last) at `time`,
+/// for `purpose`. Returns the certificate that issued the leaf.
+pub fn verify_chain(
+    leaf: &Certificate,
+    authority_chain: &[Vec<u8>],
+    time: Timestamp,
+    purpose: Purpose,
+) -> Result<Certificate, ChainError> {
+    let (anchor_der, intermediates) = authority_chain.split_last().ok_or(ChainError::EmptyChain)?;
+    let anchor_cert = CertificateDer::from(anchor_der.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&anchor_cert)
+        .map_err(|e| ChainError::Anchor(format!("{e:?}")))?;
+    let inters: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let leaf_der = CertificateDer::from(leaf.der());
+    let invalid = |reason: String| ChainError::Invalid {
+        time: time.to_rfc3339(),
+        reason,
+    };
+    let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| invalid(format!("{e:?}")))?;
+    let usage = match purpose {
+        Purpose::CodeSigning => webpki::KeyUsage::required(EKU_CODE_SIGNING),
+        Purpose::TimeStamping => webpki::KeyUsage::required(EKU_TIME_STAMPING),
+    };
+    let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(time.seconds.max(0) as u64));
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &inters,
+        t,
+        usage,
+        None,
+        None,
+    )
+    .map_err(|e| invalid(format!("{e:?}")))?;
+    // The issuer is the chain certificate whose subject is the leaf's issuer name.
+    let issuer_name = leaf.issuer_der();
+    authority_chain
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .find(|c| c.subject_der() == issuer_name)
+        .ok_or_else(|| invalid("issuer not found in the authority chain".into()))
+}

@@ -1,0 +1,171 @@
+//! Embedded Signed Certificate Timestamps (RFC 6962 §3.2-3.3) in Fulcio certificates.
+
+use sigil_crypto::{Digest, HashAlgorithm, PublicKey};
+use sigil_formats::time::Timestamp;
+use sigil_formats::trust_root::LogInstance;
+
+use crate::cert::{Certificate, OID_SCT_LIST};
+use crate::tlv;
+
+/// Why SCT verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SctError {
+    /// No SCT extension.
+    #[error("the certificate has no embedded SCT (it was not logged to certificate transparency)")]
+    Missing,
+    /// The extension is malformed.
+    #[error("malformed embedded SCT list: {0}")]
+    Malformed(&'static str),
+    /// No SCT verified with a trusted CT log.
+    #[error("no embedded SCT verifies with a trusted CT log: {0}")]
+    Unverified(String),
+    /// The issuer or leaf could not be re-encoded.
+    #[error("cannot rebuild the precertificate: {0}")]
+    Precert(String),
+}
+
+/// One parsed SCT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sct {
+    /// The CT log's ID (SHA-256 of its key).
+    pub log_id: [u8; 32],
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: u64,
+    /// SCT extensions.
+    pub extensions: Vec<u8>,
+    /// TLS hash algorithm.
+    pub hash_alg: u8,
+    /// TLS signature algorithm.
+    pub sig_alg: u8,
+    /// Signature.
+    pub signature: Vec<u8>,
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SctError> {
+        if self.0.len() < n {
+            return Err(SctError::Malformed("truncated"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, SctError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<usize, SctError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]) as usize)
+    }
+}
+
+/// Parses the SCT list extension of a certificate.
+pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
+    let v = cert
+        .extension_value(OID_SCT_LIST)
+        .ok_or(SctError::Missing)?;
+    let inner = tlv::read_only(v, 0x04).map_err(|_| SctError::Malformed("not an OCTET STRING"))?;
+    let mut r = Reader(inner.value);
+    let total = r.u16()?;
+    if total != r.0.len() {
+        return Err(SctError::Malformed("list length"));
+    }
+    let mut out = Vec::new();
+    while !r.0.is_empty() {
+        let len = r.u16()?;
+        let mut s = Reader(r.take(len)?);
+        if s.u8()? != 0 {
+            return Err(SctError::Malformed("unsupported SCT version"));
+        }
+        let mut log_id = [0u8; 32];
+        log_id.copy_from_slice(s.take(32)?);
+        let ts = s.take(8)?;
+        let timestamp_ms = u64::from_be_bytes(
+            ts.try_into()
+                .map_err(|_| SctError::Malformed("timestamp"))?,
+        );
+        let ext_len = s.u16()?;
+        let extensions = s.take(ext_len)?.to_vec();
+        let hash_alg = s.u8()?;
+        let sig_alg = s.u8()?;
+        let sig_len = s.u16()?;
+        let signature = s.take(sig_len)?.to_vec();
+        if !s.0.is_empty() {
+            return Err(SctError::Malformed("trailing bytes in an SCT"));
+        }
+        out.push(Sct {
+            log_id,
+            timestamp_ms,
+            extensions,
+            hash_alg,
+            sig_alg,
+            signature,
+        });
+    }
+    if out.is_empty() {
+        return Err(SctError::Malformed("empty list"));
+    }
+    Ok(out)
+}
+
+/// Verifies the embedded SCTs of `leaf` (issued by `issuer`) against trusted CT logs; returns
+/// the SCTs that verified (at least one, or an error).
+pub fn verify_embedded_scts(
+    leaf: &Certificate,
+    issuer: &Certificate,
+    ctlogs: &[LogInstance],
+) -> Result<Vec<Sct>, SctError> {
+    let scts = embedded_scts(leaf)?;
+    let tbs = leaf
+        .tbs_without_extension(OID_SCT_LIST)
+        .map_err(|e| SctError::Precert(e.to_string()))?;
+    let issuer_spki = issuer
+        .spki_der()
+        .map_err(|e| SctError::Precert(e.to_string()))?;
+    let issuer_key_hash = Digest::of(HashAlgorithm::Sha256, &issuer_spki);
+    let mut reasons = Vec::new();
+    let mut good = Vec::new();
+    for sct in scts {
+        let Some(log) = ctlogs.iter().find(|l| l.log_id == sct.log_id) else {
+            reasons.push(format!(
+                "SCT from unknown CT log {}",
+                sigil_crypto::hash::hex_lower(&sct.log_id)
+            ));
+            continue;
+        };
+        let t = Timestamp::from_unix((sct.timestamp_ms / 1000) as i64);
+        if !log.validity.contains(t) {
+            reasons.push(format!(
+                "CT log {} was not valid at the SCT's time {}",
+                log.base_url,
+                t.to_rfc3339()
+            ));
+            continue;
+        }
+        let Ok(key) = PublicKey::from_spki_der(&log.public_key) else {
+            reasons.push(format!("CT log {} has an unusable key", log.base_url));
+            continue;
+        };
+        let mut msg = Vec::with_capacity(tbs.len() + 64 + sct.extensions.len());
+        msg.push(0); // version v1
+        msg.push(0); // signature_type certificate_timestamp
+        msg.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
+        msg.extend_from_slice(&[0, 1]); // entry_type precert_entry
+        msg.extend_from_slice(issuer_key_hash.as_bytes());
+        let n = tbs.len();
+        msg.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        msg.extend_from_slice(&tbs);
+        msg.extend_from_slice(&(sct.extensions.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&sct.extensions);
+        match key.verify(&msg, &sct.signature) {
+            Ok(()) => good.push(sct),
+            Err(e) => reasons.push(format!("SCT from {} does not verify: {e}", log.base_url)),
+        }
+    }
+    if good.is_empty() {
+        return Err(SctError::Unverified(reasons.join("; ")));
+    }
+    Ok(good)
+}
