@@ -129,8 +129,50 @@ fn load_evidence(args: &VerifyBlob) -> Result<Evidence> {
     }
 }
 
+/// Whether a bundle needs the full engine: certificates and log entries are evidence a key-only
+/// check cannot weigh.
+fn needs_engine(args: &VerifyBlob) -> Result<Option<sigil_formats::bundle::Bundle>> {
+    let Some(path) = &args.bundle else {
+        return Ok(None);
+    };
+    let identity = args.signer.certificate_identity.is_some()
+        || args.signer.certificate_identity_regexp.is_some();
+    let bytes = read_limited(path, bundle::MAX_BUNDLE_LEN, "bundle")?;
+    match bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))? {
+        AnyBundle::Sigstore(b) => {
+            let vm = &b.verification_material;
+            let engine = identity
+                || !vm.tlog_entries.is_empty()
+                || vm.certificate.is_some()
+                || vm.x509_certificate_chain.is_some();
+            Ok(engine.then_some(*b))
+        }
+        AnyBundle::Cosign(_) if identity => {
+            bail!("cosign's old bundle format carries no verifiable identity; verify it with --key")
+        }
+        AnyBundle::Cosign(_) => Ok(None),
+    }
+}
+
 pub fn verify(args: VerifyBlob) -> Result<()> {
-    let key = load_public_key(&args.key)?;
+    if let Some(b) = needs_engine(&args)? {
+        let trust = crate::bundle_cmd::trust_material(&args.signer)?;
+        let req = crate::bundle_cmd::requirement(&args.signer)?;
+        let file = args.file.to_string_lossy().into_owned();
+        let artifact = crate::bundle_cmd::artifact(&file, &b)?;
+        let options = sigil_verify::Options {
+            require_tlog: !args.signer.insecure_ignore_tlog,
+            predicate_type: None,
+        };
+        let report = sigil_verify::verify_bundle(&b, &artifact, &trust, &req, &options);
+        return crate::bundle_cmd::finish(&report, args.output, &file);
+    }
+    let key_ref = args
+        .signer
+        .key
+        .as_deref()
+        .ok_or_else(|| anyhow!("--key is required to verify a key-signed signature"))?;
+    let key = load_public_key(key_ref)?;
     let evidence = load_evidence(&args)?;
     let input = Input::open(&args.file)?;
     let algorithms = key.algorithm().accepted_hashes();
@@ -166,7 +208,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
     }
     match outcome {
         Ok(()) => {
-            if evidence.tlog_entries > 0 && !args.insecure_ignore_tlog {
+            if evidence.tlog_entries > 0 && !args.signer.insecure_ignore_tlog {
                 eprintln!(
                     "note: the bundle carries {} transparency log entr{}, not checked by key-based verification",
                     evidence.tlog_entries,

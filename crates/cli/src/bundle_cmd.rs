@@ -152,6 +152,7 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
     let artifact = artifact(&args.file_or_digest, &b)?;
     let options = Options {
         require_tlog: !args.signer.insecure_ignore_tlog,
+        predicate_type: None,
     };
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);
     finish(&report, args.output, &args.file_or_digest)

@@ -31,6 +31,10 @@ pub enum Command {
     VerifyBlob(VerifyBlob),
     /// Verify a Sigstore bundle offline against a trust root (the Sigstore conformance CLI).
     VerifyBundle(VerifyBundle),
+    /// Attest to a file: a DSSE envelope over an in-toto v1 statement naming the file's digest.
+    AttestBlob(AttestBlob),
+    /// Verify a file's attestation (DSSE envelope or bundle) with a key.
+    VerifyBlobAttestation(VerifyBlobAttestation),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -104,18 +108,14 @@ pub struct SignBlob {
 
 #[derive(Args, Debug)]
 pub struct VerifyBlob {
-    /// Public key reference: a file, env://VAR or https://...
-    #[arg(long)]
-    pub key: String,
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// A detached base64 signature file.
     #[arg(long, conflicts_with = "bundle", required_unless_present = "bundle")]
     pub signature: Option<PathBuf>,
     /// A Sigstore bundle or a cosign --bundle file.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Accepted for cosign compatibility: Sigil never contacts a transparency log here.
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
     /// Accepted for cosign compatibility: Sigil verifies offline always.
     #[arg(long)]
     pub offline: bool,
@@ -167,6 +167,55 @@ pub struct VerifyBundle {
     pub output: OutputFormat,
     /// The artefact: a file, or `sha256:<64 hex>` when no such file exists.
     pub file_or_digest: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AttestBlob {
+    /// Private key reference: a cosign key file or env://VAR.
+    #[arg(long)]
+    pub key: String,
+    /// The predicate file (JSON; for --type custom, any text).
+    #[arg(long)]
+    pub predicate: PathBuf,
+    /// Predicate type: a URI, or one of cosign's shortcuts (custom, slsaprovenance,
+    /// slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex).
+    #[arg(long = "type", default_value = "custom")]
+    pub type_: String,
+    /// Write the DSSE envelope here instead of standard output.
+    #[arg(long)]
+    pub output_attestation: Option<PathBuf>,
+    /// Also write a Sigstore bundle (v0.3).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Skip confirmation prompts (accepted for cosign compatibility).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The file attested to.
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyBlobAttestation {
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Predicate type the attestation must have (URI or cosign shortcut).
+    #[arg(long = "type", default_value = "custom")]
+    pub type_: String,
+    /// A Sigstore bundle holding the attestation.
+    #[arg(
+        long,
+        conflicts_with = "signature",
+        required_unless_present = "signature"
+    )]
+    pub bundle: Option<PathBuf>,
+    /// A DSSE envelope file (as `attest-blob` prints it).
+    #[arg(long)]
+    pub signature: Option<PathBuf>,
+    /// Output format of the result.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The file the attestation is about.
+    pub file: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

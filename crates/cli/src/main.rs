@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod attest;
 mod blob;
 mod bundle_cmd;
 mod checksums_cmd;
@@ -33,6 +34,8 @@ fn main() -> ExitCode {
         Command::SignBlob(a) => blob::sign(a),
         Command::VerifyBlob(a) => blob::verify(a),
         Command::VerifyBundle(a) => bundle_cmd::verify(a),
+        Command::AttestBlob(a) => attest::attest(a),
+        Command::VerifyBlobAttestation(a) => attest::verify(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {

@@ -345,6 +345,19 @@ impl Bundle {
         }
     }
 
+    /// A v0.3 bundle for a key-signed DSSE envelope, as `attest-blob --bundle` writes it.
+    pub fn dsse_with_key(hint: String, envelope: Envelope) -> Self {
+        Self {
+            media_type: MEDIA_TYPE_V03.to_owned(),
+            verification_material: VerificationMaterial {
+                public_key: Some(PublicKeyIdentifier { hint: Some(hint) }),
+                ..Default::default()
+            },
+            message_signature: None,
+            dsse_envelope: Some(envelope),
+        }
+    }
+
     /// The version from the media type.
     pub fn version(&self) -> Result<BundleVersion, BundleError> {
         match self.media_type.as_str() {

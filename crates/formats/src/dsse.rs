@@ -11,6 +11,29 @@ pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// in-toto Statement v1.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 
+/// cosign's `--type` shortcuts and the predicate type each stands for; any other value must be
+/// a URI and is used verbatim.
+pub const PREDICATE_SHORTCUTS: &[(&str, &str)] = &[
+    ("custom", "https://cosign.sigstore.dev/attestation/v1"),
+    ("slsaprovenance", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance02", "https://slsa.dev/provenance/v0.2"),
+    ("slsaprovenance1", "https://slsa.dev/provenance/v1"),
+    ("spdx", "https://spdx.dev/Document"),
+    ("spdxjson", "https://spdx.dev/Document"),
+    ("cyclonedx", "https://cyclonedx.org/bom"),
+    ("link", "https://in-toto.io/Link/v1"),
+    ("vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"),
+    ("openvex", "https://openvex.dev/ns"),
+];
+
+/// The predicate type URI for a `--type` value, or `None` when it is neither a shortcut nor a URI.
+pub fn predicate_type(type_or_uri: &str) -> Option<&str> {
+    if let Some((_, uri)) = PREDICATE_SHORTCUTS.iter().find(|(s, _)| *s == type_or_uri) {
+        return Some(uri);
+    }
+    type_or_uri.contains("://").then_some(type_or_uri)
+}
+
 /// `PAE(type, body) = "DSSEv1" SP len(type) SP type SP len(body) SP body`, lengths in ASCII
 /// decimal bytes. Signatures cover these bytes.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {

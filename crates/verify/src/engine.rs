@@ -135,18 +135,26 @@ pub struct Options {
     /// Require a verified transparency log entry when the trust root lists logs (cosign's
     /// default; `--insecure-ignore-tlog` turns it off).
     pub require_tlog: bool,
+    /// For DSSE bundles: the in-toto predicate type the statement must have.
+    pub predicate_type: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { require_tlog: true }
+        Self {
+            require_tlog: true,
+            predicate_type: None,
+        }
     }
 }
 
 /// Who signed, once the material is understood.
 enum Signer {
     Key(PublicKey),
-    Cert { leaf: Box<Certificate>, key: PublicKey },
+    Cert {
+        leaf: Box<Certificate>,
+        key: PublicKey,
+    },
 }
 
 impl Signer {
@@ -239,7 +247,10 @@ fn run(
             match Certificate::from_der(der).and_then(|c| Ok((c.public_key()?, c))) {
                 Ok((key, leaf)) => {
                     report.pass(C::Material, "leaf certificate");
-                    Signer::Cert { leaf: Box::new(leaf), key }
+                    Signer::Cert {
+                        leaf: Box::new(leaf),
+                        key,
+                    }
                 }
                 Err(e) => {
                     report.fail(
@@ -338,19 +349,31 @@ fn run(
             signature,
         } => {
             let pae = dsse::pae(payload_type, payload);
+            // Pure Ed25519 (Sigstore's PKIX_ED25519) or, for cosign keys, Ed25519ph; other keys
+            // verify the same either way.
+            let key = signer.key();
+            let ok = key.verify_message(&pae, signature).or_else(|e| {
+                if key.algorithm() == sigil_crypto::KeyAlgorithm::Ed25519 {
+                    key.verify(&pae, signature)
+                } else {
+                    Err(e)
+                }
+            });
             step!(
                 report,
                 C::Signature,
-                signer
-                    .key()
-                    .verify_message(&pae, signature)
-                    .map(|_| "DSSE envelope signature".to_owned())
+                ok.map(|_| "DSSE envelope signature".to_owned())
                     .map_err(|e| format!("the DSSE envelope signature does not verify: {e}"))
             );
             step!(
                 report,
                 C::Artifact,
-                check_statement(payload_type, payload, artifact)
+                check_statement(
+                    payload_type,
+                    payload,
+                    artifact,
+                    options.predicate_type.as_deref()
+                )
             );
         }
     }
@@ -667,6 +690,7 @@ fn check_statement(
     payload_type: &str,
     payload: &[u8],
     artifact: &Artifact,
+    predicate_type: Option<&str>,
 ) -> Result<String, String> {
     if payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
         return Err(format!(
@@ -674,6 +698,14 @@ fn check_statement(
         ));
     }
     let st = Statement::parse(payload).map_err(|e| e.to_string())?;
+    if let Some(want) = predicate_type {
+        if st.predicate_type != want {
+            return Err(format!(
+                "the statement's predicate type is {:?}, but {want:?} is required",
+                st.predicate_type
+            ));
+        }
+    }
     let d = artifact
         .digest(HashAlgorithm::Sha256)
         .ok_or("the artefact's sha256 digest is unknown")?;

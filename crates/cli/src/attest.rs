@@ -1,0 +1,133 @@
+//! `attest-blob` and `verify-blob-attestation` with keys.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use sigil_crypto::HashAlgorithm;
+use sigil_crypto::hash::hash_reader;
+use sigil_formats::bundle::{Bundle, Bytes, Envelope, EnvelopeSignature};
+use sigil_formats::dsse::{self, Statement, Subject};
+use sigil_formats::time::Timestamp;
+use sigil_verify::{Options, Requirement, verify_bundle};
+
+use crate::bundle_cmd::{artifact, finish, read_bundle, requirement, trust_material};
+use crate::cli::{AttestBlob, VerifyBlobAttestation};
+use crate::support::{AtomicOutputs, Input, load_signing_key, progress, read_limited};
+
+/// Largest predicate accepted (SBOMs can be large).
+const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
+
+fn resolve_type(t: &str) -> Result<String> {
+    dsse::predicate_type(t)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("--type {t:?} is neither a cosign shortcut (custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex) nor a URI"))
+}
+
+/// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+fn now() -> Timestamp {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    Timestamp::from_unix(secs)
+}
+
+pub fn attest(args: AttestBlob) -> Result<()> {
+    let predicate_type = resolve_type(&args.type_)?;
+    let raw = read_limited(&args.predicate, MAX_PREDICATE_LEN, "predicate")?;
+    let predicate: serde_json::Value = if args.type_ == "custom" {
+        // cosign's custom predicate wraps the file's text.
+        serde_json::json!({"Data": String::from_utf8_lossy(&raw), "Timestamp": now().to_rfc3339()})
+    } else {
+        serde_json::from_slice(&raw)
+            .with_context(|| format!("the predicate {} is not JSON", args.predicate.display()))?
+    };
+    let input = Input::open(&args.file)?;
+    let key = load_signing_key(&args.key)?;
+    let pb = progress(input.len(), "hashing");
+    let digest = hash_reader(HashAlgorithm::Sha256, input.reader(), |n| pb.inc(n))
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    pb.finish_and_clear();
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "-".into());
+    let statement = Statement {
+        type_: dsse::STATEMENT_V1.to_owned(),
+        subject: vec![Subject {
+            name,
+            digest: BTreeMap::from([("sha256".to_owned(), digest.to_hex())]),
+            annotations: None,
+        }],
+        predicate_type,
+        predicate: Some(predicate),
+    };
+    let payload = serde_json::to_vec(&statement)?;
+    let signature = key.sign(&dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, &payload))?;
+    let envelope = Envelope {
+        payload: Bytes(payload),
+        payload_type: dsse::IN_TOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![EnvelopeSignature {
+            sig: Bytes(signature),
+            keyid: String::new(),
+        }],
+    };
+    let envelope_json = serde_json::to_string(&envelope)?;
+    let mut outputs = AtomicOutputs::new(true);
+    if let Some(p) = &args.output_attestation {
+        outputs.add(p, envelope_json.as_bytes(), 0o644)?;
+    }
+    if let Some(p) = &args.bundle {
+        outputs.add(
+            p,
+            Bundle::dsse_with_key(key.public_key().hint(), envelope)
+                .to_json()
+                .as_bytes(),
+            0o644,
+        )?;
+    }
+    outputs.commit()?;
+    match &args.output_attestation {
+        Some(p) => eprintln!("Wrote attestation to file {}", p.display()),
+        None => println!("{envelope_json}"),
+    }
+    if let Some(p) = &args.bundle {
+        eprintln!("Wrote bundle to file {}", p.display());
+    }
+    Ok(())
+}
+
+pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
+    let predicate_type = resolve_type(&args.type_)?;
+    let trust = trust_material(&args.signer)?;
+    let req = requirement(&args.signer)?;
+    let bundle = match (&args.bundle, &args.signature) {
+        (Some(p), _) => read_bundle(p)?,
+        (None, Some(p)) => {
+            let bytes = read_limited(p, sigil_formats::bundle::MAX_BUNDLE_LEN, "attestation")?;
+            let envelope: Envelope = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a DSSE envelope", p.display()))?;
+            Bundle::dsse_with_key(String::new(), envelope)
+        }
+        (None, None) => bail!("either --bundle or --signature is required"),
+    };
+    if bundle.dsse_envelope.is_none() {
+        bail!("the bundle holds a message signature, not an attestation; use verify-blob");
+    }
+    let file = args.file.to_string_lossy().into_owned();
+    let artifact = artifact(&file, &bundle)?;
+    // Key-signed envelopes without log entries verify offline, as key-signed blobs do.
+    let key_only =
+        matches!(req, Requirement::Key(_)) && bundle.verification_material.tlog_entries.is_empty();
+    let options = Options {
+        require_tlog: !args.signer.insecure_ignore_tlog && !key_only,
+        predicate_type: Some(predicate_type),
+    };
+    let report = verify_bundle(&bundle, &artifact, &trust, &req, &options);
+    finish(&report, args.output, &file)
+}
