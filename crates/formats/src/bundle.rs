@@ -518,6 +518,19 @@ mod tests {
     }
 
     #[test]
+    fn oversized_bundles_are_refused_before_parsing() {
+        // Not even JSON: the size check comes first.
+        let big = vec![b'x'; MAX_BUNDLE_LEN + 1];
+        assert_eq!(
+            parse_any(&big),
+            Err(BundleError::TooLarge {
+                len: MAX_BUNDLE_LEN + 1,
+                max: MAX_BUNDLE_LEN
+            })
+        );
+    }
+
+    #[test]
     fn cosign_bundle() {
         let b = parse_any(br#"{"base64Signature":"AAEC","cert":"LS0t"}"#).unwrap();
         assert!(
