@@ -407,6 +407,24 @@ impl PublicKey {
 
     /// Checks `signature` over content whose digest is `digest`.
     pub fn verify_digest(&self, digest: &Digest, signature: &[u8]) -> Result<(), SignatureError> {
+        let alg = [digest.algorithm().output_len() as u8];
+        crate::cache::verified(
+            &[
+                b"digest",
+                &alg,
+                &self.spki_der,
+                digest.as_bytes(),
+                signature,
+            ],
+            || self.verify_digest_uncached(digest, signature),
+        )
+    }
+
+    fn verify_digest_uncached(
+        &self,
+        digest: &Digest,
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
         let mismatch = || SignatureError::Mismatch {
             key: self.algorithm,
             digest: digest.to_string(),
@@ -505,6 +523,12 @@ impl PublicKey {
         if self.algorithm != KeyAlgorithm::Ed25519 {
             return self.verify(message, signature);
         }
+        crate::cache::verified(&[b"ed25519", &self.spki_der, message, signature], || {
+            self.verify_ed25519_pure(message, signature)
+        })
+    }
+
+    fn verify_ed25519_pure(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
         let mismatch = || SignatureError::Mismatch {
             key: self.algorithm,
             digest: "the message".into(),
@@ -526,6 +550,24 @@ impl PublicKey {
     /// with SHA-256/384/512). Artefact signatures use [`PublicKey::verify_digest`], which only
     /// accepts the hashes cosign pairs with the key.
     pub fn verify_digest_any_hash(
+        &self,
+        digest: &Digest,
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let alg = [digest.algorithm().output_len() as u8];
+        crate::cache::verified(
+            &[
+                b"any-hash",
+                &alg,
+                &self.spki_der,
+                digest.as_bytes(),
+                signature,
+            ],
+            || self.verify_digest_any_hash_uncached(digest, signature),
+        )
+    }
+
+    fn verify_digest_any_hash_uncached(
         &self,
         digest: &Digest,
         signature: &[u8],

@@ -5,6 +5,7 @@
 //! It opens no files or sockets beyond what a [`KeyRef`] names.
 //!
 //! - [`hash`]: streaming SHA-256/384/512.
+//! - [`cache`]: remembers verified signatures (exact bytes and key) so repeats cost a lookup.
 //! - [`keys`]: [`SigningKey`] and [`PublicKey`] for ECDSA P-256/P-384/P-521, Ed25519 and RSA,
 //!   PKCS#8, SEC1, PKCS#1 and PKIX, with cosign's acceptance rules.
 //! - [`keyfile`]: cosign's encrypted key file (`ENCRYPTED SIGSTORE PRIVATE KEY`).
@@ -32,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod hash;
 pub mod keyfile;
 pub mod keyref;

@@ -1,6 +1,10 @@
 //! Certificate path validation at a given time, by rustls-webpki.
 
-use rustls_pki_types::{CertificateDer, UnixTime};
+use std::sync::OnceLock;
+
+use rustls_pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm, UnixTime,
+};
 use sigil_formats::time::Timestamp;
 
 use crate::cert::Certificate;
@@ -37,6 +41,57 @@ pub enum ChainError {
     },
 }
 
+/// webpki's algorithms behind Sigil's verified-signature cache: a certificate-authority link seen
+/// before (same key, same signed bytes, same signature) costs a lookup, not an EC operation.
+#[derive(Debug)]
+struct Cached(&'static dyn SignatureVerificationAlgorithm);
+
+impl SignatureVerificationAlgorithm for Cached {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let (pk_alg, sig_alg) = (self.0.public_key_alg_id(), self.0.signature_alg_id());
+        sigil_crypto::cache::verified(
+            &[
+                b"webpki",
+                pk_alg.as_ref(),
+                sig_alg.as_ref(),
+                public_key,
+                message,
+                signature,
+            ],
+            || self.0.verify_signature(public_key, message, signature),
+        )
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.0.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.0.signature_alg_id()
+    }
+
+    fn fips(&self) -> bool {
+        self.0.fips()
+    }
+}
+
+fn algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
+    static ALGS: OnceLock<Vec<&'static dyn SignatureVerificationAlgorithm>> = OnceLock::new();
+    ALGS.get_or_init(|| {
+        webpki::ALL_VERIFICATION_ALGS
+            .iter()
+            .map(|a| {
+                &*Box::leak(Box::new(Cached(*a))) as &'static dyn SignatureVerificationAlgorithm
+            })
+            .collect()
+    })
+}
+
 /// Validates `leaf` against an authority's chain (leaf-most first, trust anchor last) at `time`,
 /// for `purpose`. Returns the certificate that issued the leaf.
 pub fn verify_chain(
@@ -64,16 +119,8 @@ pub fn verify_chain(
         Purpose::TimeStamping => webpki::KeyUsage::required(EKU_TIME_STAMPING),
     };
     let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(time.seconds.max(0) as u64));
-    ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &[anchor],
-        &inters,
-        t,
-        usage,
-        None,
-        None,
-    )
-    .map_err(|e| invalid(format!("{e:?}")))?;
+    ee.verify_for_usage(algorithms(), &[anchor], &inters, t, usage, None, None)
+        .map_err(|e| invalid(format!("{e:?}")))?;
     // The issuer is the chain certificate whose subject is the leaf's issuer name.
     let issuer_name = leaf.issuer_der();
     authority_chain

@@ -956,3 +956,64 @@ fn check_identity(
     }
     Ok(format!("{san} from {iss}"))
 }
+
+/// One verification of a batch.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// The bundle.
+    pub bundle: Bundle,
+    /// The artefact's digests.
+    pub artifact: Artifact,
+    /// Who must have signed.
+    pub requirement: Requirement,
+}
+
+/// Verifies many bundles on `threads` threads (0: every core) with one trust root and one
+/// verified-signature cache; reports come back in input order.
+pub fn verify_bundles(
+    items: &[BatchItem],
+    trust: &TrustMaterial,
+    options: &Options,
+    threads: usize,
+) -> Vec<Report> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let threads = threads.clamp(1, items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut reports: Vec<Option<Report>> = vec![None; items.len()];
+    let done: Vec<Vec<(usize, Report)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(it) = items.get(i) else { break };
+                        out.push((
+                            i,
+                            verify_bundle(
+                                &it.bundle,
+                                &it.artifact,
+                                trust,
+                                &it.requirement,
+                                options,
+                            ),
+                        ));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, r) in done.into_iter().flatten() {
+        reports[i] = Some(r);
+    }
+    reports.into_iter().map(Option::unwrap_or_default).collect()
+}

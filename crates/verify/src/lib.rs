@@ -32,5 +32,8 @@
 mod engine;
 pub mod report;
 
-pub use engine::{Artifact, Matcher, Options, Requirement, TrustMaterial, verify_bundle};
+pub use engine::{
+    Artifact, BatchItem, Matcher, Options, Requirement, TrustMaterial, verify_bundle,
+    verify_bundles,
+};
 pub use report::{Check, CheckName, Outcome, Report};

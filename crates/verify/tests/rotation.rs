@@ -153,3 +153,35 @@ fn tampered_set_and_wrong_key_fail_where_expected() {
     );
     assert_eq!(r.first_failure().map(|f| f.0), Some(CheckName::Signature));
 }
+
+#[test]
+fn batch_reports_come_back_in_order() {
+    let (old, new) = (Log::new(), Log::new());
+    let trust = root(&old, &new);
+    let signer = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let other = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let items: Vec<sigil_verify::BatchItem> = (0..40)
+        .map(|i| {
+            let content = format!("artefact {i}");
+            let by = if i % 3 == 0 { &other } else { &signer };
+            sigil_verify::BatchItem {
+                bundle: logged_bundle(&new, T + i, by, content.as_bytes()),
+                artifact: Artifact::from_digests(vec![Digest::of(
+                    HashAlgorithm::Sha256,
+                    content.as_bytes(),
+                )]),
+                requirement: Requirement::Key(signer.public_key().clone()),
+            }
+        })
+        .collect();
+    let reports = sigil_verify::verify_bundles(&items, &trust, &Options::default(), 2);
+    assert_eq!(reports.len(), 40);
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(
+            r.verified(),
+            i % 3 != 0,
+            "item {i}: {:?}",
+            r.first_failure()
+        );
+    }
+}
