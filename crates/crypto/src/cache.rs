@@ -8,7 +8,7 @@
 //! length-prefixed parts; the cache holds at most [`CAPACITY`] entries, evicting the oldest.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::hash::{HashAlgorithm, Hasher};
@@ -17,6 +17,12 @@ use crate::hash::{HashAlgorithm, Hasher};
 pub const CAPACITY: usize = 16 * 1024;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
+static HITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many verifications the cache has answered in this process.
+pub fn hits() -> u64 {
+    HITS.load(Ordering::Relaxed)
+}
 
 struct Cache {
     set: HashSet<[u8; 32]>,
@@ -85,6 +91,7 @@ pub fn verified<E>(parts: &[&[u8]], verify: impl FnOnce() -> Result<(), E>) -> R
     }
     let k = key(parts);
     if contains(&k) {
+        HITS.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     }
     verify()?;

@@ -92,6 +92,49 @@ fn algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
     })
 }
 
+/// Records the certificate links inside a trust root's own chain (each certificate signed by the
+/// next) as verified, without spending an EC operation on them: the trust root is the anchor, so
+/// whoever could alter an intermediate in it could alter its root too. Uses exactly the bytes
+/// webpki hands the (cached) signature algorithm; a link that does not match is simply verified
+/// normally later.
+pub fn trust_authority_links(chain: &[Vec<u8>]) {
+    for pair in chain.windows(2) {
+        if let Some(parts) = link_parts(&pair[0], &pair[1]) {
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let mut all: Vec<&[u8]> = vec![b"webpki"];
+            all.extend(refs);
+            sigil_crypto::cache::insert(sigil_crypto::cache::key(&all));
+        }
+    }
+}
+
+/// (issuer SPKI algorithm, signature algorithm, issuer key bits, TBS, signature bits) of `child`
+/// as signed by `issuer`, in webpki's representation.
+fn link_parts(child: &[u8], issuer: &[u8]) -> Option<[Vec<u8>; 5]> {
+    use crate::tlv;
+    let c = tlv::children(tlv::read_only(child, 0x30).ok()?.value).ok()?;
+    let (tbs, sig_alg, sig) = (c.first()?, c.get(1)?, c.get(2)?);
+    let i = tlv::children(tlv::read_only(issuer, 0x30).ok()?.value).ok()?;
+    let itbs = tlv::children(i.first()?.value).ok()?;
+    // TBS fields: [0] version (explicit), serial, signature, issuer, validity, subject, spki, ...
+    let offset = usize::from(itbs.first()?.tag == 0xa0);
+    let spki = tlv::children(itbs.get(5 + offset)?.value).ok()?;
+    let (pk_alg, pk_bits) = (spki.first()?, spki.get(1)?);
+    let strip = |bits: &tlv::Tlv<'_>| {
+        bits.value
+            .split_first()
+            .filter(|(unused, _)| **unused == 0)
+            .map(|(_, b)| b.to_vec())
+    };
+    Some([
+        pk_alg.value.to_vec(),
+        sig_alg.value.to_vec(),
+        strip(pk_bits)?,
+        tbs.raw.to_vec(),
+        strip(sig)?,
+    ])
+}
+
 /// Validates `leaf` against an authority's chain (leaf-most first, trust anchor last) at `time`,
 /// for `purpose`. Returns the certificate that issued the leaf.
 pub fn verify_chain(

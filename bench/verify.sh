@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Bundle verification speed, Sigil against its peers in one run, on the Sigstore conformance
+# keyless happy-path bundles and the embedded public-good trust root:
+#   - in-process: sigil (cache off / on, batch on all cores), the sigstore-verify crate
+#     (sigstore-rust, same process), sigstore-python 4.5 (Verifier API)
+#   - end to end, one process per verification: `sigil verify-bundle` against
+#     `python -m sigstore verify identity` (hyperfine)
+# Usage: bench/verify.sh [SECONDS]   (installs sigstore into .bench/venv and hyperfine when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-3}"
+root="$PWD"
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+command -v hyperfine >/dev/null || { $sudo apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq hyperfine; }
+venv="$root/.bench/venv"
+[ -x "$venv/bin/python" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q sigstore; }
+
+cargo build -q --release --locked -p sigil -p sigil-verify --example throughput
+tc="$(mktemp)"; trap 'rm -f "$tc"' EXIT
+python3 - "$tc" <<'PY'
+import json, sys
+tc = {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+      "trustedRoot": json.load(open("tests/data/trust/public-good/trusted_root.json")),
+      "signingConfig": json.load(open("tests/data/trust/public-good/signing_config.v0.2.json"))}
+json.dump(tc, open(sys.argv[1], "w"))
+PY
+
+echo "== in-process, one core (${secs}s each)"
+out="$(target/release/examples/throughput --seconds "$secs")"
+echo "$out"
+cold=$(echo "$out" | awk '/cache off \(every/ {print $(NF-4)}')
+warm=$(echo "$out" | awk '/cache on/ {print $(NF-4)}')
+py=$("$venv/bin/python" bench/sigstore_python_throughput.py tests/data "$secs" "$tc" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["bundles_per_second"]))')
+echo "sigstore-python 4.5 (Verifier API)                 $py bundles/s"
+awk -v c="$cold" -v w="$warm" -v p="$py" 'BEGIN { printf "ratio sigil / sigstore-python: cache off %.1fx, cache on %.1fx\n", c/p, w/p }'
+
+echo "== end to end, one process per verification (happy-path-v0.3)"
+D=tests/data/conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json
+ID="https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
+ISS="https://token.actions.githubusercontent.com"
+json="$(mktemp)"
+hyperfine -N --warmup 10 --runs 300 --export-json "$json.sigil" \
+  "target/release/sigil verify-bundle --bundle $D --certificate-identity $ID --certificate-oidc-issuer $ISS tests/data/conformance/a.txt" >/dev/null
+hyperfine -N --warmup 2 --runs 15 --export-json "$json.py" \
+  "$venv/bin/python -m sigstore --trust-config $tc verify identity --bundle $D --cert-identity $ID --cert-oidc-issuer $ISS tests/data/conformance/a.txt" >/dev/null
+python3 - "$json.sigil" "$json.py" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["results"][0]; p = json.load(open(sys.argv[2]))["results"][0]
+print(f"sigil verify-bundle:          median {s['median']*1000:7.2f} ms  (mean {s['mean']*1000:.2f})")
+print(f"python -m sigstore verify:    median {p['median']*1000:7.2f} ms  (mean {p['mean']*1000:.2f})")
+print(f"ratio: sigil is {p['median']/s['median']:.0f}x faster end to end")
+PY
+rm -f "$json" "$json.sigil" "$json.py"
