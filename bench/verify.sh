@@ -28,8 +28,8 @@ PY
 echo "== in-process, one core (${secs}s each)"
 out="$(target/release/examples/throughput --seconds "$secs")"
 echo "$out"
-cold=$(echo "$out" | awk '/cache off \(every/ {print $(NF-5)}')
-warm=$(echo "$out" | awk '/cache on/ {print $(NF-5)}')
+cold=$(echo "$out" | awk '/cache off \(every/ {print $(NF-1)}')
+warm=$(echo "$out" | awk '/cache on \(re-/ {print $(NF-1)}')
 py=$("$venv/bin/python" bench/sigstore_python_throughput.py tests/data "$secs" "$tc" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["bundles_per_second"]))')
 echo "sigstore-python 4.5 (Verifier API)                 $py bundles/s"
 awk -v c="$cold" -v w="$warm" -v p="$py" 'BEGIN { printf "ratio sigil / sigstore-python: cache off %.1fx, cache on %.1fx\n", c/p, w/p }'

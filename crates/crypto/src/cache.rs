@@ -43,10 +43,15 @@ fn cache() -> &'static Mutex<Cache> {
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
     if !enabled {
-        if let Ok(mut c) = cache().lock() {
-            c.set.clear();
-            c.order.clear();
-        }
+        clear();
+    }
+}
+
+/// Forgets every entry.
+pub fn clear() {
+    if let Ok(mut c) = cache().lock() {
+        c.set.clear();
+        c.order.clear();
     }
 }
 
