@@ -28,6 +28,9 @@ const CASES: [&str; 5] = [
     "happy-path-intoto-in-dsse-v3",
 ];
 
+/// A measured variant: label, whether the verified-signature cache is on, and the work.
+type Variant<'a> = (&'static str, bool, &'a dyn Fn(&Case));
+
 struct Case {
     json: String,
     bundle: Bundle,
@@ -93,7 +96,7 @@ fn main() {
         verifier.verify(&c.artifact, &b, &policy).unwrap();
     };
 
-    let variants: [(&str, bool, &dyn Fn(&Case)); 4] = [
+    let variants: [Variant<'_>; 4] = [
         (
             "sigil, cache off (every signature verified)",
             false,
