@@ -455,12 +455,7 @@ impl PublicKey {
                             .into(),
                     });
                 }
-                UnparsedPublicKey::new(
-                    ecdsa_verify_alg(self.algorithm, digest.algorithm()),
-                    &self.raw,
-                )
-                .verify_digest(&digest.to_lc(), signature)
-                .map_err(|_| mismatch())
+                self.verify_digest_any_hash_uncached(digest, signature)
             }
             KeyAlgorithm::Rsa { bits } => {
                 if signature.len() != bits.div_ceil(8) {
@@ -473,14 +468,15 @@ impl PublicKey {
                         ),
                     });
                 }
-                let alg: &'static dyn lc_sig::VerificationAlgorithm = if bits < 2048 {
-                    &lc_sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
-                } else {
-                    &lc_sig::RSA_PKCS1_2048_8192_SHA256
-                };
-                UnparsedPublicKey::new(alg, &self.raw)
-                    .verify_digest(&digest.to_lc(), signature)
-                    .map_err(|_| mismatch())
+                if bits >= 2048 {
+                    return self.verify_digest_any_hash_uncached(digest, signature);
+                }
+                UnparsedPublicKey::new(
+                    &lc_sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+                    &self.raw,
+                )
+                .verify_digest(&digest.to_lc(), signature)
+                .map_err(|_| mismatch())
             }
             KeyAlgorithm::Ed25519 => {
                 let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
