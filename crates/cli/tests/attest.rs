@@ -222,3 +222,75 @@ fn verify_blob_takes_cosign_identity_flags() {
         "check artifact failed",
     );
 }
+
+/// cosign's old `--bundle` JSON with a real public-good Rekor SET (taken from the conformance
+/// v0.1 happy path) is verified in full: certificate, identity and SET.
+#[test]
+fn old_cosign_bundle_with_rekor_set_is_verified() {
+    let conf = data("../../../../tests/data/conformance");
+    let v01: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(conf.join("bundle-verify/happy-path-v0.1/bundle.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    let vm = &v01["verificationMaterial"];
+    let leaf = vm["x509CertificateChain"]["certificates"][0]["rawBytes"]
+        .as_str()
+        .unwrap();
+    let pem = format!("-----BEGIN CERTIFICATE-----\n{leaf}\n-----END CERTIFICATE-----\n");
+    let e = &vm["tlogEntries"][0];
+    let log_id_hex: String = base64_decode(e["logId"]["keyId"].as_str().unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let old = |set: &str, time: i64| {
+        serde_json::json!({
+        "base64Signature": v01["messageSignature"]["signature"],
+        "cert": base64_encode(pem.as_bytes()),
+        "rekorBundle": {"SignedEntryTimestamp": set, "Payload": {
+            "body": e["canonicalizedBody"], "integratedTime": time,
+            "logIndex": e["logIndex"].as_str().unwrap().parse::<i64>().unwrap(), "logID": log_id_hex}}})
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let set = e["inclusionPromise"]["signedEntryTimestamp"]
+        .as_str()
+        .unwrap();
+    let time: i64 = e["integratedTime"].as_str().unwrap().parse().unwrap();
+    let id = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let verify = |file: &str| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob",
+            "--bundle",
+            file,
+            "--certificate-identity",
+            id,
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+        ])
+        .arg(conf.join("a.txt"));
+        c
+    };
+    std::fs::write(d.join("old.json"), old(set, time).to_string()).unwrap();
+    ok(&mut verify("old.json"));
+    // A SET that does not verify, and an integrated time the SET does not cover.
+    let mut bad = base64_decode(set);
+    let n = bad.len() - 1;
+    bad[n] ^= 1;
+    std::fs::write(
+        d.join("bad-set.json"),
+        old(&base64_encode(&bad), time).to_string(),
+    )
+    .unwrap();
+    fails(
+        &mut verify("bad-set.json"),
+        1,
+        "check signed-entry-timestamp failed",
+    );
+    std::fs::write(d.join("moved.json"), old(set, time + 1).to_string()).unwrap();
+    fails(
+        &mut verify("moved.json"),
+        1,
+        "check signed-entry-timestamp failed",
+    );
+}

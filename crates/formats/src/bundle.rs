@@ -434,6 +434,91 @@ pub struct RekorPayload {
     pub log_id: String,
 }
 
+impl CosignBundle {
+    /// The Sigstore v0.1 bundle this is equivalent to (cosign's `bundle upgrade`): the signature
+    /// becomes a message signature, `cert` a one-certificate chain (or the key is left to the
+    /// verifier), and `rekorBundle` a log entry whose SET stands in for an inclusion proof.
+    pub fn to_sigstore(&self) -> Result<Bundle, BundleError> {
+        let invalid = |m: &str| BundleError::Invalid(format!("cosign bundle: {m}"));
+        let signature = STANDARD
+            .decode(self.base64_signature.trim())
+            .map_err(|_| invalid("base64Signature is not base64"))?;
+        let mut vm = VerificationMaterial::default();
+        match &self.cert {
+            Some(c) => {
+                let pem = STANDARD
+                    .decode(c.trim())
+                    .map_err(|_| invalid("cert is not base64"))?;
+                let text = String::from_utf8(pem).map_err(|_| invalid("cert is not PEM text"))?;
+                if text.contains("-----BEGIN CERTIFICATE-----") {
+                    let der =
+                        pem_body(&text).ok_or_else(|| invalid("cert is not a PEM certificate"))?;
+                    vm.x509_certificate_chain = Some(CertificateChain {
+                        certificates: vec![Certificate {
+                            raw_bytes: Bytes(der),
+                        }],
+                    });
+                } else {
+                    vm.public_key = Some(PublicKeyIdentifier { hint: None });
+                }
+            }
+            None => vm.public_key = Some(PublicKeyIdentifier { hint: None }),
+        }
+        if let Some(rb) = &self.rekor_bundle {
+            let body = STANDARD
+                .decode(rb.payload.body.trim())
+                .map_err(|_| invalid("rekorBundle body is not base64"))?;
+            let kv: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|_| invalid("rekorBundle body is not JSON"))?;
+            let log_id = (0..rb.payload.log_id.len())
+                .step_by(2)
+                .map(|i| {
+                    rb.payload
+                        .log_id
+                        .get(i..i + 2)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| invalid("rekorBundle logID is not hex"))?;
+            vm.tlog_entries.push(TransparencyLogEntry {
+                log_index: Int64(rb.payload.log_index),
+                log_id: LogId {
+                    key_id: Bytes(log_id),
+                },
+                kind_version: KindVersion {
+                    kind: kv["kind"].as_str().unwrap_or_default().to_owned(),
+                    version: kv["apiVersion"].as_str().unwrap_or_default().to_owned(),
+                },
+                integrated_time: Int64(rb.payload.integrated_time),
+                inclusion_promise: Some(InclusionPromise {
+                    signed_entry_timestamp: rb.signed_entry_timestamp.clone(),
+                }),
+                inclusion_proof: None,
+                canonicalized_body: Bytes(body),
+            });
+        }
+        Ok(Bundle {
+            media_type: MEDIA_TYPE_V01.to_owned(),
+            verification_material: vm,
+            message_signature: Some(MessageSignature {
+                message_digest: None,
+                signature: Bytes(signature),
+            }),
+            dsse_envelope: None,
+        })
+    }
+}
+
+fn pem_body(text: &str) -> Option<Vec<u8>> {
+    let start = text.find("-----BEGIN CERTIFICATE-----")? + 27;
+    let end = text[start..].find("-----END CERTIFICATE-----")? + start;
+    let b64: String = text[start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    STANDARD.decode(b64).ok()
+}
+
 /// A bundle file of either kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyBundle {
