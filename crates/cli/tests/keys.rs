@@ -435,3 +435,56 @@ fn key_files_with_unsupported_scrypt_parameters_are_refused_before_the_password(
         );
     }
 }
+
+/// With no password variable, the password is asked on the terminal, twice (script(1) provides
+/// the pseudo-terminal); the key then opens with what was typed, and a mismatch writes nothing.
+#[test]
+fn password_is_asked_twice_on_a_terminal() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run_on_tty = |input: &str, prefix: &str| {
+        let mut child = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!(
+                    "{} generate-key-pair --output-key-prefix {prefix}",
+                    env!("CARGO_BIN_EXE_sigil")
+                ),
+                "/dev/null",
+            ])
+            .current_dir(d)
+            .env_remove("COSIGN_PASSWORD")
+            .env_remove("SIGIL_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run_on_tty("typed-pw\ntyped-pw\n", "t");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Enter password for private key:")
+            && out.contains("Enter password for private key again:"),
+        "{out}"
+    );
+    std::fs::write(d.join("f"), b"x").unwrap();
+    ok(sigil(d)
+        .env("COSIGN_PASSWORD", "typed-pw")
+        .args(["sign-blob", "--key", "t.key", "f"]));
+    let (code, out) = run_on_tty("one\ntwo\n", "u");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("passwords do not match"), "{out}");
+    assert!(!d.join("u.key").exists() && !d.join("u.pub").exists());
+}
