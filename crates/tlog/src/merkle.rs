@@ -269,7 +269,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// PATH(m, D[n]) of RFC 6962 §2.1.1.
+/// `PATH(m, D[n])` of RFC 6962 §2.1.1.
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
     let n = leaves.len();
     if n <= 1 || index >= n {
@@ -287,7 +287,7 @@ pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
     }
 }
 
-/// PROOF(m, D[n]) of RFC 6962 §2.1.2.
+/// `PROOF(m, D[n])` of RFC 6962 §2.1.2.
 pub fn consistency_proof(leaves: &[Hash], m: usize) -> Vec<Hash> {
     fn subproof(m: usize, d: &[Hash], complete: bool) -> Vec<Hash> {
         let n = d.len();
