@@ -73,8 +73,21 @@ pub fn read_key_ref(reference: &str) -> Result<(KeyRef, Zeroizing<Vec<u8>>)> {
 }
 
 fn fetch_url(url: &str) -> Result<Vec<u8>> {
+    // A key fetched over https must not be downgraded to http by a redirect.
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.url().scheme() == "http"
+            && attempt.previous().iter().any(|u| u.scheme() == "https");
+        if downgrade {
+            attempt.error("refusing a redirect from https to http")
+        } else if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    });
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
+        .redirect(policy)
         .build()?;
     let mut resp = client.get(url).send()?;
     if !resp.status().is_success() {

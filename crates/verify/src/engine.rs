@@ -387,6 +387,9 @@ fn run(
 
     // Transparency log.
     let mut times: Vec<(Timestamp, &'static str)> = Vec::new();
+    // Logs of entries without a SET (Rekor v2): their key's window is checked against the
+    // verified timestamp times below.
+    let mut unstamped_logs: Vec<usize> = Vec::new();
     let need_tlog = options.require_tlog && !trust.root.tlogs.is_empty();
     if vm.tlog_entries.is_empty() {
         if need_tlog {
@@ -504,7 +507,10 @@ fn run(
                 );
                 return;
             }
-            None => report.skip(C::SignedEntryTimestamp, "no signed entry timestamp"),
+            None => {
+                unstamped_logs.push(log_index);
+                report.skip(C::SignedEntryTimestamp, "no signed entry timestamp")
+            }
         }
     }
 
@@ -537,6 +543,28 @@ fn run(
                 report.fail(C::Timestamp, e.to_string());
                 return;
             }
+        }
+    }
+
+    // A log key is trusted only within its window: entries without a SET are dated by the
+    // verified RFC 3161 timestamps.
+    for i in &unstamped_logs {
+        let log = &trust.root.tlogs[*i];
+        let stamped: Vec<Timestamp> = times
+            .iter()
+            .filter(|(_, src)| *src == "RFC 3161 timestamp")
+            .map(|(t, _)| *t)
+            .collect();
+        if !stamped.is_empty() && !stamped.iter().any(|t| log.validity.contains(*t)) {
+            report.fail(
+                C::TlogEntry,
+                format!(
+                    "the log {} was not trusted at the timestamp time {}",
+                    log.base_url,
+                    stamped[0].to_rfc3339()
+                ),
+            );
+            return;
         }
     }
 

@@ -133,3 +133,46 @@ fn verdicts_agree_with_sigstore_rust() {
         disagreements.join("\n")
     );
 }
+
+/// A Rekor v2 entry has no SET; its log key's window is checked against the RFC 3161 time. The
+/// rekor2 happy path, with the log's window ended before its timestamp, must be refused.
+#[test]
+fn rekor_v2_log_window_is_checked_against_the_timestamp() {
+    let case = data().join("conformance/bundle-verify/rekor2-happy-path");
+    let bundle = std::fs::read_to_string(case.join("bundle.sigstore.json")).unwrap();
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("trusted_root.json")).unwrap()).unwrap();
+    let artifact = Artifact::from_digests(vec![Digest::of(
+        HashAlgorithm::Sha256,
+        &std::fs::read(data().join("conformance/a.txt")).unwrap(),
+    )]);
+    let req = Requirement::Identity {
+        identity: Matcher::Exact(ID.into()),
+        issuer: Matcher::Exact(ISSUER.into()),
+    };
+    let Ok(AnyBundle::Sigstore(b)) = parse_any(bundle.as_bytes()) else {
+        panic!()
+    };
+    let verify = |root: &serde_json::Value| {
+        verify_bundle(
+            &b,
+            &artifact,
+            &TrustMaterial::new(TrustedRoot::parse(root.to_string().as_bytes()).unwrap()),
+            &req,
+            &Options::default(),
+        )
+    };
+    assert!(verify(&root).verified());
+    for t in root["tlogs"].as_array_mut().unwrap() {
+        if t["baseUrl"] == "https://log2025-alpha1.rekor.sigstage.dev" {
+            t["publicKey"]["validFor"]["end"] = "2025-06-01T00:00:00Z".into();
+        }
+    }
+    let r = verify(&root);
+    let (check, why) = r.first_failure().expect("must fail");
+    assert_eq!(check, sigil_verify::CheckName::TlogEntry);
+    assert!(
+        why.contains("was not trusted at the timestamp time"),
+        "{why}"
+    );
+}
