@@ -35,6 +35,10 @@ pub enum Command {
     AttestBlob(AttestBlob),
     /// Verify a file's attestation (DSSE envelope or bundle) with a key.
     VerifyBlobAttestation(VerifyBlobAttestation),
+    /// Print the digest reference a tag points to now: `registry/repo@sha256:…`.
+    Resolve(Resolve),
+    /// Print where cosign keeps an image's signatures, attestations or SBOM.
+    Triangulate(Triangulate),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -216,6 +220,56 @@ pub struct VerifyBlobAttestation {
     pub output: OutputFormat,
     /// The file the attestation is about.
     pub file: PathBuf,
+}
+
+/// Registry access flags (cosign's).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Talk plain HTTP to the registry.
+    #[arg(long)]
+    pub allow_http_registry: bool,
+    /// Accept invalid TLS certificates from the registry.
+    #[arg(long)]
+    pub allow_insecure_registry: bool,
+    /// Registry user name (basic auth).
+    #[arg(long, env = "SIGIL_REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+    /// Registry password (basic auth).
+    #[arg(long, env = "SIGIL_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+    /// Registry bearer token.
+    #[arg(long, env = "SIGIL_REGISTRY_TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Resolve {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The image, e.g. ghcr.io/org/app:v1.
+    pub image: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TriangulateType {
+    Signature,
+    Attestation,
+    Sbom,
+    Digest,
+}
+
+#[derive(Args, Debug)]
+pub struct Triangulate {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Which location to print.
+    #[arg(long = "type", value_enum, default_value = "signature")]
+    pub type_: TriangulateType,
+    /// The image.
+    pub image: String,
 }
 
 #[derive(Subcommand, Debug)]

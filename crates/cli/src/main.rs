@@ -16,6 +16,7 @@ mod bundle_cmd;
 mod checksums_cmd;
 mod cli;
 mod keys_cmd;
+mod oci_cmd;
 mod support;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
         Command::VerifyBundle(a) => bundle_cmd::verify(a),
         Command::AttestBlob(a) => attest::attest(a),
         Command::VerifyBlobAttestation(a) => attest::verify(a),
+        Command::Resolve(a) => oci_cmd::resolve(a),
+        Command::Triangulate(a) => oci_cmd::triangulate(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {
@@ -51,7 +54,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<VerificationFailed>().is_some() {
+            if let Some(code) = oci_cmd::exit_code(&e) {
+                eprintln!("Error: {e:#}");
+                ExitCode::from(code)
+            } else if e.downcast_ref::<VerificationFailed>().is_some() {
                 eprintln!("Error: verification failed: {e:#}");
                 ExitCode::from(EXIT_VERIFY_FAILED)
             } else {

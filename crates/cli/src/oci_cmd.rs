@@ -1,0 +1,65 @@
+//! `resolve` and `triangulate`.
+
+use anyhow::Result;
+use serde_json::json;
+use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, RegistryOptions};
+
+use crate::cli::{OutputFormat, RegistryArgs, Resolve, Triangulate, TriangulateType};
+use crate::support::print_json;
+
+/// Exit code: the tag or digest does not exist (cosign's 11).
+pub const EXIT_NO_SUCH_TAG: u8 = 11;
+/// Exit code: the registry could not be reached (never reported as "unsigned").
+pub const EXIT_REGISTRY_UNREACHABLE: u8 = 14;
+
+fn registry(args: &RegistryArgs) -> Result<Registry> {
+    Ok(Registry::new(&RegistryOptions {
+        allow_http: args.allow_http_registry,
+        allow_insecure: args.allow_insecure_registry,
+        username: args.registry_username.clone(),
+        password: args.registry_password.clone(),
+        token: args.registry_token.clone(),
+    })?)
+}
+
+/// The exit code for a registry error, if it has its own.
+pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
+    match e.downcast_ref::<RegistryError>()? {
+        RegistryError::NoSuchImage { .. } => Some(EXIT_NO_SUCH_TAG),
+        RegistryError::Unreachable { .. } => Some(EXIT_REGISTRY_UNREACHABLE),
+        _ => None,
+    }
+}
+
+pub fn resolve(args: Resolve) -> Result<()> {
+    let image = ImageRef::parse(&args.image)?;
+    let digest = registry(&args.registry)?.resolve(&image)?;
+    let pinned = image.with_digest(&digest);
+    match args.output {
+        OutputFormat::Text => println!("{pinned}"),
+        OutputFormat::Json => {
+            print_json(&json!({"image": args.image, "digest": digest, "reference": pinned}))?
+        }
+    }
+    Ok(())
+}
+
+pub fn triangulate(args: Triangulate) -> Result<()> {
+    let image = ImageRef::parse(&args.image)?;
+    let digest = match image.digest() {
+        Some(d) => d.to_owned(),
+        None => registry(&args.registry)?.resolve(&image)?,
+    };
+    let out = match args.type_ {
+        TriangulateType::Digest => image.with_digest(&digest),
+        TriangulateType::Signature => {
+            sigil_oci::attachment_tag(&image, &digest, Attachment::Signature)?
+        }
+        TriangulateType::Attestation => {
+            sigil_oci::attachment_tag(&image, &digest, Attachment::Attestation)?
+        }
+        TriangulateType::Sbom => sigil_oci::attachment_tag(&image, &digest, Attachment::Sbom)?,
+    };
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `resolve` and `triangulate` against a real registry (Debian's docker-registry).
+
+mod common;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
+
+use common::*;
+use sigil_oci::{ImageRef, Layer, Registry, RegistryOptions};
+
+fn push(addr: &str, name: &str, content: &[u8]) -> String {
+    let reg = Registry::new(&RegistryOptions {
+        allow_http: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let image = ImageRef::parse(&format!("{addr}/{name}")).unwrap();
+    let layer = Layer {
+        data: content.to_vec(),
+        media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+    };
+    reg.push_image(
+        &image,
+        &[layer],
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        "application/vnd.oci.image.config.v1+json",
+    )
+    .unwrap()
+}
+
+#[test]
+fn resolve_and_triangulate() {
+    let r = registry::TestRegistry::start();
+    let digest = push(&r.addr, "team/app:v1", b"one");
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = format!("{}/team/app:v1", r.addr);
+
+    let out = ok(sigil(d).args(["resolve", "--allow-http-registry", &image]));
+    assert_eq!(out.trim(), format!("{}/team/app@{digest}", r.addr));
+    let out = ok(sigil(d).args([
+        "resolve",
+        "--allow-http-registry",
+        "--output",
+        "json",
+        &image,
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["digest"], digest.as_str());
+
+    for (t, want) in [
+        ("signature", format!("{}/team/app:sha256-{hex}.sig", r.addr)),
+        (
+            "attestation",
+            format!("{}/team/app:sha256-{hex}.att", r.addr),
+        ),
+        ("sbom", format!("{}/team/app:sha256-{hex}.sbom", r.addr)),
+        ("digest", format!("{}/team/app@{digest}", r.addr)),
+    ] {
+        let out = ok(sigil(d).args(["triangulate", "--allow-http-registry", "--type", t, &image]));
+        assert_eq!(out.trim(), want, "{t}");
+    }
+    // COSIGN_REPOSITORY moves attachments, as in cosign.
+    let out = ok(sigil(d)
+        .env("COSIGN_REPOSITORY", "mirror.example/sigs")
+        .args(["triangulate", "--allow-http-registry", &image]));
+    assert_eq!(out.trim(), format!("mirror.example/sigs:sha256-{hex}.sig"));
+    // A digest reference needs no registry round trip.
+    let out = ok(sigil(d).args(["triangulate", &format!("127.0.0.1:1/team/app@{digest}")]));
+    assert_eq!(out.trim(), format!("127.0.0.1:1/team/app:sha256-{hex}.sig"));
+}
+
+#[test]
+fn exit_codes_keep_missing_and_unreachable_apart() {
+    let r = registry::TestRegistry::start();
+    push(&r.addr, "team/app:v1", b"one");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails(
+        sigil(d).args([
+            "resolve",
+            "--allow-http-registry",
+            &format!("{}/team/app:nope", r.addr),
+        ]),
+        11,
+        "no such tag or digest",
+    );
+    fails(
+        sigil(d).args([
+            "resolve",
+            "--allow-http-registry",
+            &format!("{}/other/repo:v1", r.addr),
+        ]),
+        11,
+        "no such tag or digest",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    fails(
+        sigil(d).args([
+            "resolve",
+            "--allow-http-registry",
+            &format!("127.0.0.1:{closed}/team/app:v1"),
+        ]),
+        14,
+        "is unreachable",
+    );
+    // HTTPS to a plain-HTTP registry cannot connect: reported as unreachable, with the reason.
+    fails(
+        sigil(d).args(["resolve", &format!("{}/team/app:v1", r.addr)]),
+        14,
+        "is unreachable",
+    );
+    fails(
+        sigil(d).args(["resolve", "app:bad tag"]),
+        3,
+        "invalid image reference",
+    );
+}
