@@ -7,6 +7,7 @@
 //! - [`trust_root`]: `trusted_root.json` with its validity windows; [`time`]: RFC 3339.
 //! - [`rekor`]: Rekor entry bodies; [`jcs`]: RFC 8785 canonical JSON (SETs).
 //! - [`dsse`]: DSSE PAE and in-toto statements.
+//! - [`simple_signing`]: cosign's image signature payload, byte for byte.
 //!
 //! # Example
 //!
@@ -28,5 +29,6 @@ pub mod dsse;
 pub mod jcs;
 pub mod rekor;
 pub mod signature;
+pub mod simple_signing;
 pub mod time;
 pub mod trust_root;
