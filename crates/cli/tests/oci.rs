@@ -120,3 +120,44 @@ fn exit_codes_keep_missing_and_unreachable_apart() {
         "invalid image reference",
     );
 }
+
+#[test]
+fn docker_config_credentials_are_consulted() {
+    let r = registry::TestRegistry::start();
+    push(&r.addr, "team/app:v1", b"one");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = format!("{}/team/app:v1", r.addr);
+    // A helper that does not exist is an error naming it, not a silent anonymous attempt.
+    std::fs::write(
+        d.join("config.json"),
+        r#"{"credsStore":"sigil-missing-helper"}"#,
+    )
+    .unwrap();
+    fails(
+        sigil(d)
+            .env("DOCKER_CONFIG", d)
+            .args(["resolve", "--allow-http-registry", &image]),
+        3,
+        "credential helper docker-credential-sigil-missing-helper failed",
+    );
+    // Explicit credentials on the command line win over the config file.
+    ok(sigil(d).env("DOCKER_CONFIG", d).args([
+        "resolve",
+        "--allow-http-registry",
+        "--registry-username",
+        "u",
+        "--registry-password",
+        "p",
+        &image,
+    ]));
+    // Basic credentials from auths are sent (this registry has no auth and accepts them).
+    std::fs::write(
+        d.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"dTpw"}}}}}}"#, r.addr),
+    )
+    .unwrap();
+    ok(sigil(d)
+        .env("DOCKER_CONFIG", d)
+        .args(["resolve", "--allow-http-registry", &image]));
+}

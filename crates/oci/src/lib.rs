@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod credentials;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -69,6 +71,9 @@ pub enum RegistryError {
         /// The underlying error.
         detail: String,
     },
+    /// Credentials could not be read from the Docker config or its helper.
+    #[error("registry credentials: {0}")]
+    Credentials(String),
     /// The async runtime could not start.
     #[error("cannot start the I/O runtime: {0}")]
     Runtime(String),
@@ -197,7 +202,8 @@ pub struct RegistryOptions {
 /// A registry client: one connection pool and one token cache for every request it makes.
 pub struct Registry {
     client: Client,
-    auth: RegistryAuth,
+    /// Credentials given on the command line; otherwise each registry's come from the Docker config.
+    explicit: Option<RegistryAuth>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -215,10 +221,10 @@ impl Registry {
             read_timeout: Some(Duration::from_secs(60)),
             ..Default::default()
         };
-        let auth = match (&options.token, &options.username, &options.password) {
-            (Some(t), _, _) => RegistryAuth::Bearer(t.clone()),
-            (None, Some(u), Some(p)) => RegistryAuth::Basic(u.clone(), p.clone()),
-            _ => RegistryAuth::Anonymous,
+        let explicit = match (&options.token, &options.username, &options.password) {
+            (Some(t), _, _) => Some(RegistryAuth::Bearer(t.clone())),
+            (None, Some(u), Some(p)) => Some(RegistryAuth::Basic(u.clone(), p.clone())),
+            _ => None,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -226,15 +232,44 @@ impl Registry {
             .map_err(|e| RegistryError::Runtime(e.to_string()))?;
         Ok(Self {
             client: Client::new(config),
-            auth,
+            explicit,
             runtime,
         })
+    }
+
+    /// The credentials for `image`'s registry: the command line's, else the Docker config's
+    /// (`credHelpers`, `credsStore`, `auths`), else anonymous.
+    fn auth_for(&self, image: &ImageRef) -> Result<RegistryAuth, RegistryError> {
+        if let Some(a) = &self.explicit {
+            return Ok(a.clone());
+        }
+        let Some(path) = credentials::default_config_path() else {
+            return Ok(RegistryAuth::Anonymous);
+        };
+        match credentials::lookup(&path, image.registry())
+            .map_err(|e| RegistryError::Credentials(e.to_string()))?
+        {
+            Some(credentials::Credential::Basic { username, password }) => {
+                Ok(RegistryAuth::Basic(username, password))
+            }
+            Some(credentials::Credential::IdentityToken(_)) => {
+                Err(RegistryError::Credentials(format!(
+                    "{} holds an identity token for {}, which Sigil cannot exchange yet; pass --registry-token or --registry-username/--registry-password",
+                    path.display(),
+                    image.registry()
+                )))
+            }
+            None => Ok(RegistryAuth::Anonymous),
+        }
     }
 
     /// The digest the reference names now (a HEAD request; a digest reference is checked too).
     pub fn resolve(&self, image: &ImageRef) -> Result<String, RegistryError> {
         self.runtime
-            .block_on(self.client.fetch_manifest_digest(image.inner(), &self.auth))
+            .block_on(
+                self.client
+                    .fetch_manifest_digest(image.inner(), &self.auth_for(image)?),
+            )
             .map_err(|e| classify(image, e))
     }
 }
@@ -267,10 +302,13 @@ impl Registry {
         let config =
             oci_client::client::Config::new(config.to_vec(), config_media_type.to_owned(), None);
         self.runtime
-            .block_on(
-                self.client
-                    .push(image.inner(), &layers, config, &self.auth, None),
-            )
+            .block_on(self.client.push(
+                image.inner(),
+                &layers,
+                config,
+                &self.auth_for(image)?,
+                None,
+            ))
             .map_err(|e| classify(image, e))?;
         self.resolve(image)
     }
