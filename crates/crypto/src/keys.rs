@@ -407,17 +407,33 @@ impl PublicKey {
 
     /// Checks `signature` over content whose digest is `digest`.
     pub fn verify_digest(&self, digest: &Digest, signature: &[u8]) -> Result<(), SignatureError> {
+        self.cached_digest_check(b"digest", digest, signature, || {
+            self.verify_digest_uncached(digest, signature)
+        })
+    }
+
+    /// Runs `check` unless this exact (scheme, key, digest, signature) verified before.
+    fn cached_digest_check(
+        &self,
+        scheme: &[u8],
+        digest: &Digest,
+        signature: &[u8],
+        check: impl FnOnce() -> Result<(), SignatureError>,
+    ) -> Result<(), SignatureError> {
         let alg = [digest.algorithm().output_len() as u8];
         crate::cache::verified(
-            &[
-                b"digest",
-                &alg,
-                &self.spki_der,
-                digest.as_bytes(),
-                signature,
-            ],
-            || self.verify_digest_uncached(digest, signature),
+            &[scheme, &alg, &self.spki_der, digest.as_bytes(), signature],
+            check,
         )
+    }
+
+    /// The error for a signature that does not match `digest`.
+    fn mismatch(&self, digest: &Digest) -> SignatureError {
+        SignatureError::Mismatch {
+            key: self.algorithm,
+            digest: digest.to_string(),
+            hint: self.hint(),
+        }
     }
 
     fn verify_digest_uncached(
@@ -425,11 +441,7 @@ impl PublicKey {
         digest: &Digest,
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        let mismatch = || SignatureError::Mismatch {
-            key: self.algorithm,
-            digest: digest.to_string(),
-            hint: self.hint(),
-        };
+        let mismatch = || self.mismatch(digest);
         if signature.is_empty() {
             return Err(SignatureError::Malformed {
                 key: self.algorithm,
@@ -550,17 +562,9 @@ impl PublicKey {
         digest: &Digest,
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        let alg = [digest.algorithm().output_len() as u8];
-        crate::cache::verified(
-            &[
-                b"any-hash",
-                &alg,
-                &self.spki_der,
-                digest.as_bytes(),
-                signature,
-            ],
-            || self.verify_digest_any_hash_uncached(digest, signature),
-        )
+        self.cached_digest_check(b"any-hash", digest, signature, || {
+            self.verify_digest_any_hash_uncached(digest, signature)
+        })
     }
 
     fn verify_digest_any_hash_uncached(
@@ -568,11 +572,7 @@ impl PublicKey {
         digest: &Digest,
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        let mismatch = || SignatureError::Mismatch {
-            key: self.algorithm,
-            digest: digest.to_string(),
-            hint: self.hint(),
-        };
+        let mismatch = || self.mismatch(digest);
         match self.algorithm {
             KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
                 UnparsedPublicKey::new(
