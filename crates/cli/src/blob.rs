@@ -63,25 +63,43 @@ struct Evidence {
     claimed: Option<Digest>,
 }
 
-fn load_evidence(args: &VerifyBlob) -> Result<Evidence> {
+/// How a `verify-blob` is checked: by the full engine, or as a key signature.
+enum Route {
+    /// Certificates and log entries are evidence only the engine can weigh.
+    Engine(Box<sigil_formats::bundle::Bundle>),
+    /// A key-signed signature (detached, or a bundle without log entries).
+    KeyOnly(Evidence),
+}
+
+/// Reads the signature or bundle once and decides how to verify it.
+fn route(args: &VerifyBlob) -> Result<Route> {
     if let Some(path) = &args.signature {
         let bytes = read_limited(path, MAX_SIGNATURE_FILE_LEN, "signature")?;
         let signature =
             decode_signature(&bytes).with_context(|| format!("signature {}", path.display()))?;
-        return Ok(Evidence {
+        return Ok(Route::KeyOnly(Evidence {
             kind: "signature",
             signature,
             claimed: None,
-        });
+        }));
     }
     let path = args
         .bundle
         .as_ref()
         .ok_or_else(|| anyhow!("either --signature or --bundle is required"))?;
+    let identity = args.signer.certificate_identity.is_some()
+        || args.signer.certificate_identity_regexp.is_some();
     let bytes = read_limited(path, bundle::MAX_BUNDLE_LEN, "bundle")?;
-    let parsed = bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))?;
-    match parsed {
+    match bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))? {
         AnyBundle::Sigstore(b) => {
+            let vm = &b.verification_material;
+            if identity
+                || !vm.tlog_entries.is_empty()
+                || vm.certificate.is_some()
+                || vm.x509_certificate_chain.is_some()
+            {
+                return Ok(Route::Engine(b));
+            }
             let Some(ms) = &b.message_signature else {
                 bail!(
                     "bundle {} holds a DSSE envelope (an attestation), not a message signature",
@@ -109,69 +127,51 @@ fn load_evidence(args: &VerifyBlob) -> Result<Evidence> {
                 }
                 None => None,
             };
-            Ok(Evidence {
+            Ok(Route::KeyOnly(Evidence {
                 kind: "sigstore-bundle",
                 signature: ms.signature.0.clone(),
                 claimed,
-            })
-        }
-        AnyBundle::Cosign(b) => Ok(Evidence {
-            kind: "cosign-bundle",
-            signature: decode_signature(b.base64_signature.as_bytes())
-                .with_context(|| format!("bundle {}: base64Signature", path.display()))?,
-            claimed: None,
-        }),
-    }
-}
-
-/// Whether a bundle needs the full engine: certificates and log entries are evidence a key-only
-/// check cannot weigh.
-fn needs_engine(args: &VerifyBlob) -> Result<Option<sigil_formats::bundle::Bundle>> {
-    let Some(path) = &args.bundle else {
-        return Ok(None);
-    };
-    let identity = args.signer.certificate_identity.is_some()
-        || args.signer.certificate_identity_regexp.is_some();
-    let bytes = read_limited(path, bundle::MAX_BUNDLE_LEN, "bundle")?;
-    match bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))? {
-        AnyBundle::Sigstore(b) => {
-            let vm = &b.verification_material;
-            let engine = identity
-                || !vm.tlog_entries.is_empty()
-                || vm.certificate.is_some()
-                || vm.x509_certificate_chain.is_some();
-            Ok(engine.then_some(*b))
+            }))
         }
         // cosign's old format: with a certificate or a Rekor entry, verify it as the v0.1 bundle
         // it is equivalent to, so that the SET and the certificate are checked.
-        AnyBundle::Cosign(c) if identity || c.rekor_bundle.is_some() => Ok(Some(
-            c.to_sigstore()
-                .with_context(|| format!("bundle {}", path.display()))?,
-        )),
-        AnyBundle::Cosign(_) => Ok(None),
+        AnyBundle::Cosign(c) if identity || c.rekor_bundle.is_some() => {
+            Ok(Route::Engine(Box::new(
+                c.to_sigstore()
+                    .with_context(|| format!("bundle {}", path.display()))?,
+            )))
+        }
+        AnyBundle::Cosign(c) => Ok(Route::KeyOnly(Evidence {
+            kind: "cosign-bundle",
+            signature: decode_signature(c.base64_signature.as_bytes())
+                .with_context(|| format!("bundle {}: base64Signature", path.display()))?,
+            claimed: None,
+        })),
     }
 }
 
 pub fn verify(args: VerifyBlob) -> Result<()> {
-    if let Some(b) = needs_engine(&args)? {
-        let trust = crate::bundle_cmd::trust_material(&args.signer)?;
-        let req = crate::bundle_cmd::requirement(&args.signer)?;
-        let file = args.file.to_string_lossy().into_owned();
-        let artifact = crate::bundle_cmd::artifact(&file, &b)?;
-        let options = sigil_verify::Options {
-            require_tlog: !args.signer.insecure_ignore_tlog,
-            predicate_type: None,
-        };
-        let report = sigil_verify::verify_bundle(&b, &artifact, &trust, &req, &options);
-        return crate::bundle_cmd::finish(&report, args.output, &file);
-    }
+    let evidence = match route(&args)? {
+        Route::Engine(b) => {
+            let trust = crate::bundle_cmd::trust_material(&args.signer)?;
+            let req = crate::bundle_cmd::requirement(&args.signer)?;
+            let file = args.file.to_string_lossy().into_owned();
+            let artifact = crate::bundle_cmd::artifact(&file, &b)?;
+            let options = sigil_verify::Options {
+                require_tlog: !args.signer.insecure_ignore_tlog,
+                predicate_type: None,
+            };
+            let report = sigil_verify::verify_bundle(&b, &artifact, &trust, &req, &options);
+            return crate::bundle_cmd::finish(&report, args.output, &file);
+        }
+        Route::KeyOnly(evidence) => evidence,
+    };
     let key_ref = args
         .signer
         .key
         .as_deref()
         .ok_or_else(|| anyhow!("--key is required to verify a key-signed signature"))?;
     let key = load_public_key(key_ref)?;
-    let evidence = load_evidence(&args)?;
     let input = Input::open(&args.file)?;
     let algorithms = key.algorithm().accepted_hashes();
     let pb = progress(input.len(), "hashing");

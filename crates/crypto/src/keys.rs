@@ -491,14 +491,7 @@ impl PublicKey {
                 .map_err(|_| mismatch())
             }
             KeyAlgorithm::Ed25519 => {
-                let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
-                    SignatureError::Malformed {
-                        key: self.algorithm,
-                        detail: format!("{} bytes, an Ed25519 signature has 64", signature.len()),
-                    }
-                })?;
-                let bytes: &[u8; 32] = self.raw.as_slice().try_into().map_err(|_| mismatch())?;
-                let vk = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| mismatch())?;
+                let (vk, sig) = self.ed25519_parts(signature, mismatch)?;
                 vk.verify_prehashed_strict(Prehashed::new(digest), None, &sig)
                     .map_err(|_| mismatch())
             }
@@ -542,6 +535,16 @@ impl PublicKey {
             digest: "the message".into(),
             hint: self.hint(),
         };
+        let (vk, sig) = self.ed25519_parts(signature, mismatch)?;
+        vk.verify_strict(message, &sig).map_err(|_| mismatch())
+    }
+
+    /// The Ed25519 verifying key and a 64-byte signature, or the error for a malformed one.
+    fn ed25519_parts(
+        &self,
+        signature: &[u8],
+        mismatch: impl Fn() -> SignatureError,
+    ) -> Result<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature), SignatureError> {
         let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
             SignatureError::Malformed {
                 key: self.algorithm,
@@ -550,7 +553,7 @@ impl PublicKey {
         })?;
         let bytes: &[u8; 32] = self.raw.as_slice().try_into().map_err(|_| mismatch())?;
         let vk = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| mismatch())?;
-        vk.verify_strict(message, &sig).map_err(|_| mismatch())
+        Ok((vk, sig))
     }
 
     /// Checks a signature over a digest of any supported hash, as certificate authorities and
