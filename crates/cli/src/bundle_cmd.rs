@@ -93,16 +93,12 @@ pub fn read_bundle(path: &Path) -> Result<Bundle> {
 pub fn artifact(file_or_digest: &str, bundle: &Bundle) -> Result<Artifact> {
     if let Some(hex) = file_or_digest.strip_prefix("sha256:") {
         if !Path::new(file_or_digest).exists() {
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!(
-                    "{file_or_digest:?} is not a sha256 digest (64 hex digits) nor an existing file"
-                );
-            }
-            let bytes: Vec<u8> = (0..32)
-                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
-                .collect::<Result<_, _>>()?;
-            let d = Digest::from_bytes(HashAlgorithm::Sha256, &bytes)
-                .ok_or_else(|| anyhow!("bad digest"))?;
+            // from_bytes checks the length (32 bytes, 64 hex digits).
+            let d = sigil_crypto::hash::hex_decode(hex)
+                .and_then(|b| Digest::from_bytes(HashAlgorithm::Sha256, &b))
+                .ok_or_else(|| {
+                    anyhow!("{file_or_digest:?} is not a sha256 digest (64 hex digits) nor an existing file")
+                })?;
             return Ok(Artifact::from_digests(vec![d]));
         }
     }

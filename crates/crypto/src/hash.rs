@@ -179,6 +179,22 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     s
 }
 
+/// Decodes hex (either case): `None` for an odd length or any character that is not a hex digit
+/// (a sign included, unlike `u8::from_str_radix`).
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    b.chunks(2)
+        .map(|p| {
+            let hi = (p[0] as char).to_digit(16)?;
+            let lo = (p[1] as char).to_digit(16)?;
+            Some((hi * 16 + lo) as u8)
+        })
+        .collect()
+}
+
 /// An incremental hash computation.
 #[derive(Clone)]
 pub struct Hasher {
@@ -301,6 +317,18 @@ mod tests {
             "md5".parse::<HashAlgorithm>().unwrap_err(),
             UnknownHashAlgorithm("md5".into())
         );
+    }
+
+    #[test]
+    fn hex_round_trip_and_strictness() {
+        assert_eq!(
+            hex_decode(&hex_lower(&[0, 0xab, 0xff])),
+            Some(vec![0, 0xab, 0xff])
+        );
+        assert_eq!(hex_decode("ABcd"), Some(vec![0xab, 0xcd]));
+        for bad in ["a", "+f", "0g", "-1", " 1"] {
+            assert_eq!(hex_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

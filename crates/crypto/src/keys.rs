@@ -1175,10 +1175,6 @@ mod tests {
     }
 
     fn hex_arr<const N: usize>(s: &str) -> [u8; N] {
-        let mut out = [0u8; N];
-        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-            out[i] = u8::from_str_radix(std::str::from_utf8(chunk).unwrap(), 16).unwrap();
-        }
-        out
+        crate::hash::hex_decode(s).unwrap().try_into().unwrap()
     }
 }

@@ -470,15 +470,7 @@ impl CosignBundle {
                 .map_err(|_| invalid("rekorBundle body is not base64"))?;
             let kv: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|_| invalid("rekorBundle body is not JSON"))?;
-            let log_id = (0..rb.payload.log_id.len())
-                .step_by(2)
-                .map(|i| {
-                    rb.payload
-                        .log_id
-                        .get(i..i + 2)
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                })
-                .collect::<Option<Vec<u8>>>()
+            let log_id = sigil_crypto::hash::hex_decode(&rb.payload.log_id)
                 .ok_or_else(|| invalid("rekorBundle logID is not hex"))?;
             vm.tlog_entries.push(TransparencyLogEntry {
                 log_index: Int64(rb.payload.log_index),

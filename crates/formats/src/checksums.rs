@@ -248,17 +248,7 @@ fn unescape(s: &str) -> Result<String, LineError> {
 }
 
 fn decode_hex(s: &str) -> Result<Vec<u8>, LineError> {
-    let b = s.as_bytes();
-    if b.len() % 2 != 0 {
-        return Err(LineError::Hex);
-    }
-    b.chunks(2)
-        .map(|pair| {
-            let hi = (pair[0] as char).to_digit(16).ok_or(LineError::Hex)?;
-            let lo = (pair[1] as char).to_digit(16).ok_or(LineError::Hex)?;
-            Ok((hi * 16 + lo) as u8)
-        })
-        .collect()
+    sigil_crypto::hash::hex_decode(s).ok_or(LineError::Hex)
 }
 
 /// Formats one GNU line (text mode), escaping the name as coreutils does when needed.

@@ -103,13 +103,7 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    sigil_crypto::hash::hex_decode(s)
 }
 
 /// Parses a body and checks it is of the `kind`/`version` the bundle names.
