@@ -39,6 +39,23 @@ pub enum Command {
     Resolve(Resolve),
     /// Print where cosign keeps an image's signatures, attestations or SBOM.
     Triangulate(Triangulate),
+    /// Sign container images (by digest) in their registry.
+    Sign(SignImage),
+    /// Verify container image signatures; prints the verified payloads.
+    Verify(VerifyImage),
+    /// Attest to container images: a DSSE in-toto statement attached to the image.
+    Attest(AttestImage),
+    /// Verify container image attestations; prints the verified envelopes.
+    VerifyAttestation(VerifyAttestation),
+    /// Show an image's signatures, attestations, SBOMs and referrers.
+    Tree(Tree),
+    /// Print what is attached to an image.
+    #[command(subcommand)]
+    Download(DownloadCmd),
+    /// Delete an image's signatures, attestations and SBOMs.
+    Clean(Clean),
+    /// Copy an image with its signatures, attestations, SBOMs and referrers.
+    Copy(CopyImage),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -240,8 +257,277 @@ pub struct RegistryArgs {
     /// Registry bearer token.
     #[arg(long, env = "SIGIL_REGISTRY_TOKEN", hide_env_values = true)]
     pub registry_token: Option<String>,
+    /// Largest attachment (signature, attestation, SBOM) read, in bytes or with a KiB/MiB/GiB
+    /// suffix; larger ones are refused before download.
+    #[arg(long, env = "COSIGN_MAX_ATTACHMENT_SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub max_attachment_size: u64,
+    /// Largest manifest read.
+    #[arg(long, env = "SIGIL_MAX_MANIFEST_SIZE", default_value = "4MiB", value_parser = parse_size)]
+    pub max_manifest_size: u64,
+    /// Do not use the signature cache (SIGIL_NO_CACHE=1 does the same).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
+/// A byte size: digits with an optional K/KB/KiB, M/MB/MiB or G/GB/GiB suffix (all binary).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{s:?}: unknown size unit {unit:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// Where signatures and attestations are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReferrersMode {
+    /// cosign's tag scheme: `sha256-<hex>.sig` / `.att`.
+    #[default]
+    Legacy,
+    /// An OCI 1.1 referrer holding a Sigstore bundle (with the tag-schema fallback index on
+    /// registries without the referrers API).
+    #[value(name = "oci-1-1")]
+    Oci11,
+}
+
+#[derive(Args, Debug)]
+pub struct SignImage {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Private key reference: a cosign key file or env://VAR.
+    #[arg(long)]
+    pub key: String,
+    /// Annotation to sign (k=v), repeatable; verifiers can require it.
+    #[arg(long = "annotations", short = 'a', value_parser = parse_annotation)]
+    pub annotations: Vec<(String, String)>,
+    /// Sign an index and every manifest it lists.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// Where the signature goes.
+    #[arg(
+        long,
+        value_enum,
+        env = "COSIGN_REGISTRY_REFERRERS_MODE",
+        default_value_t
+    )]
+    pub registry_referrers_mode: ReferrersMode,
+    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: bool,
+    /// The docker-reference to sign instead of the image's repository.
+    #[arg(long)]
+    pub sign_container_identity: Option<String>,
+    /// Skip confirmation prompts (accepted for cosign compatibility).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to sign; tags are resolved to digests first.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyImage {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Public key reference: a file, env://VAR or https://...
+    #[arg(long)]
+    pub key: String,
+    /// Annotation the signature must carry (k=v), repeatable.
+    #[arg(long = "annotations", short = 'a', value_parser = parse_annotation)]
+    pub annotations: Vec<(String, String)>,
+    /// Verify every platform an index lists as well (each must verify).
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// Accept signatures naming this repository too (for images copied to a new name; `*` for
+    /// any), repeatable.
+    #[arg(long)]
+    pub allow_reference: Vec<String>,
+    /// Images verified at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_workers: usize,
+    /// Accepted for cosign compatibility: key-signed signatures need no log entry.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to verify.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttestImage {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Private key reference: a cosign key file or env://VAR.
+    #[arg(long)]
+    pub key: String,
+    /// The predicate file (JSON; for --type custom, any text).
+    #[arg(long)]
+    pub predicate: PathBuf,
+    /// Predicate type: a URI or one of cosign's shortcuts.
+    #[arg(long = "type", default_value = "custom")]
+    pub type_: String,
+    /// Attest to an index and every manifest it lists.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// Where the attestation goes.
+    #[arg(
+        long,
+        value_enum,
+        env = "COSIGN_REGISTRY_REFERRERS_MODE",
+        default_value_t
+    )]
+    pub registry_referrers_mode: ReferrersMode,
+    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: bool,
+    /// Skip confirmation prompts (accepted for cosign compatibility).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to attest to.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyAttestation {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Public key reference: a file, env://VAR or https://...
+    #[arg(long)]
+    pub key: String,
+    /// Predicate type the attestation must have (URI or cosign shortcut).
+    #[arg(long = "type", default_value = "custom")]
+    pub type_: String,
+    /// Verify every platform an index lists as well.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// Accept statements naming this repository too (`*` for any), repeatable.
+    #[arg(long)]
+    pub allow_reference: Vec<String>,
+    /// Images verified at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_workers: usize,
+    /// Accepted for cosign compatibility: key-signed attestations need no log entry.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to verify.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Tree {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The image.
+    pub image: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DownloadCmd {
+    /// The signatures, one JSON object per line (cosign's format).
+    Signature(Download),
+    /// The attestations' DSSE envelopes, one per line.
+    Attestation(DownloadAttestation),
+    /// The attached SBOMs.
+    Sbom(Download),
+}
+
+#[derive(Args, Debug)]
+pub struct Download {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The image.
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DownloadAttestation {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Only attestations of this predicate type (URI or cosign shortcut).
+    #[arg(long)]
+    pub predicate_type: Option<String>,
+    /// The image.
+    pub image: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CleanType {
+    Signature,
+    Attestation,
+    Sbom,
+    All,
+}
+
+#[derive(Args, Debug)]
+pub struct Clean {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// What to delete.
+    #[arg(long = "type", value_enum, default_value = "all")]
+    pub type_: CleanType,
+    /// Do not ask (Sigil never asks; accepted for cosign compatibility).
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The image.
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyImage {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Copy only these attachments (comma-separated: sig, att, sbom).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Copy only the image's signatures (with the image).
+    #[arg(long, conflicts_with = "only")]
+    pub sig_only: bool,
+    /// Overwrite the destination tag when it points elsewhere.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Source image.
+    pub source: String,
+    /// Destination (a repository, or repository:tag).
+    pub destination: String,
+}
+
+fn parse_annotation(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("annotation {s:?} is not key=value")),
+    }
+}
 #[derive(Args, Debug)]
 pub struct Resolve {
     #[command(flatten)]

@@ -15,6 +15,7 @@ mod blob;
 mod bundle_cmd;
 mod checksums_cmd;
 mod cli;
+mod image_cmd;
 mod keys_cmd;
 mod oci_cmd;
 mod support;
@@ -39,6 +40,14 @@ fn main() -> ExitCode {
         Command::VerifyBlobAttestation(a) => attest::verify(a),
         Command::Resolve(a) => oci_cmd::resolve(a),
         Command::Triangulate(a) => oci_cmd::triangulate(a),
+        Command::Sign(a) => image_cmd::sign(a),
+        Command::Verify(a) => image_cmd::verify(a),
+        Command::Attest(a) => image_cmd::attest(a),
+        Command::VerifyAttestation(a) => image_cmd::verify_attestation(a),
+        Command::Tree(a) => image_cmd::tree(a),
+        Command::Download(a) => image_cmd::download(a),
+        Command::Clean(a) => image_cmd::clean(a),
+        Command::Copy(a) => image_cmd::copy(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {

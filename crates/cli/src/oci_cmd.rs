@@ -12,18 +12,45 @@ pub const EXIT_NO_SUCH_TAG: u8 = 11;
 /// Exit code: the registry could not be reached (never reported as "unsigned").
 pub const EXIT_REGISTRY_UNREACHABLE: u8 = 14;
 
-fn registry(args: &RegistryArgs) -> Result<Registry> {
+/// A registry client from the command line's flags, with the signature cache unless turned off.
+pub fn registry(args: &RegistryArgs) -> Result<Registry> {
+    let cache = if args.no_cache {
+        None
+    } else {
+        sigil_oci::cache::Cache::from_env()
+    };
     Ok(Registry::new(&RegistryOptions {
         allow_http: args.allow_http_registry,
         allow_insecure: args.allow_insecure_registry,
         username: args.registry_username.clone(),
         password: args.registry_password.clone(),
         token: args.registry_token.clone(),
-    })?)
+        max_manifest_size: args.max_manifest_size,
+        max_attachment_size: args.max_attachment_size,
+    })?
+    .with_cache(cache))
 }
 
-/// The exit code for a registry error, if it has its own.
+/// An image command's failure with its own exit code (10 no signatures, 12 none matching, ...).
+#[derive(Debug)]
+pub struct ImageFailure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for ImageFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ImageFailure {}
+
+/// The exit code for a registry error or image failure, if it has its own.
 pub fn exit_code(e: &anyhow::Error) -> Option<u8> {
+    if let Some(f) = e.downcast_ref::<ImageFailure>() {
+        return Some(f.code);
+    }
     match e.downcast_ref::<RegistryError>()? {
         RegistryError::NoSuchImage { .. } => Some(EXIT_NO_SUCH_TAG),
         RegistryError::Unreachable { .. } => Some(EXIT_REGISTRY_UNREACHABLE),

@@ -20,15 +20,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attach;
+pub mod cache;
+pub mod client;
+pub mod copy;
 pub mod credentials;
+pub mod manifest;
 
 use std::fmt;
-use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::Reference;
+
+pub use client::{Registry, RegistryOptions, Repo, Stats};
 
 /// Errors talking to a registry, by what the user must do about them.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +74,58 @@ pub enum RegistryError {
         /// The underlying error.
         detail: String,
     },
+    /// The registry answered with an error status.
+    #[error("registry {registry}: {detail}")]
+    Status {
+        /// The registry host.
+        registry: String,
+        /// The HTTP status.
+        status: u16,
+        /// The request and the registry's error codes.
+        detail: String,
+    },
     /// Credentials could not be read from the Docker config or its helper.
     #[error("registry credentials: {0}")]
     Credentials(String),
-    /// The async runtime could not start.
-    #[error("cannot start the I/O runtime: {0}")]
+    /// The HTTP client could not be set up.
+    #[error("cannot set up the HTTP client: {0}")]
     Runtime(String),
+    /// An object is larger than the limit; it was not (completely) read.
+    #[error("{what} is {size} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// What was refused.
+        what: String,
+        /// Its size (as announced, or the limit plus one when it did not say).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Content does not hash to the digest that names it.
+    #[error("{what}: expected {expected}, the registry served {actual}")]
+    DigestMismatch {
+        /// What was fetched.
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        actual: String,
+    },
+    /// A manifest could not be read.
+    #[error("{what}: {error}")]
+    Manifest {
+        /// Which manifest.
+        what: String,
+        /// What was wrong.
+        error: manifest::ManifestError,
+    },
+}
+
+impl RegistryError {
+    /// Whether trying again may help: a 5xx or 429 answer (registries answer 500 to some
+    /// concurrent writes of one tag).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Status { status, .. } if *status >= 500 || *status == 429)
+    }
 }
 
 /// A parsed image reference (`registry/repository[:tag][@digest]`), Docker Hub names expanded
@@ -125,8 +174,27 @@ impl ImageRef {
         format!("{}@{digest}", self.repository_name())
     }
 
-    fn inner(&self) -> &Reference {
-        &self.0
+    /// The digest if there is one, else the tag (`latest` when neither was given).
+    pub fn reference(&self) -> &str {
+        self.0.digest().or(self.0.tag()).unwrap_or("latest")
+    }
+
+    /// The same repository with another tag or digest.
+    pub fn at(&self, reference: &str) -> ImageRef {
+        let r = if reference.contains(':') {
+            Reference::with_digest(
+                self.0.registry().to_owned(),
+                self.0.repository().to_owned(),
+                reference.to_owned(),
+            )
+        } else {
+            Reference::with_tag(
+                self.0.registry().to_owned(),
+                self.0.repository().to_owned(),
+                reference.to_owned(),
+            )
+        };
+        Self(r)
     }
 }
 
@@ -184,93 +252,59 @@ pub fn attachment_tag(
     Ok(format!("{repo}:{alg}-{hex}.{}", kind.suffix()))
 }
 
-/// How to reach registries.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryOptions {
-    /// Plain HTTP (cosign's `--allow-http-registry`).
-    pub allow_http: bool,
-    /// Accept invalid TLS certificates (cosign's `--allow-insecure-registry`).
-    pub allow_insecure: bool,
-    /// Basic-auth user name.
-    pub username: Option<String>,
-    /// Basic-auth password.
-    pub password: Option<String>,
-    /// A bearer token.
-    pub token: Option<String>,
-}
-
-/// A registry client: one connection pool and one token cache for every request it makes.
-pub struct Registry {
-    client: Client,
-    /// Credentials given on the command line; otherwise each registry's come from the Docker config.
-    explicit: Option<RegistryAuth>,
-    runtime: tokio::runtime::Runtime,
-}
-
 impl Registry {
-    /// A client with these options.
-    pub fn new(options: &RegistryOptions) -> Result<Self, RegistryError> {
-        let config = ClientConfig {
-            protocol: if options.allow_http {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            accept_invalid_certificates: options.allow_insecure,
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            ..Default::default()
-        };
-        let explicit = match (&options.token, &options.username, &options.password) {
-            (Some(t), _, _) => Some(RegistryAuth::Bearer(t.clone())),
-            (None, Some(u), Some(p)) => Some(RegistryAuth::Basic(u.clone(), p.clone())),
-            _ => None,
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RegistryError::Runtime(e.to_string()))?;
-        Ok(Self {
-            client: Client::new(config),
-            explicit,
-            runtime,
-        })
-    }
-
-    /// The credentials for `image`'s registry: the command line's, else the Docker config's
-    /// (`credHelpers`, `credsStore`, `auths`), else anonymous.
-    fn auth_for(&self, image: &ImageRef) -> Result<RegistryAuth, RegistryError> {
-        if let Some(a) = &self.explicit {
-            return Ok(a.clone());
-        }
-        let Some(path) = credentials::default_config_path() else {
-            return Ok(RegistryAuth::Anonymous);
-        };
-        match credentials::lookup(&path, image.registry())
-            .map_err(|e| RegistryError::Credentials(e.to_string()))?
-        {
-            Some(credentials::Credential::Basic { username, password }) => {
-                Ok(RegistryAuth::Basic(username, password))
-            }
-            Some(credentials::Credential::IdentityToken(_)) => {
-                Err(RegistryError::Credentials(format!(
-                    "{} holds an identity token for {}, which Sigil cannot exchange yet; pass --registry-token or --registry-username/--registry-password",
-                    path.display(),
-                    image.registry()
-                )))
-            }
-            None => Ok(RegistryAuth::Anonymous),
-        }
-    }
-
-    /// The digest the reference names now (a HEAD request; a digest reference is checked too).
+    /// The digest the reference names now: a HEAD request for a tag; a digest reference is
+    /// checked against what the registry serves.
     pub fn resolve(&self, image: &ImageRef) -> Result<String, RegistryError> {
-        self.runtime
-            .block_on(
-                self.client
-                    .fetch_manifest_digest(image.inner(), &self.auth_for(image)?),
-            )
-            .map_err(|e| classify(image, e))
+        let reference = image.reference();
+        match self.head_manifest(image.into(), reference)? {
+            None => Err(RegistryError::NoSuchImage {
+                image: image.to_string(),
+            }),
+            Some(h) => {
+                if let Some(d) = image.digest()
+                    && d != h.digest
+                {
+                    return Err(RegistryError::DigestMismatch {
+                        what: format!("manifest {image}"),
+                        expected: d.to_owned(),
+                        actual: h.digest,
+                    });
+                }
+                Ok(h.digest)
+            }
+        }
+    }
+
+    /// Pushes an image manifest with these layers and config (OCI media types) to `image`'s tag
+    /// and returns its digest.
+    pub fn push_image(
+        &self,
+        image: &ImageRef,
+        layers: &[Layer],
+        config: &[u8],
+        config_media_type: &str,
+    ) -> Result<String, RegistryError> {
+        let repo = image.into();
+        let config = self.put_blob(repo, config_media_type, config)?;
+        let layers = layers
+            .iter()
+            .map(|l| self.put_blob(repo, &l.media_type, &l.data))
+            .collect::<Result<Vec<_>, _>>()?;
+        let m = manifest::ImageManifest {
+            schema_version: 2,
+            media_type: Some(manifest::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config,
+            layers,
+            subject: None,
+            annotations: None,
+        };
+        let bytes = serde_json::to_vec(&m).map_err(|e| RegistryError::Registry {
+            registry: image.registry().to_owned(),
+            detail: e.to_string(),
+        })?;
+        self.put_manifest(repo, image.reference(), &bytes, manifest::OCI_MANIFEST)
     }
 }
 
@@ -281,88 +315,6 @@ pub struct Layer {
     pub data: Vec<u8>,
     /// Media type.
     pub media_type: String,
-}
-
-impl Registry {
-    /// Pushes an image manifest with these layers and config (OCI media types) to `image`'s tag
-    /// and returns the manifest digest the registry now serves for it.
-    pub fn push_image(
-        &self,
-        image: &ImageRef,
-        layers: &[Layer],
-        config: &[u8],
-        config_media_type: &str,
-    ) -> Result<String, RegistryError> {
-        let layers: Vec<oci_client::client::ImageLayer> = layers
-            .iter()
-            .map(|l| {
-                oci_client::client::ImageLayer::new(l.data.clone(), l.media_type.clone(), None)
-            })
-            .collect();
-        let config =
-            oci_client::client::Config::new(config.to_vec(), config_media_type.to_owned(), None);
-        self.runtime
-            .block_on(self.client.push(
-                image.inner(),
-                &layers,
-                config,
-                &self.auth_for(image)?,
-                None,
-            ))
-            .map_err(|e| classify(image, e))?;
-        self.resolve(image)
-    }
-}
-
-fn classify(image: &ImageRef, e: OciDistributionError) -> RegistryError {
-    let registry = image.registry().to_owned();
-    match e {
-        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
-            RegistryError::Unreachable {
-                registry,
-                detail: error_chain(&r),
-            }
-        }
-        OciDistributionError::ImageManifestNotFoundError(_) => RegistryError::NoSuchImage {
-            image: image.to_string(),
-        },
-        OciDistributionError::ServerError { code: 404, .. } => RegistryError::NoSuchImage {
-            image: image.to_string(),
-        },
-        OciDistributionError::RegistryError { ref envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    oci_client::errors::OciErrorCode::ManifestUnknown
-                        | oci_client::errors::OciErrorCode::NameUnknown
-                )
-            }) =>
-        {
-            RegistryError::NoSuchImage {
-                image: image.to_string(),
-            }
-        }
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
-            registry,
-            detail: e.to_string(),
-        },
-        other => RegistryError::Registry {
-            registry,
-            detail: other.to_string(),
-        },
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod engine;
+pub mod image;
 pub mod report;
 
 pub use engine::{

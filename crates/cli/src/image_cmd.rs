@@ -1,0 +1,1234 @@
+//! Container images: `sign`, `verify`, `attest`, `verify-attestation`, `tree`, `download`,
+//! `clean` and `copy`, in cosign's storage layout.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use sigil_crypto::hash::hex_decode;
+use sigil_crypto::{Digest, HashAlgorithm, PublicKey, SigningKey};
+use sigil_formats::bundle::{self, Bundle, Bytes, Envelope, EnvelopeSignature};
+use sigil_formats::dsse::{self, Statement, Subject};
+use sigil_formats::simple_signing::SimpleSigning;
+use sigil_oci::attach::{self, Attached, NewLayer, Source, Written};
+use sigil_oci::client::ManifestHead;
+use sigil_oci::manifest::{self as mf, Descriptor, Manifest};
+use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, Repo};
+use sigil_verify::image::{ImageClaims, check_simple_signing, check_statement};
+use sigil_verify::{Artifact, Options, Requirement, TrustMaterial, verify_bundle};
+
+use crate::cli::{
+    AttestImage, Clean, CleanType, CopyImage, DownloadAttestation, DownloadCmd, OutputFormat,
+    ReferrersMode, SignImage, Tree, VerifyAttestation, VerifyImage,
+};
+use crate::oci_cmd::{ImageFailure, registry};
+use crate::support::{load_public_key, load_signing_key, print_json, read_limited};
+
+/// The predicate type cosign gives the statement it signs for an image in bundle form.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+/// Exit code: the image has no signatures (cosign's 10).
+pub const EXIT_NO_SIGNATURES: u8 = 10;
+/// Exit code: signatures exist, none verifies (cosign's 12).
+pub const EXIT_NO_MATCHING: u8 = 12;
+/// Largest predicate accepted.
+const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
+
+fn trust() -> &'static TrustMaterial {
+    static T: OnceLock<TrustMaterial> = OnceLock::new();
+    T.get_or_init(TrustMaterial::public_good)
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    sigil_formats::time::Timestamp::from_unix(secs).to_rfc3339()
+}
+
+/// One manifest to sign or verify.
+#[derive(Debug, Clone)]
+struct Target {
+    digest: String,
+    media_type: String,
+    size: u64,
+    platform: Option<String>,
+}
+
+/// The image's manifest, and with `recursive` every manifest its index lists.
+fn targets(registry: &Registry, image: &ImageRef, recursive: bool) -> Result<Vec<Target>> {
+    let head: ManifestHead = registry
+        .head_manifest(image.into(), image.reference())?
+        .ok_or_else(|| RegistryError::NoSuchImage {
+            image: image.to_string(),
+        })?;
+    if let Some(d) = image.digest()
+        && d != head.digest
+    {
+        return Err(RegistryError::DigestMismatch {
+            what: image.to_string(),
+            expected: d.to_owned(),
+            actual: head.digest,
+        }
+        .into());
+    }
+    let media_type = head
+        .media_type
+        .clone()
+        .unwrap_or_else(|| mf::OCI_MANIFEST.to_owned());
+    let is_index = media_type == mf::OCI_INDEX || media_type == mf::DOCKER_MANIFEST_LIST;
+    let mut out = vec![Target {
+        digest: head.digest.clone(),
+        media_type,
+        size: head.size.unwrap_or(0),
+        platform: None,
+    }];
+    if recursive && is_index {
+        let f = registry
+            .get_manifest(image.into(), &head.digest)?
+            .ok_or_else(|| RegistryError::NoSuchImage {
+                image: image.to_string(),
+            })?;
+        out[0].size = f.bytes.len() as u64;
+        if let Manifest::Index(i) = f.manifest {
+            for m in i.manifests {
+                out.push(Target {
+                    digest: m.digest,
+                    media_type: m.media_type,
+                    size: m.size,
+                    platform: m.platform.map(|p| p.to_string()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn digest_of(d: &str) -> Result<Digest> {
+    let hex = d
+        .strip_prefix("sha256:")
+        .ok_or_else(|| anyhow!("{d} is not a sha256 digest"))?;
+    hex_decode(hex)
+        .and_then(|b| Digest::from_bytes(HashAlgorithm::Sha256, &b))
+        .ok_or_else(|| anyhow!("{d} is not a sha256 digest"))
+}
+
+fn signature_of(layer: &Descriptor) -> Option<Vec<u8>> {
+    B64.decode(layer.annotation(mf::ANNOTATION_SIGNATURE)?.trim())
+        .ok()
+}
+
+// ----------------------------------------------------------------------------------------
+// sign
+
+pub fn sign(args: SignImage) -> Result<()> {
+    if args.tlog_upload {
+        bail!(
+            "--tlog-upload=true needs a transparency log, and this version of Sigil signs offline only; \
+             pass --tlog-upload=false (the default)"
+        );
+    }
+    let images: Vec<ImageRef> = args
+        .images
+        .iter()
+        .map(|i| ImageRef::parse(i))
+        .collect::<Result<_, _>>()?;
+    let registry = registry(&args.registry)?;
+    let key = load_signing_key(&args.key)?;
+    let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let mut report = Vec::new();
+    for image in &images {
+        for t in targets(&registry, image, args.recursive)? {
+            let written = match args.registry_referrers_mode {
+                ReferrersMode::Legacy => sign_legacy(
+                    &registry,
+                    image,
+                    &t,
+                    &key,
+                    &annotations,
+                    args.sign_container_identity.as_deref(),
+                )?,
+                ReferrersMode::Oci11 => sign_referrer(&registry, image, &t, &key, &annotations)?,
+            };
+            report.push(written_json(image, &t, &written));
+        }
+    }
+    print_written(args.output, &report, "signature")
+}
+
+fn written_json(image: &ImageRef, t: &Target, w: &Written) -> Value {
+    match w {
+        Written::Added {
+            reference,
+            manifest,
+        } => json!({"image": image.with_digest(&t.digest), "platform": t.platform,
+                    "written": true, "location": reference, "manifest": manifest}),
+        Written::AlreadyPresent { reference } => json!({"image": image.with_digest(&t.digest),
+                    "platform": t.platform, "written": false, "location": reference}),
+    }
+}
+
+fn print_written(output: OutputFormat, report: &[Value], what: &str) -> Result<()> {
+    match output {
+        OutputFormat::Json => print_json(&json!({ "results": report })),
+        OutputFormat::Text => {
+            for r in report {
+                let image = r["image"].as_str().unwrap_or_default();
+                let location = r["location"].as_str().unwrap_or_default();
+                if r["written"] == true {
+                    eprintln!("Pushed {what} for {image} to {location}");
+                } else {
+                    eprintln!("{image} already carries this {what} at {location}; nothing written");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn sign_legacy(
+    registry: &Registry,
+    image: &ImageRef,
+    t: &Target,
+    key: &SigningKey,
+    annotations: &BTreeMap<String, String>,
+    identity: Option<&str>,
+) -> Result<Written> {
+    let payload = SimpleSigning {
+        docker_reference: identity.map_or_else(|| image.repository_name(), str::to_owned),
+        manifest_digest: t.digest.clone(),
+        annotations: (!annotations.is_empty()).then(|| annotations.clone()),
+    }
+    .to_json();
+    let signature = key.sign(&payload)?;
+    let layer = NewLayer {
+        media_type: mf::SIMPLE_SIGNING.to_owned(),
+        annotations: BTreeMap::from([(
+            mf::ANNOTATION_SIGNATURE.to_owned(),
+            B64.encode(&signature),
+        )]),
+        data: payload.clone(),
+    };
+    let payload_digest = mf::sha256_digest(&payload);
+    let public = key.public_key();
+    // Re-signing the same payload with the same key adds nothing.
+    let dup = |l: &Descriptor| -> Result<bool, RegistryError> {
+        Ok(l.digest == payload_digest
+            && signature_of(l).is_some_and(|s| public.verify(&payload, &s).is_ok()))
+    };
+    Ok(attach::append_to_tag(
+        registry,
+        image,
+        &t.digest,
+        Attachment::Signature,
+        &layer,
+        &dup,
+    )?)
+}
+
+fn subject_of(t: &Target) -> Descriptor {
+    Descriptor {
+        media_type: t.media_type.clone(),
+        size: t.size,
+        digest: t.digest.clone(),
+        annotations: None,
+        platform: None,
+        artifact_type: None,
+    }
+}
+
+fn dsse_sign(key: &SigningKey, statement: &Statement) -> Result<Envelope> {
+    let payload = serde_json::to_vec(statement)?;
+    let sig = key.sign(&dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, &payload))?;
+    Ok(Envelope {
+        payload: Bytes(payload),
+        payload_type: dsse::IN_TOTO_PAYLOAD_TYPE.to_owned(),
+        signatures: vec![EnvelopeSignature {
+            sig: Bytes(sig),
+            keyid: String::new(),
+        }],
+    })
+}
+
+fn statement_for(
+    image: &ImageRef,
+    t: &Target,
+    type_: &str,
+    predicate: Value,
+    annotations: Option<&BTreeMap<String, String>>,
+    version: &str,
+) -> Statement {
+    Statement {
+        type_: version.to_owned(),
+        subject: vec![Subject {
+            name: image.repository_name(),
+            digest: BTreeMap::from([(
+                "sha256".to_owned(),
+                t.digest.trim_start_matches("sha256:").to_owned(),
+            )]),
+            annotations: annotations.filter(|a| !a.is_empty()).map(|a| json!(a)),
+        }],
+        predicate_type: type_.to_owned(),
+        predicate: Some(predicate),
+    }
+}
+
+/// Writes a Sigstore-bundle referrer for `t` unless one with the same statement signed by the
+/// same key is there.
+fn write_bundle_referrer(
+    registry: &Registry,
+    image: &ImageRef,
+    t: &Target,
+    key: &SigningKey,
+    statement: &Statement,
+) -> Result<Written> {
+    let envelope = dsse_sign(key, statement)?;
+    let public = key.public_key();
+    for a in attach::read_referrers(registry, image, &t.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
+        if let Ok(bundle::AnyBundle::Sigstore(b)) = bundle::parse_any(&a.data)
+            && let Some(env) = &b.dsse_envelope
+            && env.payload.0 == envelope.payload.0
+            && env.signatures.iter().any(|s| {
+                public
+                    .verify(&dsse::pae(&env.payload_type, &env.payload.0), &s.sig.0)
+                    .is_ok()
+            })
+        {
+            return Ok(Written::AlreadyPresent {
+                reference: a.source.reference().to_owned(),
+            });
+        }
+    }
+    let bundle = Bundle::dsse_with_key(public.hint(), envelope);
+    let layer = NewLayer {
+        data: bundle.to_json().into_bytes(),
+        media_type: mf::SIGSTORE_BUNDLE_V03.to_owned(),
+        annotations: BTreeMap::new(),
+    };
+    let annotations = BTreeMap::from([
+        (
+            mf::ANNOTATION_BUNDLE_CONTENT.to_owned(),
+            "dsse-envelope".to_owned(),
+        ),
+        (
+            mf::ANNOTATION_BUNDLE_PREDICATE_TYPE.to_owned(),
+            statement.predicate_type.clone(),
+        ),
+        (mf::ANNOTATION_CREATED.to_owned(), now_rfc3339()),
+    ]);
+    let digest = attach::write_referrer(
+        registry,
+        image,
+        &subject_of(t),
+        mf::SIGSTORE_BUNDLE_V03,
+        &layer,
+        annotations,
+    )?;
+    Ok(Written::Added {
+        reference: image.with_digest(&digest),
+        manifest: digest,
+    })
+}
+
+fn sign_referrer(
+    registry: &Registry,
+    image: &ImageRef,
+    t: &Target,
+    key: &SigningKey,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Written> {
+    // cosign v3's bundle-form image signature: a statement about the image whose subject
+    // carries the annotations.
+    let statement = statement_for(
+        image,
+        t,
+        COSIGN_SIGN_PREDICATE,
+        json!({}),
+        Some(annotations),
+        dsse::STATEMENT_V1,
+    );
+    write_bundle_referrer(registry, image, t, key, &statement)
+}
+
+// ----------------------------------------------------------------------------------------
+// attest
+
+fn resolve_type(t: &str) -> Result<String> {
+    dsse::predicate_type(t)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("--type {t:?} is neither a cosign shortcut (custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex) nor a URI"))
+}
+
+pub fn attest(args: AttestImage) -> Result<()> {
+    if args.tlog_upload {
+        bail!(
+            "--tlog-upload=true needs a transparency log, and this version of Sigil signs offline only; \
+             pass --tlog-upload=false (the default)"
+        );
+    }
+    let predicate_type = resolve_type(&args.type_)?;
+    let raw = read_limited(&args.predicate, MAX_PREDICATE_LEN, "predicate")?;
+    let predicate: Value = if args.type_ == "custom" {
+        json!({"Data": String::from_utf8_lossy(&raw), "Timestamp": now_rfc3339()})
+    } else {
+        serde_json::from_slice(&raw)
+            .with_context(|| format!("the predicate {} is not JSON", args.predicate.display()))?
+    };
+    let images: Vec<ImageRef> = args
+        .images
+        .iter()
+        .map(|i| ImageRef::parse(i))
+        .collect::<Result<_, _>>()?;
+    let registry = registry(&args.registry)?;
+    let key = load_signing_key(&args.key)?;
+    let mut report = Vec::new();
+    for image in &images {
+        for t in targets(&registry, image, args.recursive)? {
+            let written = match args.registry_referrers_mode {
+                ReferrersMode::Legacy => {
+                    // cosign writes in-toto v0.1 statements to `.att`.
+                    let statement = statement_for(
+                        image,
+                        &t,
+                        &predicate_type,
+                        predicate.clone(),
+                        None,
+                        dsse::STATEMENT_V01,
+                    );
+                    attest_legacy(&registry, image, &t, &key, &statement)?
+                }
+                ReferrersMode::Oci11 => {
+                    let statement = statement_for(
+                        image,
+                        &t,
+                        &predicate_type,
+                        predicate.clone(),
+                        None,
+                        dsse::STATEMENT_V1,
+                    );
+                    write_bundle_referrer(&registry, image, &t, &key, &statement)?
+                }
+            };
+            report.push(written_json(image, &t, &written));
+        }
+    }
+    print_written(args.output, &report, "attestation")
+}
+
+fn attest_legacy(
+    registry: &Registry,
+    image: &ImageRef,
+    t: &Target,
+    key: &SigningKey,
+    statement: &Statement,
+) -> Result<Written> {
+    let envelope = dsse_sign(key, statement)?;
+    let data = serde_json::to_vec(&envelope)?;
+    let layer = NewLayer {
+        data,
+        media_type: mf::DSSE_ENVELOPE.to_owned(),
+        annotations: BTreeMap::from([
+            (mf::ANNOTATION_SIGNATURE.to_owned(), String::new()),
+            (
+                mf::ANNOTATION_PREDICATE_TYPE.to_owned(),
+                statement.predicate_type.clone(),
+            ),
+        ]),
+    };
+    let public = key.public_key();
+    let repo = attach::attachment_ref(image, &t.digest, Attachment::Attestation)?;
+    let payload = envelope.payload.0.clone();
+    let dup = |l: &Descriptor| -> Result<bool, RegistryError> {
+        if l.annotation(mf::ANNOTATION_PREDICATE_TYPE) != Some(statement.predicate_type.as_str()) {
+            return Ok(false);
+        }
+        let limit = registry.options().max_attachment_size;
+        let blob = registry.get_blob(Repo::from(&repo), l, limit)?;
+        Ok(serde_json::from_slice::<Envelope>(&blob).is_ok_and(|e| {
+            e.payload.0 == payload
+                && e.signatures.iter().any(|s| {
+                    public
+                        .verify(&dsse::pae(&e.payload_type, &e.payload.0), &s.sig.0)
+                        .is_ok()
+                })
+        }))
+    };
+    Ok(attach::append_to_tag(
+        registry,
+        image,
+        &t.digest,
+        Attachment::Attestation,
+        &layer,
+        &dup,
+    )?)
+}
+
+// ----------------------------------------------------------------------------------------
+// verify and verify-attestation
+
+/// One verified signature or attestation.
+struct Verified {
+    source: Source,
+    /// The simple-signing payload or the in-toto statement.
+    payload: Value,
+    /// The DSSE envelope (attestations).
+    envelope: Option<Value>,
+}
+
+/// What was found for one manifest.
+#[derive(Default)]
+struct Findings {
+    verified: Vec<Verified>,
+    rejected: Vec<String>,
+}
+
+impl Findings {
+    fn seen(&self) -> usize {
+        self.verified.len() + self.rejected.len()
+    }
+}
+
+/// A legacy (simple-signing) signature layer: signature by the key, then the claims.
+fn check_legacy(key: &PublicKey, a: &Attached, claims: &ImageClaims) -> Result<Value, String> {
+    let sig = a
+        .layer
+        .annotation(mf::ANNOTATION_SIGNATURE)
+        .ok_or("the layer has no dev.cosignproject.cosign/signature annotation")?;
+    let sig = B64
+        .decode(sig.trim())
+        .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
+    key.verify(&a.data, &sig)
+        .map_err(|e| format!("signature: {e}"))?;
+    check_simple_signing(&a.data, claims).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&a.data).map_err(|e| format!("payload: {e}"))
+}
+
+/// A DSSE envelope (from `.att` or a bundle referrer): signature, predicate type and subject
+/// digest by the engine, then the statement's claims.
+fn check_dsse(
+    key: &PublicKey,
+    bundle: &Bundle,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Result<(Value, Value), String> {
+    let envelope = bundle
+        .dsse_envelope
+        .as_ref()
+        .ok_or("the bundle holds a message signature, not a DSSE envelope")?;
+    let artifact =
+        Artifact::from_digests(vec![digest_of(&claims.digest).map_err(|e| e.to_string())?]);
+    let options = Options {
+        require_tlog: false,
+        predicate_type: Some(predicate_type.to_owned()),
+    };
+    let report = verify_bundle(
+        bundle,
+        &artifact,
+        trust(),
+        &Requirement::Key(key.clone()),
+        &options,
+    );
+    if let Some((check, why)) = report.first_failure() {
+        return Err(format!("{check}: {why}"));
+    }
+    let statement = Statement::parse(&envelope.payload.0).map_err(|e| e.to_string())?;
+    check_statement(&statement, claims).map_err(|e| e.to_string())?;
+    let payload = serde_json::from_slice(&envelope.payload.0).map_err(|e| e.to_string())?;
+    Ok((
+        payload,
+        serde_json::to_value(envelope).map_err(|e| e.to_string())?,
+    ))
+}
+
+fn check_referrer_bundle(
+    key: &PublicKey,
+    a: &Attached,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Option<Result<Verified, String>> {
+    if let Source::Referrer { annotations, .. } = &a.source
+        && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
+        && t != predicate_type
+    {
+        return None;
+    }
+    let bundle = match bundle::parse_any(&a.data) {
+        Ok(bundle::AnyBundle::Sigstore(b)) => b,
+        Ok(_) => return Some(Err("not a Sigstore bundle".into())),
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    Some(
+        check_dsse(key, &bundle, predicate_type, claims).map(|(payload, envelope)| Verified {
+            source: a.source.clone(),
+            payload,
+            envelope: Some(envelope),
+        }),
+    )
+}
+
+fn find_signatures(
+    registry: &Registry,
+    image: &ImageRef,
+    key: &PublicKey,
+    claims: &ImageClaims,
+) -> Result<Findings, RegistryError> {
+    let mut f = Findings::default();
+    let legacy = attach::read_tag(
+        registry,
+        image,
+        &claims.digest,
+        Attachment::Signature,
+        |l| l.media_type == mf::SIMPLE_SIGNING,
+    )?;
+    for a in legacy {
+        match check_legacy(key, &a, claims) {
+            Ok(payload) => f.verified.push(Verified {
+                source: a.source,
+                payload,
+                envelope: None,
+            }),
+            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+        }
+    }
+    // The tag scheme is where Sigil and cosign v2 write; referrers are read when it holds no
+    // signature that verifies.
+    if !f.verified.is_empty() {
+        return Ok(f);
+    }
+    let referrers = attach::read_referrers(
+        registry,
+        image,
+        &claims.digest,
+        &[mf::SIGSTORE_BUNDLE_V03, mf::COSIGN_SIG_ARTIFACT],
+    )?;
+    for a in referrers {
+        let outcome = match &a.source {
+            Source::Referrer { artifact_type, .. } if artifact_type == mf::COSIGN_SIG_ARTIFACT => {
+                if a.layer.media_type != mf::SIMPLE_SIGNING {
+                    continue;
+                }
+                check_legacy(key, &a, claims).map(|payload| Verified {
+                    source: a.source.clone(),
+                    payload,
+                    envelope: None,
+                })
+            }
+            _ => match check_referrer_bundle(key, &a, COSIGN_SIGN_PREDICATE, claims) {
+                Some(r) => r,
+                None => continue,
+            },
+        };
+        match outcome {
+            Ok(v) => f.verified.push(v),
+            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+        }
+    }
+    Ok(f)
+}
+
+fn find_attestations(
+    registry: &Registry,
+    image: &ImageRef,
+    key: &PublicKey,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Result<Findings, RegistryError> {
+    let mut f = Findings::default();
+    let legacy = attach::read_tag(
+        registry,
+        image,
+        &claims.digest,
+        Attachment::Attestation,
+        |l| {
+            l.media_type == mf::DSSE_ENVELOPE
+                && l.annotation(mf::ANNOTATION_PREDICATE_TYPE)
+                    .is_none_or(|t| t == predicate_type)
+        },
+    )?;
+    for a in legacy {
+        let outcome = serde_json::from_slice::<Envelope>(&a.data)
+            .map_err(|e| format!("not a DSSE envelope: {e}"))
+            .and_then(|env| {
+                check_dsse(
+                    key,
+                    &Bundle::dsse_with_key(String::new(), env),
+                    predicate_type,
+                    claims,
+                )
+            });
+        match outcome {
+            Ok((payload, envelope)) => f.verified.push(Verified {
+                source: a.source,
+                payload,
+                envelope: Some(envelope),
+            }),
+            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+        }
+    }
+    if !f.verified.is_empty() {
+        return Ok(f);
+    }
+    for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
+        match check_referrer_bundle(key, &a, predicate_type, claims) {
+            Some(Ok(v)) => f.verified.push(v),
+            Some(Err(e)) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+            None => {}
+        }
+    }
+    Ok(f)
+}
+
+/// The outcome for one image argument.
+struct ImageOutcome {
+    image: String,
+    digest: Option<String>,
+    /// Per manifest (the image, then its platforms with --recursive).
+    manifests: Vec<(Target, Findings)>,
+    error: Option<(u8, String)>,
+}
+
+struct VerifyJob<'a> {
+    registry: &'a Registry,
+    key: &'a PublicKey,
+    recursive: bool,
+    allowed: &'a [String],
+    annotations: &'a BTreeMap<String, String>,
+    /// `None` for signatures; the predicate type for attestations.
+    predicate_type: Option<&'a str>,
+}
+
+fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
+    let mut out = ImageOutcome {
+        image: arg.to_owned(),
+        digest: None,
+        manifests: Vec::new(),
+        error: None,
+    };
+    let run = |out: &mut ImageOutcome| -> Result<()> {
+        let image = ImageRef::parse(arg)?;
+        let targets: Vec<Target> = match (image.digest(), job.recursive) {
+            // A digest reference needs no round trip unless its platforms are wanted.
+            (Some(d), false) => vec![Target {
+                digest: d.to_owned(),
+                media_type: String::new(),
+                size: 0,
+                platform: None,
+            }],
+            _ => targets(job.registry, &image, job.recursive)?,
+        };
+        out.digest = Some(targets[0].digest.clone());
+        for t in targets {
+            let claims = ImageClaims {
+                digest: t.digest.clone(),
+                repository: image.repository_name(),
+                allowed_references: job.allowed.to_vec(),
+                annotations: job.annotations.clone(),
+            };
+            let f = match job.predicate_type {
+                None => find_signatures(job.registry, &image, job.key, &claims)?,
+                Some(p) => find_attestations(job.registry, &image, job.key, p, &claims)?,
+            };
+            out.manifests.push((t, f));
+        }
+        Ok(())
+    };
+    if let Err(e) = run(&mut out) {
+        let code = crate::oci_cmd::exit_code(&e).unwrap_or(crate::support::EXIT_ERROR);
+        out.error = Some((code, format!("{e:#}")));
+        return out;
+    }
+    let what = if job.predicate_type.is_some() {
+        "attestations"
+    } else {
+        "signatures"
+    };
+    for (t, f) in &out.manifests {
+        let name = match &t.platform {
+            Some(p) => format!("{} ({p})", t.digest),
+            None => t.digest.clone(),
+        };
+        if f.seen() == 0 {
+            out.error = Some((EXIT_NO_SIGNATURES, format!("no {what} found for {name}")));
+            break;
+        }
+        if f.verified.is_empty() {
+            out.error = Some((
+                EXIT_NO_MATCHING,
+                format!("no matching {what} for {name}: {}", f.rejected.join("; ")),
+            ));
+            break;
+        }
+    }
+    out
+}
+
+/// Verifies every image on `workers` threads sharing one registry client (one connection pool,
+/// one token per repository).
+fn verify_all(job: &VerifyJob<'_>, images: &[String], workers: usize) -> Vec<ImageOutcome> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<ImageOutcome>>> =
+        images.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, images.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(arg) = images.get(i) else { break };
+                    let o = verify_image(job, arg);
+                    *slots[i].lock().expect("lock") = Some(o);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().expect("lock"))
+        .collect()
+}
+
+fn report_outcomes(
+    outcomes: &[ImageOutcome],
+    output: OutputFormat,
+    registry: &Registry,
+    attestations: bool,
+) -> Result<()> {
+    match output {
+        OutputFormat::Json => {
+            let images: Vec<Value> = outcomes
+                .iter()
+                .map(|o| {
+                    json!({
+                        "image": o.image,
+                        "digest": o.digest,
+                        "verified": o.error.is_none(),
+                        "exitCode": o.error.as_ref().map_or(0, |e| e.0),
+                        "error": o.error.as_ref().map(|e| &e.1),
+                        "manifests": o.manifests.iter().map(|(t, f)| json!({
+                            "digest": t.digest,
+                            "platform": t.platform,
+                            "verified": f.verified.iter().map(|v| json!({
+                                "source": v.source.kind(),
+                                "location": v.source.reference(),
+                                "payload": v.payload,
+                            })).collect::<Vec<_>>(),
+                            "rejected": f.rejected,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            print_json(&json!({"images": images, "registryRequests": registry.stats()}))?;
+        }
+        OutputFormat::Text => {
+            for o in outcomes {
+                if let Some((_, e)) = &o.error {
+                    eprintln!("Error: {}: {e}", o.image);
+                    continue;
+                }
+                eprintln!("\nVerification for {} --", o.image);
+                eprintln!(
+                    "The following checks were performed on each of these {}:",
+                    if attestations {
+                        "attestations"
+                    } else {
+                        "signatures"
+                    }
+                );
+                eprintln!("  - The cosign claims were validated");
+                eprintln!("  - The signatures were verified against the specified public key");
+                let lines: Vec<&Value> = o
+                    .manifests
+                    .iter()
+                    .flat_map(|(_, f)| &f.verified)
+                    .map(|v| {
+                        if attestations {
+                            v.envelope.as_ref().unwrap_or(&v.payload)
+                        } else {
+                            &v.payload
+                        }
+                    })
+                    .collect();
+                if attestations {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                } else {
+                    println!("{}", Value::Array(lines.into_iter().cloned().collect()));
+                }
+            }
+        }
+    }
+    if let Some(o) = outcomes.iter().find(|o| o.error.is_some()) {
+        let (code, msg) = o.error.clone().unwrap_or_default();
+        return Err(ImageFailure {
+            code,
+            message: format!("{}: {msg}", o.image),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub fn verify(args: VerifyImage) -> Result<()> {
+    let registry = registry(&args.registry)?;
+    let key = load_public_key(&args.key)?;
+    let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let job = VerifyJob {
+        registry: &registry,
+        key: &key,
+        recursive: args.recursive,
+        allowed: &args.allow_reference,
+        annotations: &annotations,
+        predicate_type: None,
+    };
+    let outcomes = verify_all(&job, &args.images, args.max_workers);
+    report_outcomes(&outcomes, args.output, &registry, false)
+}
+
+pub fn verify_attestation(args: VerifyAttestation) -> Result<()> {
+    let predicate_type = resolve_type(&args.type_)?;
+    let registry = registry(&args.registry)?;
+    let key = load_public_key(&args.key)?;
+    let annotations = BTreeMap::new();
+    let job = VerifyJob {
+        registry: &registry,
+        key: &key,
+        recursive: args.recursive,
+        allowed: &args.allow_reference,
+        annotations: &annotations,
+        predicate_type: Some(&predicate_type),
+    };
+    let outcomes = verify_all(&job, &args.images, args.max_workers);
+    report_outcomes(&outcomes, args.output, &registry, true)
+}
+
+// ----------------------------------------------------------------------------------------
+// tree, download, clean, copy
+
+fn resolve_image(registry: &Registry, arg: &str) -> Result<(ImageRef, String)> {
+    let image = ImageRef::parse(arg)?;
+    let digest = registry.resolve(&image)?;
+    Ok((image, digest))
+}
+
+pub fn tree(args: crate::cli::Tree) -> Result<()> {
+    let Tree {
+        registry: r,
+        output,
+        image,
+    } = args;
+    let registry = registry(&r)?;
+    let (image, digest) = resolve_image(&registry, &image)?;
+    let mut sections = Vec::new();
+    for (kind, label) in [
+        (Attachment::Signature, "Signatures"),
+        (Attachment::Attestation, "Attestations"),
+        (Attachment::Sbom, "SBOMs"),
+    ] {
+        let at = attach::attachment_ref(&image, &digest, kind)?;
+        if let Some(f) = registry.get_manifest(Repo::from(&at), at.reference())? {
+            let layers: Vec<Value> = match f.manifest {
+                Manifest::Image(m) => m
+                    .layers
+                    .iter()
+                    .map(|l| {
+                        json!({"digest": l.digest, "mediaType": l.media_type, "size": l.size,
+                                     "predicateType": l.annotation(mf::ANNOTATION_PREDICATE_TYPE)})
+                    })
+                    .collect(),
+                Manifest::Index(_) => Vec::new(),
+            };
+            sections.push(json!({"kind": label, "location": at.to_string(), "layers": layers}));
+        }
+    }
+    let refs = attach::referrers(&registry, &image, &digest, &[])?;
+    let referrers: Vec<Value> = refs
+        .iter()
+        .map(|d| json!({"digest": d.digest, "artifactType": d.artifact_type, "annotations": d.annotations}))
+        .collect();
+    match output {
+        OutputFormat::Json => print_json(&json!({
+            "image": image.with_digest(&digest), "attachments": sections, "referrers": referrers
+        })),
+        OutputFormat::Text => {
+            println!("Supply chain artifacts for {}", image.with_digest(&digest));
+            if sections.is_empty() && referrers.is_empty() {
+                println!("└── (none)");
+            }
+            for s in &sections {
+                println!(
+                    "└── {} at {}",
+                    s["kind"].as_str().unwrap_or_default(),
+                    s["location"].as_str().unwrap_or_default()
+                );
+                for l in s["layers"].as_array().into_iter().flatten() {
+                    let extra = l["predicateType"]
+                        .as_str()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default();
+                    println!(
+                        "    └── {}{extra}",
+                        l["digest"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            if !referrers.is_empty() {
+                println!("└── Referrers");
+                for r in &refs {
+                    println!(
+                        "    └── {} {}",
+                        r.digest,
+                        r.artifact_type.as_deref().unwrap_or("(no artifact type)")
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn download(cmd: DownloadCmd) -> Result<()> {
+    match cmd {
+        DownloadCmd::Signature(a) => {
+            let registry = registry(&a.registry)?;
+            let (image, digest) = resolve_image(&registry, &a.image)?;
+            let mut found =
+                attach::read_tag(&registry, &image, &digest, Attachment::Signature, |l| {
+                    l.media_type == mf::SIMPLE_SIGNING
+                })?;
+            found.extend(
+                attach::read_referrers(&registry, &image, &digest, &[mf::COSIGN_SIG_ARTIFACT])?
+                    .into_iter()
+                    .filter(|a| a.layer.media_type == mf::SIMPLE_SIGNING),
+            );
+            if found.is_empty() {
+                return Err(ImageFailure {
+                    code: EXIT_NO_SIGNATURES,
+                    message: format!("no signatures found for {}", image.with_digest(&digest)),
+                }
+                .into());
+            }
+            for a in found {
+                let ann = |k: &str| a.layer.annotation(k).map(str::to_owned);
+                let bundle: Value = ann(mf::ANNOTATION_BUNDLE)
+                    .and_then(|b| serde_json::from_str(&b).ok())
+                    .unwrap_or(Value::Null);
+                println!(
+                    "{}",
+                    json!({
+                        "Base64Signature": ann(mf::ANNOTATION_SIGNATURE).unwrap_or_default(),
+                        "Payload": B64.encode(&a.data),
+                        "Cert": ann(mf::ANNOTATION_CERTIFICATE),
+                        "Chain": ann(mf::ANNOTATION_CHAIN),
+                        "Bundle": bundle,
+                        "RFC3161Timestamp": ann(mf::ANNOTATION_RFC3161),
+                    })
+                );
+            }
+            Ok(())
+        }
+        DownloadCmd::Attestation(DownloadAttestation {
+            registry: r,
+            predicate_type,
+            image,
+        }) => {
+            let want = predicate_type.as_deref().map(resolve_type).transpose()?;
+            let registry = registry(&r)?;
+            let (image, digest) = resolve_image(&registry, &image)?;
+            let mut n = 0;
+            for a in attach::read_tag(&registry, &image, &digest, Attachment::Attestation, |l| {
+                l.media_type == mf::DSSE_ENVELOPE
+                    && want
+                        .as_deref()
+                        .is_none_or(|w| l.annotation(mf::ANNOTATION_PREDICATE_TYPE) == Some(w))
+            })? {
+                println!("{}", String::from_utf8_lossy(&a.data).trim());
+                n += 1;
+            }
+            for a in attach::read_referrers(&registry, &image, &digest, &[mf::SIGSTORE_BUNDLE_V03])?
+            {
+                if let Source::Referrer { annotations, .. } = &a.source {
+                    let pt = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE);
+                    // Image signatures in bundle form are not attestations.
+                    if pt.map(String::as_str) == Some(COSIGN_SIGN_PREDICATE)
+                        || want.as_ref().is_some_and(|w| pt != Some(w))
+                    {
+                        continue;
+                    }
+                }
+                if let Ok(bundle::AnyBundle::Sigstore(b)) = bundle::parse_any(&a.data)
+                    && let Some(env) = &b.dsse_envelope
+                {
+                    println!("{}", serde_json::to_string(env)?);
+                    n += 1;
+                }
+            }
+            if n == 0 {
+                return Err(ImageFailure {
+                    code: EXIT_NO_SIGNATURES,
+                    message: format!("no attestations found for {}", image.with_digest(&digest)),
+                }
+                .into());
+            }
+            Ok(())
+        }
+        DownloadCmd::Sbom(a) => {
+            let registry = registry(&a.registry)?;
+            let (image, digest) = resolve_image(&registry, &a.image)?;
+            let found = attach::read_tag(&registry, &image, &digest, Attachment::Sbom, |_| true)?;
+            if found.is_empty() {
+                return Err(ImageFailure {
+                    code: EXIT_NO_SIGNATURES,
+                    message: format!("no SBOM attached to {}", image.with_digest(&digest)),
+                }
+                .into());
+            }
+            let mut out = std::io::stdout().lock();
+            for a in found {
+                std::io::Write::write_all(&mut out, &a.data)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn clean(args: Clean) -> Result<()> {
+    let registry = registry(&args.registry)?;
+    let (image, digest) = resolve_image(&registry, &args.image)?;
+    let kinds: &[Attachment] = match args.type_ {
+        CleanType::Signature => &[Attachment::Signature],
+        CleanType::Attestation => &[Attachment::Attestation],
+        CleanType::Sbom => &[Attachment::Sbom],
+        CleanType::All => &[
+            Attachment::Signature,
+            Attachment::Attestation,
+            Attachment::Sbom,
+        ],
+    };
+    let mut deleted = Vec::new();
+    for kind in kinds {
+        let at = attach::attachment_ref(&image, &digest, *kind)?;
+        if let Some(h) = registry.head_manifest(Repo::from(&at), at.reference())?
+            && registry.delete_manifest(Repo::from(&at), &h.digest)?
+        {
+            deleted.push(at.to_string());
+        }
+    }
+    // Referrers: bundle referrers are signatures when they carry cosign's sign predicate,
+    // attestations otherwise.
+    let wanted = |d: &Descriptor| -> bool {
+        let pt = d.annotation(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE);
+        match d.artifact_type.as_deref() {
+            Some(mf::COSIGN_SIG_ARTIFACT) => kinds.contains(&Attachment::Signature),
+            Some(mf::COSIGN_ATT_ARTIFACT) => kinds.contains(&Attachment::Attestation),
+            Some(mf::SIGSTORE_BUNDLE_V03) => {
+                if pt == Some(COSIGN_SIGN_PREDICATE) {
+                    kinds.contains(&Attachment::Signature)
+                } else {
+                    kinds.contains(&Attachment::Attestation)
+                }
+            }
+            _ => false,
+        }
+    };
+    let gone: Vec<Descriptor> = attach::referrers(&registry, &image, &digest, &[])?
+        .into_iter()
+        .filter(|d| wanted(d))
+        .collect();
+    for d in &gone {
+        registry.delete_manifest(Repo::from(&image), &d.digest)?;
+        deleted.push(image.with_digest(&d.digest));
+    }
+    if !gone.is_empty() && registry.referrers(Repo::from(&image), &digest)?.is_none() {
+        attach::update_fallback_index(&registry, &image, &digest, |i| {
+            let before = i.manifests.len();
+            i.manifests
+                .retain(|m| !gone.iter().any(|g| g.digest == m.digest));
+            i.manifests.len() != before
+        })?;
+    }
+    match args.output {
+        OutputFormat::Json => {
+            print_json(&json!({"image": image.with_digest(&digest), "deleted": deleted}))
+        }
+        OutputFormat::Text => {
+            if deleted.is_empty() {
+                eprintln!("Nothing to delete for {}", image.with_digest(&digest));
+            }
+            for d in deleted {
+                eprintln!("Deleted {d}");
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn copy(args: CopyImage) -> Result<()> {
+    let registry = registry(&args.registry)?;
+    let src = ImageRef::parse(&args.source)?;
+    let mut dst = ImageRef::parse(&args.destination)?;
+    // A bare repository destination keeps the source's tag.
+    if !args.destination.contains('@') && !has_explicit_tag(&args.destination) {
+        dst = dst.at(src.tag().or(src.digest()).unwrap_or("latest"));
+    }
+    let attachments: Vec<Attachment> = if args.sig_only {
+        vec![Attachment::Signature]
+    } else if args.only.is_empty() {
+        vec![
+            Attachment::Signature,
+            Attachment::Attestation,
+            Attachment::Sbom,
+        ]
+    } else {
+        args.only
+            .iter()
+            .map(|o| match o.trim() {
+                "sig" => Ok(Attachment::Signature),
+                "att" => Ok(Attachment::Attestation),
+                "sbom" => Ok(Attachment::Sbom),
+                other => Err(anyhow!("--only {other:?}: expected sig, att or sbom")),
+            })
+            .collect::<Result<_>>()?
+    };
+    let report = sigil_oci::copy::copy(
+        &registry,
+        &src,
+        &dst,
+        &sigil_oci::copy::CopyOptions {
+            attachments,
+            referrers: !args.sig_only,
+            force: args.force,
+        },
+    )?;
+    match args.output {
+        OutputFormat::Json => print_json(
+            &json!({"source": src.to_string(), "destination": dst.to_string(), "report": report}),
+        ),
+        OutputFormat::Text => {
+            eprintln!(
+                "Copied {} to {} ({} manifests, {} blobs copied, {} already there)",
+                src.with_digest(&report.digest),
+                dst,
+                report.manifests,
+                report.blobs_copied,
+                report.blobs_skipped
+            );
+            for a in report.attachments.iter().chain(&report.referrers) {
+                eprintln!("  with {a}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether a reference string names a tag (a `:` after the last `/`).
+fn has_explicit_tag(s: &str) -> bool {
+    s.rsplit('/').next().is_some_and(|last| last.contains(':'))
+}

@@ -1,0 +1,970 @@
+//! The OCI distribution API over one pooled HTTP client: manifests, blobs, uploads, referrers
+//! and tag deletion, with Docker's token authentication.
+//!
+//! Why not `oci-client`'s request code: it sends `GET /v2/` before *every* request to a registry
+//! that needs no token, which doubles the traffic of an anonymous verification, and it reads
+//! manifests and blobs without a size bound. Here:
+//!
+//! - credentials (flags, else the Docker config) are looked up once per registry; basic
+//!   credentials go out with the first request, so a registry with basic auth costs no extra
+//!   round trip;
+//! - a `401` with a bearer challenge is answered once per repository and scope: the token is
+//!   kept and reused for every later request to that repository;
+//! - every manifest and blob is size-checked before it is read (`Content-Length` and the
+//!   descriptor's size), read with a cap, and its digest checked;
+//! - redirects from https to http are refused, and credentials never follow a redirect to
+//!   another host (reqwest strips them);
+//! - every request is counted ([`Registry::stats`]), so the cost of a verification is visible.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::{Method, StatusCode, header};
+
+use crate::cache::Cache;
+use crate::manifest::{self, ACCEPT_MANIFESTS, Descriptor, Index, Manifest};
+use crate::{ImageRef, RegistryError, credentials};
+
+/// Largest manifest read unless told otherwise (distribution's own limit is 4 MiB).
+pub const DEFAULT_MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+/// Largest attachment blob read unless told otherwise (cosign's `COSIGN_MAX_ATTACHMENT_SIZE`).
+pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 128 * 1024 * 1024;
+
+/// How to reach registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Plain HTTP for every registry (cosign's `--allow-http-registry`). As in cosign, loopback
+    /// registries (`localhost`, `127.0.0.1`, `[::1]`) speak HTTP anyway.
+    pub allow_http: bool,
+    /// Accept invalid TLS certificates (cosign's `--allow-insecure-registry`).
+    pub allow_insecure: bool,
+    /// Basic-auth user name.
+    pub username: Option<String>,
+    /// Basic-auth password.
+    pub password: Option<String>,
+    /// A bearer token.
+    pub token: Option<String>,
+    /// Largest manifest accepted.
+    pub max_manifest_size: u64,
+    /// Largest attachment (signature payload, attestation, SBOM, bundle) accepted.
+    pub max_attachment_size: u64,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            allow_insecure: false,
+            username: None,
+            password: None,
+            token: None,
+            max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
+            max_attachment_size: DEFAULT_MAX_ATTACHMENT_SIZE,
+        }
+    }
+}
+
+/// Requests sent, by method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// HEAD requests.
+    pub head: u64,
+    /// GET requests (token requests included).
+    pub get: u64,
+    /// PUT, POST, PATCH and DELETE requests.
+    pub write: u64,
+}
+
+impl Stats {
+    /// All requests.
+    pub fn total(&self) -> u64 {
+        self.head + self.get + self.write
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    head: AtomicU64,
+    get: AtomicU64,
+    write: AtomicU64,
+}
+
+/// A credential for one registry, resolved once.
+#[derive(Clone)]
+enum Cred {
+    Anonymous,
+    Basic(String, String),
+    Bearer(String),
+    IdentityToken(String),
+}
+
+/// A manifest as the registry served it.
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    /// The exact bytes (their digest is `digest`).
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>` of the bytes.
+    pub digest: String,
+    /// The registry's `Content-Type`.
+    pub content_type: Option<String>,
+    /// The parsed document.
+    pub manifest: Manifest,
+}
+
+/// What a HEAD of a manifest says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// `Docker-Content-Digest`.
+    pub digest: String,
+    /// `Content-Type`.
+    pub media_type: Option<String>,
+    /// `Content-Length`.
+    pub size: Option<u64>,
+}
+
+/// A registry client: one connection pool, one credential lookup per registry and one token per
+/// repository for every request it makes. Cheap to share between threads.
+pub struct Registry {
+    http: Client,
+    options: RegistryOptions,
+    creds: Mutex<HashMap<String, Cred>>,
+    /// (registry, repository) -> (token, allows push).
+    tokens: Mutex<HashMap<(String, String), (String, bool)>>,
+    counters: Counters,
+    cache: Option<Cache>,
+}
+
+/// Where a request goes: a registry and a repository in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Repo<'a> {
+    /// Host (and port).
+    pub registry: &'a str,
+    /// Repository path.
+    pub repository: &'a str,
+}
+
+impl<'a> From<&'a ImageRef> for Repo<'a> {
+    fn from(image: &'a ImageRef) -> Self {
+        Self {
+            registry: image.registry(),
+            repository: image.repository(),
+        }
+    }
+}
+
+impl Registry {
+    /// A client with these options.
+    pub fn new(options: &RegistryOptions) -> Result<Self, RegistryError> {
+        let http = Client::builder()
+            .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .danger_accept_invalid_certs(options.allow_insecure)
+            .pool_max_idle_per_host(32)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt
+                        .previous()
+                        .last()
+                        .is_some_and(|u| u.scheme() == "https");
+                if downgrade {
+                    attempt.error("refusing a redirect from https to http")
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .build()
+            .map_err(|e| RegistryError::Runtime(e.to_string()))?;
+        Ok(Self {
+            http,
+            options: options.clone(),
+            creds: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            cache: None,
+        })
+    }
+
+    /// Uses `cache` for signature manifests and attachment blobs.
+    pub fn with_cache(mut self, cache: Option<Cache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The cache in use.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    /// A manifest behind a tag, through the cache: when the cache has seen the tag, a HEAD says
+    /// whether it still points to the cached manifest; otherwise one GET fetches it.
+    pub fn get_manifest_cached(
+        &self,
+        repo: Repo<'_>,
+        tag: &str,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        let Some(cache) = &self.cache else {
+            return self.get_manifest(repo, tag);
+        };
+        let key = format!("{}/{}:{tag}", repo.registry, repo.repository);
+        if cache.get_ref(&key).is_some() {
+            let Some(head) = self.head_manifest(repo, tag)? else {
+                cache.forget_ref(&key);
+                return Ok(None);
+            };
+            if let Some(bytes) = cache.get(&head.digest)
+                && let Ok(manifest) = Manifest::parse(&bytes, head.media_type.as_deref())
+            {
+                return Ok(Some(FetchedManifest {
+                    bytes,
+                    digest: head.digest,
+                    content_type: head.media_type,
+                    manifest,
+                }));
+            }
+            let fetched = self.get_manifest(repo, &head.digest)?;
+            if let Some(f) = &fetched {
+                cache.put(&f.bytes);
+                cache.put_ref(&key, &f.digest);
+            }
+            return Ok(fetched);
+        }
+        let fetched = self.get_manifest(repo, tag)?;
+        match &fetched {
+            Some(f) => {
+                cache.put(&f.bytes);
+                cache.put_ref(&key, &f.digest);
+            }
+            None => cache.forget_ref(&key),
+        }
+        Ok(fetched)
+    }
+
+    /// The options this client was made with.
+    pub fn options(&self) -> &RegistryOptions {
+        &self.options
+    }
+
+    /// Requests sent so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            head: self.counters.head.load(Ordering::Relaxed),
+            get: self.counters.get.load(Ordering::Relaxed),
+            write: self.counters.write.load(Ordering::Relaxed),
+        }
+    }
+
+    fn scheme(&self, registry: &str) -> &'static str {
+        let host = registry
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(registry, |(h, _)| h);
+        let loopback = host == "localhost"
+            || host.starts_with("127.")
+            || host == "[::1]"
+            || host.ends_with(".localhost");
+        if self.options.allow_http || loopback {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    fn url(&self, repo: Repo<'_>, rest: &str) -> String {
+        format!(
+            "{}://{}/v2/{}/{rest}",
+            self.scheme(repo.registry),
+            repo.registry,
+            repo.repository
+        )
+    }
+
+    fn cred(&self, registry: &str) -> Result<Cred, RegistryError> {
+        if let Some(c) = self.creds.lock().expect("lock").get(registry) {
+            return Ok(c.clone());
+        }
+        let o = &self.options;
+        let cred = match (&o.token, &o.username, &o.password) {
+            (Some(t), _, _) => Cred::Bearer(t.clone()),
+            (None, Some(u), Some(p)) => Cred::Basic(u.clone(), p.clone()),
+            _ => match credentials::default_config_path() {
+                None => Cred::Anonymous,
+                Some(path) => match credentials::lookup(&path, registry)
+                    .map_err(|e| RegistryError::Credentials(e.to_string()))?
+                {
+                    Some(credentials::Credential::Basic { username, password }) => {
+                        Cred::Basic(username, password)
+                    }
+                    Some(credentials::Credential::IdentityToken(t)) => Cred::IdentityToken(t),
+                    None => Cred::Anonymous,
+                },
+            },
+        };
+        self.creds
+            .lock()
+            .expect("lock")
+            .insert(registry.to_owned(), cred.clone());
+        Ok(cred)
+    }
+
+    fn count(&self, method: &Method) {
+        let c = match *method {
+            Method::HEAD => &self.counters.head,
+            Method::GET => &self.counters.get,
+            _ => &self.counters.write,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn authorize(
+        &self,
+        rb: RequestBuilder,
+        repo: Repo<'_>,
+        push: bool,
+    ) -> Result<RequestBuilder, RegistryError> {
+        let key = (repo.registry.to_owned(), repo.repository.to_owned());
+        if let Some((token, can_push)) = self.tokens.lock().expect("lock").get(&key)
+            && (*can_push || !push)
+        {
+            return Ok(rb.bearer_auth(token));
+        }
+        Ok(match self.cred(repo.registry)? {
+            Cred::Basic(u, p) => rb.basic_auth(u, Some(p)),
+            Cred::Bearer(t) => rb.bearer_auth(t),
+            Cred::Anonymous | Cred::IdentityToken(_) => rb,
+        })
+    }
+
+    /// Sends a request built by `build` (called again for the retry after a token exchange).
+    fn send(
+        &self,
+        repo: Repo<'_>,
+        method: Method,
+        url: &str,
+        push: bool,
+        build: &dyn Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        let go = |this: &Self| -> Result<Response, RegistryError> {
+            let rb = build(this.http.request(method.clone(), url));
+            let rb = this.authorize(rb, repo, push)?;
+            this.count(&method);
+            rb.send().map_err(|e| transport(repo.registry, &e))
+        };
+        let resp = go(self)?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(challenge) = challenge.as_deref().and_then(parse_bearer_challenge) else {
+            return Err(RegistryError::Unauthorized {
+                registry: repo.registry.to_owned(),
+                detail: format!(
+                    "{method} {url}: 401 ({})",
+                    challenge.as_deref().unwrap_or("no challenge")
+                ),
+            });
+        };
+        self.fetch_token(repo, push, &challenge)?;
+        let resp = go(self)?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(RegistryError::Unauthorized {
+                registry: repo.registry.to_owned(),
+                detail: format!("{method} {url}: 401 with a fresh token"),
+            });
+        }
+        Ok(resp)
+    }
+
+    fn fetch_token(
+        &self,
+        repo: Repo<'_>,
+        push: bool,
+        challenge: &Challenge,
+    ) -> Result<(), RegistryError> {
+        let scope = format!(
+            "repository:{}:{}",
+            repo.repository,
+            if push { "pull,push" } else { "pull" }
+        );
+        let unauthorized = |detail: String| RegistryError::Unauthorized {
+            registry: repo.registry.to_owned(),
+            detail,
+        };
+        let cred = self.cred(repo.registry)?;
+        let rb = match &cred {
+            Cred::IdentityToken(refresh) => {
+                // Docker's OAuth2 refresh-token grant, as docker login stores it.
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh.as_str()),
+                    ("client_id", "sigil"),
+                    ("scope", scope.as_str()),
+                ];
+                if let Some(s) = &challenge.service {
+                    form.push(("service", s.as_str()));
+                }
+                self.count(&Method::POST);
+                self.http.post(&challenge.realm).form(&form)
+            }
+            _ => {
+                let mut query = vec![("scope", scope.as_str())];
+                if let Some(s) = &challenge.service {
+                    query.push(("service", s.as_str()));
+                }
+                let rb = self.http.get(&challenge.realm).query(&query);
+                self.count(&Method::GET);
+                match &cred {
+                    Cred::Basic(u, p) => rb.basic_auth(u, Some(p)),
+                    _ => rb,
+                }
+            }
+        };
+        let resp = rb.send().map_err(|e| transport(repo.registry, &e))?;
+        let status = resp.status();
+        let body = read_capped(resp, 1024 * 1024).map_err(|e| RegistryError::Registry {
+            registry: repo.registry.to_owned(),
+            detail: format!("token response: {e}"),
+        })?;
+        if !status.is_success() {
+            return Err(unauthorized(format!(
+                "the token service {} answered {status}: {}",
+                challenge.realm,
+                snippet(&body)
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenResponse {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let t: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| unauthorized(format!("malformed token response: {e}")))?;
+        let token = t
+            .token
+            .or(t.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("the token response holds no token".into()))?;
+        self.tokens.lock().expect("lock").insert(
+            (repo.registry.to_owned(), repo.repository.to_owned()),
+            (token, push),
+        );
+        Ok(())
+    }
+
+    /// HEAD of a manifest by tag or digest; `None` when the registry says 404.
+    pub fn head_manifest(
+        &self,
+        repo: Repo<'_>,
+        reference: &str,
+    ) -> Result<Option<ManifestHead>, RegistryError> {
+        let url = self.url(repo, &format!("manifests/{reference}"));
+        let resp = self.send(repo, Method::HEAD, &url, false, &|rb| {
+            rb.header(header::ACCEPT, ACCEPT_MANIFESTS)
+        })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(repo, &url, resp)?;
+        let h = resp.headers();
+        let digest = h
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let media_type = header_str(h, header::CONTENT_TYPE);
+        let size = resp.content_length();
+        match digest {
+            Some(d) => {
+                manifest::check_digest(&d).map_err(|e| RegistryError::Registry {
+                    registry: repo.registry.to_owned(),
+                    detail: format!("HEAD {url}: {e}"),
+                })?;
+                Ok(Some(ManifestHead {
+                    digest: d,
+                    media_type,
+                    size,
+                }))
+            }
+            // No digest header: fetch the manifest and hash it.
+            None => Ok(self.get_manifest(repo, reference)?.map(|m| ManifestHead {
+                size: Some(m.bytes.len() as u64),
+                digest: m.digest,
+                media_type: m.content_type,
+            })),
+        }
+    }
+
+    /// GET of a manifest by tag or digest; `None` when the registry says 404. The bytes are
+    /// size-checked and hashed; a digest reference must match them.
+    pub fn get_manifest(
+        &self,
+        repo: Repo<'_>,
+        reference: &str,
+    ) -> Result<Option<FetchedManifest>, RegistryError> {
+        let url = self.url(repo, &format!("manifests/{reference}"));
+        let resp = self.send(repo, Method::GET, &url, false, &|rb| {
+            rb.header(header::ACCEPT, ACCEPT_MANIFESTS)
+        })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(repo, &url, resp)?;
+        let limit = self.options.max_manifest_size;
+        if let Some(len) = resp.content_length()
+            && len > limit
+        {
+            return Err(RegistryError::TooLarge {
+                what: format!("manifest {url}"),
+                size: len,
+                limit,
+            });
+        }
+        let content_type = header_str(resp.headers(), header::CONTENT_TYPE);
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = read_capped(resp, limit).map_err(|e| match e {
+            CapError::TooLarge => RegistryError::TooLarge {
+                what: format!("manifest {url}"),
+                size: limit + 1,
+                limit,
+            },
+            CapError::Io(e) => transport_io(repo.registry, &e),
+        })?;
+        let digest = manifest::sha256_digest(&bytes);
+        let expected = if reference.contains(':') {
+            Some(reference.to_owned())
+        } else {
+            header_digest.filter(|d| d.starts_with("sha256:"))
+        };
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("manifest {url}"),
+                expected,
+                actual: digest,
+            });
+        }
+        let manifest = Manifest::parse(&bytes, content_type.as_deref()).map_err(|e| {
+            RegistryError::Manifest {
+                what: url.clone(),
+                error: e,
+            }
+        })?;
+        Ok(Some(FetchedManifest {
+            bytes,
+            digest,
+            content_type,
+            manifest,
+        }))
+    }
+
+    /// GET of a blob the caller holds a descriptor for, refused before the request when the
+    /// descriptor is larger than `limit`; the bytes must have the descriptor's size and digest.
+    pub fn get_blob(
+        &self,
+        repo: Repo<'_>,
+        desc: &Descriptor,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        manifest::check_digest(&desc.digest).map_err(|e| RegistryError::Manifest {
+            what: format!("{}/{}", repo.registry, repo.repository),
+            error: e,
+        })?;
+        let url = self.url(repo, &format!("blobs/{}", desc.digest));
+        if desc.size > limit {
+            return Err(RegistryError::TooLarge {
+                what: format!("blob {url}"),
+                size: desc.size,
+                limit,
+            });
+        }
+        if let Some(bytes) = self.cache.as_ref().and_then(|c| c.get(&desc.digest))
+            && bytes.len() as u64 == desc.size
+        {
+            return Ok(bytes);
+        }
+        let resp = self.send(repo, Method::GET, &url, false, &|rb| rb)?;
+        let resp = check_status(repo, &url, resp)?;
+        let bytes = read_capped(resp, desc.size).map_err(|e| match e {
+            CapError::TooLarge => RegistryError::DigestMismatch {
+                what: format!("blob {url}"),
+                expected: format!("{} bytes", desc.size),
+                actual: "more bytes".into(),
+            },
+            CapError::Io(e) => transport_io(repo.registry, &e),
+        })?;
+        let digest = manifest::sha256_digest(&bytes);
+        if digest != desc.digest {
+            return Err(RegistryError::DigestMismatch {
+                what: format!("blob {url}"),
+                expected: desc.digest.clone(),
+                actual: digest,
+            });
+        }
+        if let Some(c) = &self.cache {
+            c.put(&bytes);
+        }
+        Ok(bytes)
+    }
+
+    /// A blob as a stream (for copying; the receiving registry checks the digest).
+    pub fn blob_reader(&self, repo: Repo<'_>, digest: &str) -> Result<Response, RegistryError> {
+        let url = self.url(repo, &format!("blobs/{digest}"));
+        let resp = self.send(repo, Method::GET, &url, false, &|rb| rb)?;
+        check_status(repo, &url, resp)
+    }
+
+    /// Whether the repository holds a blob.
+    pub fn blob_exists(&self, repo: Repo<'_>, digest: &str) -> Result<bool, RegistryError> {
+        let url = self.url(repo, &format!("blobs/{digest}"));
+        let resp = self.send(repo, Method::HEAD, &url, false, &|rb| rb)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check_status(repo, &url, resp).map(|_| true)
+    }
+
+    /// Uploads a blob unless the repository has it; returns its descriptor.
+    pub fn put_blob(
+        &self,
+        repo: Repo<'_>,
+        media_type: &str,
+        data: &[u8],
+    ) -> Result<Descriptor, RegistryError> {
+        let desc = Descriptor::of(media_type, data);
+        if !self.blob_exists(repo, &desc.digest)? {
+            if let Some(put) = self.start_upload(repo, &desc.digest, None)? {
+                let body = data.to_vec();
+                let resp = self.send(repo, Method::PUT, &put, true, &|rb| {
+                    rb.header(header::CONTENT_TYPE, "application/octet-stream")
+                        .body(body.clone())
+                })?;
+                check_status(repo, &put, resp)?;
+            }
+        }
+        Ok(desc)
+    }
+
+    /// Uploads a blob of known size and digest from the reader `open` gives (one monolithic
+    /// PUT), after trying a cross-repository mount from `mount_from` on the same registry (then
+    /// `open` is not called).
+    pub fn put_blob_stream<R: Read + Send + 'static>(
+        &self,
+        repo: Repo<'_>,
+        digest: &str,
+        size: u64,
+        mount_from: Option<&str>,
+        open: impl FnOnce() -> Result<R, RegistryError>,
+    ) -> Result<(), RegistryError> {
+        let Some(put) = self.start_upload(repo, digest, mount_from)? else {
+            return Ok(());
+        };
+        let cell = Mutex::new(Some(open()?));
+        // The push token exists by now (the POST needed it), so this PUT is not challenged and
+        // its one-shot body is sent once.
+        let resp = self.send(repo, Method::PUT, &put, true, &|rb| {
+            let body = match cell.lock().expect("lock").take() {
+                Some(r) => reqwest::blocking::Body::sized(r, size),
+                None => reqwest::blocking::Body::from(Vec::new()),
+            };
+            rb.header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(body)
+        })?;
+        check_status(repo, &put, resp).map(|_| ())
+    }
+
+    /// Starts an upload (or mounts `digest` from `mount_from`): the URL to PUT the bytes to, or
+    /// `None` when the mount made the blob present.
+    fn start_upload(
+        &self,
+        repo: Repo<'_>,
+        digest: &str,
+        mount_from: Option<&str>,
+    ) -> Result<Option<String>, RegistryError> {
+        let mut url = self.url(repo, "blobs/uploads/");
+        if let Some(from) = mount_from {
+            url = format!("{url}?mount={digest}&from={from}");
+        }
+        let resp = self.send(repo, Method::POST, &url, true, &|rb| {
+            rb.header(header::CONTENT_LENGTH, "0")
+        })?;
+        if resp.status() == StatusCode::CREATED && mount_from.is_some() {
+            return Ok(None);
+        }
+        let resp = check_status(repo, &url, resp)?;
+        let location = header_str(resp.headers(), header::LOCATION).ok_or_else(|| {
+            RegistryError::Registry {
+                registry: repo.registry.to_owned(),
+                detail: format!("POST {url}: no Location for the upload"),
+            }
+        })?;
+        let base = reqwest::Url::parse(&url).map_err(|e| RegistryError::Registry {
+            registry: repo.registry.to_owned(),
+            detail: e.to_string(),
+        })?;
+        let mut put = base.join(&location).map_err(|e| RegistryError::Registry {
+            registry: repo.registry.to_owned(),
+            detail: format!("upload location {location:?}: {e}"),
+        })?;
+        put.query_pairs_mut().append_pair("digest", digest);
+        Ok(Some(put.to_string()))
+    }
+
+    /// PUTs a manifest under a tag or its digest; returns the digest of the bytes.
+    pub fn put_manifest(
+        &self,
+        repo: Repo<'_>,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<String, RegistryError> {
+        let url = self.url(repo, &format!("manifests/{reference}"));
+        let body = bytes.to_vec();
+        let resp = self.send(repo, Method::PUT, &url, true, &|rb| {
+            rb.header(header::CONTENT_TYPE, media_type)
+                .body(body.clone())
+        })?;
+        check_status(repo, &url, resp)?;
+        Ok(manifest::sha256_digest(bytes))
+    }
+
+    /// Deletes a manifest by digest (registries refuse deleting by tag).
+    pub fn delete_manifest(&self, repo: Repo<'_>, digest: &str) -> Result<bool, RegistryError> {
+        let url = self.url(repo, &format!("manifests/{digest}"));
+        let resp = self.send(repo, Method::DELETE, &url, true, &|rb| rb)?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check_status(repo, &url, resp).map(|_| true)
+    }
+
+    /// The referrers API listing for `digest`; `None` when the registry has no referrers API
+    /// (a 404), so that the caller falls back to the tag schema. Any other failure is an error.
+    pub fn referrers(&self, repo: Repo<'_>, digest: &str) -> Result<Option<Index>, RegistryError> {
+        let url = self.url(repo, &format!("referrers/{digest}"));
+        let resp = self.send(repo, Method::GET, &url, false, &|rb| {
+            rb.header(header::ACCEPT, manifest::OCI_INDEX)
+        })?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = check_status(repo, &url, resp)?;
+        let limit = self.options.max_manifest_size;
+        let bytes = read_capped(resp, limit).map_err(|e| match e {
+            CapError::TooLarge => RegistryError::TooLarge {
+                what: format!("referrers listing {url}"),
+                size: limit + 1,
+                limit,
+            },
+            CapError::Io(e) => transport_io(repo.registry, &e),
+        })?;
+        match Manifest::parse(&bytes, Some(manifest::OCI_INDEX)) {
+            Ok(Manifest::Index(i)) => Ok(Some(i)),
+            Ok(Manifest::Image(_)) => Err(RegistryError::Manifest {
+                what: url,
+                error: manifest::ManifestError::Json(
+                    "the referrers listing is not an index".into(),
+                ),
+            }),
+            Err(error) => Err(RegistryError::Manifest { what: url, error }),
+        }
+    }
+}
+
+/// A bearer challenge's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Challenge {
+    realm: String,
+    service: Option<String>,
+}
+
+/// Parses `Bearer realm="…",service="…",scope="…"`; `None` for any other scheme.
+fn parse_bearer_challenge(value: &str) -> Option<Challenge> {
+    let (scheme, params) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut realm = None;
+    let mut service = None;
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (val, next) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (&q[..end], &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        match key.as_str() {
+            "realm" => realm = Some(val.to_owned()),
+            "service" => service = Some(val.to_owned()),
+            _ => {}
+        }
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    let realm = realm?;
+    // The realm is where credentials go: it must be a web URL.
+    if !(realm.starts_with("https://") || realm.starts_with("http://")) {
+        return None;
+    }
+    Some(Challenge { realm, service })
+}
+
+fn header_str(h: &header::HeaderMap, name: header::HeaderName) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+enum CapError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for CapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooLarge => f.write_str("too large"),
+            Self::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Reads at most `limit` bytes; more is an error.
+fn read_capped(resp: Response, limit: u64) -> Result<Vec<u8>, CapError> {
+    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit) as usize);
+    resp.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(CapError::Io)?;
+    if out.len() as u64 > limit {
+        return Err(CapError::TooLarge);
+    }
+    Ok(out)
+}
+
+fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    s.trim().replace('\n', " ")
+}
+
+/// Turns a non-success status into an error naming the registry's own error codes.
+fn check_status(repo: Repo<'_>, url: &str, resp: Response) -> Result<Response, RegistryError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = read_capped(resp, 64 * 1024).unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let detail = match serde_json::from_slice::<Envelope>(&body) {
+        Ok(env) if !env.errors.is_empty() => env
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => snippet(&body),
+    };
+    let registry = repo.registry.to_owned();
+    let detail = format!("{url}: {status} {detail}");
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            RegistryError::Unauthorized { registry, detail }
+        }
+        _ => RegistryError::Status {
+            registry,
+            status: status.as_u16(),
+            detail,
+        },
+    })
+}
+
+fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
+    let detail = error_chain(e);
+    if e.is_connect() || e.is_timeout() {
+        RegistryError::Unreachable {
+            registry: registry.to_owned(),
+            detail,
+        }
+    } else {
+        RegistryError::Registry {
+            registry: registry.to_owned(),
+            detail,
+        }
+    }
+}
+
+fn transport_io(registry: &str, e: &std::io::Error) -> RegistryError {
+    RegistryError::Unreachable {
+        registry: registry.to_owned(),
+        detail: format!("reading the response: {e}"),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges() {
+        assert_eq!(
+            parse_bearer_challenge(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#
+            ),
+            Some(Challenge {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into())
+            })
+        );
+        assert_eq!(
+            parse_bearer_challenge(r#"bearer realm=https://r.example/t"#),
+            Some(Challenge {
+                realm: "https://r.example/t".into(),
+                service: None
+            })
+        );
+        assert_eq!(parse_bearer_challenge(r#"Basic realm="Registry""#), None);
+        assert_eq!(
+            parse_bearer_challenge(r#"Bearer realm="file:///etc/passwd""#),
+            None
+        );
+        assert_eq!(parse_bearer_challenge(r#"Bearer service="x""#), None);
+        assert_eq!(
+            parse_bearer_challenge(r#"Bearer realm="unterminated"#),
+            None
+        );
+    }
+}
