@@ -678,7 +678,7 @@ fn concurrent_signers_keep_every_signature() {
     push(&r.addr, "team/app:v1", b"v1", "amd64");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let n = 6;
+    let n = 8;
     for i in 0..n {
         generate(d, "ecdsa-p256", &format!("k{i}"));
     }

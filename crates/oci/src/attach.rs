@@ -23,6 +23,10 @@ use crate::{Attachment, ImageRef, RegistryError};
 
 /// How many times a read-modify-write starts over before giving up.
 const MAX_ATTEMPTS: u32 = 12;
+/// How long a writer waits before checking a second time that its write survived. Another
+/// writer that checked the tag before our PUT and writes after it must do so within this
+/// window to be noticed; the registry API offers no compare-and-swap to close it entirely.
+const SURVIVAL_WAIT: Duration = Duration::from_millis(200);
 
 /// Where an attachment was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,8 +364,8 @@ fn append_once(
     }
 }
 
-/// Whether the manifest at `tag` still lists `desc` (checked now and once more a moment later,
-/// so that a writer that read before our PUT and wrote after it is noticed).
+/// Whether the manifest at `tag` still lists `desc` (checked now and once more after
+/// [`SURVIVAL_WAIT`], so that a writer that read before our PUT and wrote after it is noticed).
 fn survived(
     registry: &Registry,
     repo: Repo<'_>,
@@ -371,7 +375,7 @@ fn survived(
 ) -> Result<bool, RegistryError> {
     for round in 0..2 {
         if round == 1 {
-            std::thread::sleep(jitter(attempt) + Duration::from_millis(30));
+            std::thread::sleep(jitter(attempt) + SURVIVAL_WAIT);
         }
         let present = match registry.get_manifest(repo, tag)? {
             Some(FetchedManifest {

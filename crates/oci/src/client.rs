@@ -18,8 +18,8 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -129,7 +129,10 @@ pub struct ManifestHead {
 /// A registry client: one connection pool, one credential lookup per registry and one token per
 /// repository for every request it makes. Cheap to share between threads.
 pub struct Registry {
-    http: Client,
+    /// For https URLs: the platform's roots (loaded on first use: ~300 file reads).
+    tls: OnceLock<Result<Client, String>>,
+    /// For plain-HTTP (loopback, --allow-http-registry) URLs: no root store is ever loaded.
+    plain: OnceLock<Result<Client, String>>,
     options: RegistryOptions,
     creds: Mutex<HashMap<String, Cred>>,
     /// (registry, repository) -> (token, allows push).
@@ -159,30 +162,9 @@ impl<'a> From<&'a ImageRef> for Repo<'a> {
 impl Registry {
     /// A client with these options.
     pub fn new(options: &RegistryOptions) -> Result<Self, RegistryError> {
-        let http = Client::builder()
-            .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .danger_accept_invalid_certs(options.allow_insecure)
-            .pool_max_idle_per_host(32)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let downgrade = attempt.url().scheme() == "http"
-                    && attempt
-                        .previous()
-                        .last()
-                        .is_some_and(|u| u.scheme() == "https");
-                if downgrade {
-                    attempt.error("refusing a redirect from https to http")
-                } else if attempt.previous().len() >= 10 {
-                    attempt.error("too many redirects")
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .build()
-            .map_err(|e| RegistryError::Runtime(e.to_string()))?;
         Ok(Self {
-            http,
+            tls: OnceLock::new(),
+            plain: OnceLock::new(),
             options: options.clone(),
             creds: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
@@ -244,6 +226,55 @@ impl Registry {
             None => cache.forget_ref(&key),
         }
         Ok(fetched)
+    }
+
+    fn builder(&self) -> reqwest::blocking::ClientBuilder {
+        Client::builder()
+            .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .pool_max_idle_per_host(32)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt
+                        .previous()
+                        .last()
+                        .is_some_and(|u| u.scheme() == "https");
+                if downgrade {
+                    attempt.error("refusing a redirect from https to http")
+                } else if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
+    }
+
+    /// The HTTP client for `url`: the TLS one (built on first use) for https, else one whose
+    /// TLS configuration trusts nothing, so plain-HTTP work never reads the system's roots.
+    fn http(&self, url: &str) -> Result<&Client, RegistryError> {
+        let cell = if url.starts_with("https:") {
+            self.tls.get_or_init(|| {
+                self.builder()
+                    .danger_accept_invalid_certs(self.options.allow_insecure)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+        } else {
+            self.plain.get_or_init(|| {
+                let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+                let tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth();
+                self.builder()
+                    .tls_backend_preconfigured(tls)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+        };
+        cell.as_ref().map_err(|e| RegistryError::Runtime(e.clone()))
     }
 
     /// The options this client was made with.
@@ -351,7 +382,7 @@ impl Registry {
         build: &dyn Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
         let go = |this: &Self| -> Result<Response, RegistryError> {
-            let rb = build(this.http.request(method.clone(), url));
+            let rb = build(this.http(url)?.request(method.clone(), url));
             let rb = this.authorize(rb, repo, push)?;
             this.count(&method);
             rb.send().map_err(|e| transport(repo.registry, &e))
@@ -414,14 +445,19 @@ impl Registry {
                     form.push(("service", s.as_str()));
                 }
                 self.count(&Method::POST);
-                self.http.post(&challenge.realm).form(&form)
+                self.http(&challenge.realm)?
+                    .post(&challenge.realm)
+                    .form(&form)
             }
             _ => {
                 let mut query = vec![("scope", scope.as_str())];
                 if let Some(s) = &challenge.service {
                     query.push(("service", s.as_str()));
                 }
-                let rb = self.http.get(&challenge.realm).query(&query);
+                let rb = self
+                    .http(&challenge.realm)?
+                    .get(&challenge.realm)
+                    .query(&query);
                 self.count(&Method::GET);
                 match &cred {
                     Cred::Basic(u, p) => rb.basic_auth(u, Some(p)),

@@ -26,10 +26,11 @@ pub mod client;
 pub mod copy;
 pub mod credentials;
 pub mod manifest;
+pub mod reference;
 
 use std::fmt;
 
-use oci_client::Reference;
+pub use reference::{Reference, ReferenceError};
 
 pub use client::{Registry, RegistryOptions, Repo, Stats};
 
@@ -136,7 +137,7 @@ pub struct ImageRef(Reference);
 impl ImageRef {
     /// Parses a reference.
     pub fn parse(s: &str) -> Result<Self, RegistryError> {
-        Reference::try_from(s)
+        Reference::parse(s)
             .map(Self)
             .map_err(|e| RegistryError::InvalidReference {
                 reference: s.to_owned(),
@@ -146,12 +147,12 @@ impl ImageRef {
 
     /// The registry host (and port).
     pub fn registry(&self) -> &str {
-        self.0.resolve_registry()
+        self.0.api_host()
     }
 
     /// The repository path.
     pub fn repository(&self) -> &str {
-        self.0.repository()
+        self.0.path()
     }
 
     /// The tag, if any.
@@ -166,7 +167,7 @@ impl ImageRef {
 
     /// `registry/repository` without tag or digest (cosign's `docker-reference`).
     pub fn repository_name(&self) -> String {
-        format!("{}/{}", self.0.registry(), self.0.repository())
+        format!("{}/{}", self.0.domain(), self.0.path())
     }
 
     /// The same repository pinned to `digest`: `registry/repository@digest`.
@@ -181,32 +182,19 @@ impl ImageRef {
 
     /// The same repository with another tag or digest.
     pub fn at(&self, reference: &str) -> ImageRef {
-        let r = if reference.contains(':') {
-            Reference::with_digest(
-                self.0.registry().to_owned(),
-                self.0.repository().to_owned(),
-                reference.to_owned(),
-            )
-        } else {
-            Reference::with_tag(
-                self.0.registry().to_owned(),
-                self.0.repository().to_owned(),
-                reference.to_owned(),
-            )
-        };
-        Self(r)
+        Self(self.0.at(reference))
     }
 }
 
 impl fmt::Display for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.whole())
+        self.0.fmt(f)
     }
 }
 
 impl fmt::Debug for ImageRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ImageRef({})", self.0.whole())
+        write!(f, "ImageRef({})", self.0)
     }
 }
 
