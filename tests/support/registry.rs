@@ -15,6 +15,11 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// Starts with extra top-level configuration (for example an `auth:` block).
+    pub fn start_with(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         // Take a free port from the kernel, then hand it to the registry.
         let port = TcpListener::bind("127.0.0.1:0")
@@ -24,7 +29,7 @@ impl TestRegistry {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{extra}",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");

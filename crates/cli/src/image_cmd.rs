@@ -141,7 +141,7 @@ pub fn sign(args: SignImage) -> Result<()> {
         .iter()
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
-    let registry = registry(&args.registry)?;
+    let registry = registry(&args.registry)?.writing();
     let key = load_signing_key(&args.key)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let mut report = Vec::new();
@@ -387,7 +387,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
         .iter()
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
-    let registry = registry(&args.registry)?;
+    let registry = registry(&args.registry)?.writing();
     let key = load_signing_key(&args.key)?;
     let mut report = Vec::new();
     for image in &images {
@@ -1100,7 +1100,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
 }
 
 pub fn clean(args: Clean) -> Result<()> {
-    let registry = registry(&args.registry)?;
+    let registry = registry(&args.registry)?.writing();
     let (image, digest) = resolve_image(&registry, &args.image)?;
     let kinds: &[Attachment] = match args.type_ {
         CleanType::Signature => &[Attachment::Signature],

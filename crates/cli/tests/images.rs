@@ -852,3 +852,130 @@ fn skopeo_copies_sigils_signatures_and_they_still_verify() {
     let out = ok(sg(d).args(["verify", "--key", "k.pub", "-a", "build=42", &dst]));
     assert!(out.contains("\"build\":\"42\""), "{out}");
 }
+
+#[path = "../../../tests/support/token.rs"]
+mod token;
+
+#[test]
+fn token_auth_basic_credentials_and_identity_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keys = d.join("tokens");
+    std::fs::create_dir_all(&keys).unwrap();
+    let ts = token::TokenServer::start(&keys, &["team/app"]);
+    let r = registry::TestRegistry::start_with(&ts.registry_auth_config());
+    generate(d, "ecdsa-p256", "k");
+    let image = format!("{}/team/app:v1", r.addr);
+    let creds = [
+        "--registry-username",
+        token::USER,
+        "--registry-password",
+        token::PASSWORD,
+    ];
+
+    // Anonymous: the token service refuses, and Sigil says access was refused (exit 3).
+    fails(sg(d).args(["resolve", &image]), 3, "refused access");
+    // Push and sign with basic credentials exchanged for a bearer token.
+    let pusher = Registry::new(&RegistryOptions {
+        username: Some(token::USER.into()),
+        password: Some(token::PASSWORD.into()),
+        ..Default::default()
+    })
+    .unwrap()
+    .writing();
+    let img = ImageRef::parse(&image).unwrap();
+    let digest = pusher
+        .push_image(
+            &img,
+            &[Layer {
+                data: b"v1".to_vec(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }],
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+            mf::OCI_CONFIG,
+        )
+        .unwrap();
+    // One token for the repository served the whole push.
+    assert_eq!(
+        ts.gets.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "one refused, one granted"
+    );
+    ok(sg(d)
+        .args(["sign", "--key", "k.key"])
+        .args(creds)
+        .arg(&image));
+
+    // Cold verification on a registry never seen: 401, token, then the three reads.
+    let verify = |extra: &[&str]| -> Value {
+        let out = ok(sg(d)
+            .args(["verify", "--key", "k.pub", "-o", "json"])
+            .args(creds)
+            .args(extra)
+            .arg(&image));
+        serde_json::from_str::<Value>(&out).unwrap()["registryRequests"].clone()
+    };
+    let first = verify(&["--no-cache"]);
+    assert_eq!(
+        first,
+        json!({"head": 2, "get": 3, "write": 0}),
+        "first contact"
+    );
+    // Once the registry's realm is known (cached), a cold image costs the token and three reads.
+    let fresh_cache = d.join("cache2");
+    let out = ok(sg(d)
+        .env("SIGIL_CACHE_DIR", &fresh_cache)
+        .args(["verify", "--key", "k.pub", "-o", "json"])
+        .args(creds)
+        .arg(&image));
+    let _ = out;
+    std::fs::remove_dir_all(fresh_cache.join("blobs")).unwrap();
+    std::fs::remove_dir_all(fresh_cache.join("refs")).unwrap();
+    let out = ok(sg(d)
+        .env("SIGIL_CACHE_DIR", &fresh_cache)
+        .args(["verify", "--key", "k.pub", "-o", "json"])
+        .args(creds)
+        .arg(&image));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["registryRequests"],
+        json!({"head": 1, "get": 3, "write": 0}),
+        "known realm, cold image"
+    );
+    assert_eq!(v["images"][0]["digest"], digest.as_str());
+
+    // An identity token in the Docker config is exchanged with the refresh-token grant.
+    std::fs::write(
+        d.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"{}"}}}}}}"#,
+            r.addr,
+            token::REFRESH_TOKEN
+        ),
+    )
+    .unwrap();
+    let posts = ts.posts.load(std::sync::atomic::Ordering::Relaxed);
+    ok(sg(d)
+        .env("DOCKER_CONFIG", d)
+        .args(["verify", "--key", "k.pub", "--no-cache", &image]));
+    assert_eq!(
+        ts.posts.load(std::sync::atomic::Ordering::Relaxed),
+        posts + 1
+    );
+    // A wrong refresh token is refused by the token service, reported as such.
+    std::fs::write(
+        d.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"stale"}}}}}}"#,
+            r.addr
+        ),
+    )
+    .unwrap();
+    fails(
+        sg(d)
+            .env("DOCKER_CONFIG", d)
+            .args(["verify", "--key", "k.pub", "--no-cache", &image]),
+        3,
+        "refused access",
+    );
+}

@@ -107,6 +107,34 @@ impl Cache {
         }
     }
 
+    /// A small remembered fact (for example a registry's token realm), by kind and key.
+    pub fn get_note(&self, kind: &str, key: &str) -> Option<String> {
+        let path = self.note_path(kind, key)?;
+        let meta = fs::metadata(&path).ok()?;
+        if meta.len() > 4096 {
+            return None;
+        }
+        fs::read_to_string(path).ok()
+    }
+
+    /// Remembers a small fact.
+    pub fn put_note(&self, kind: &str, key: &str, value: &str) {
+        if let Some(path) = self.note_path(kind, key)
+            && value.len() <= 4096
+            && self.get_note(kind, key).as_deref() != Some(value)
+        {
+            let _ = write_atomic(&path, value.as_bytes());
+        }
+    }
+
+    fn note_path(&self, kind: &str, key: &str) -> Option<PathBuf> {
+        if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        let name = sha256_digest(key.as_bytes());
+        Some(self.dir.join(kind).join(&name["sha256:".len()..]))
+    }
+
     /// Forgets `key` (its target was deleted).
     pub fn forget_ref(&self, key: &str) {
         let _ = fs::remove_file(self.ref_path(key));

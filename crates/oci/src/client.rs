@@ -139,6 +139,8 @@ pub struct Registry {
     tokens: Mutex<HashMap<(String, String), (String, bool)>>,
     counters: Counters,
     cache: Option<Cache>,
+    /// Ask for push rights with the first token of each repository.
+    writer: bool,
 }
 
 /// Where a request goes: a registry and a repository in it.
@@ -170,7 +172,15 @@ impl Registry {
             tokens: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             cache: None,
+            writer: false,
         })
+    }
+
+    /// Marks the client as one that will write to the repositories it reads (signing): the first
+    /// token for a repository then carries push rights too, saving a second token exchange.
+    pub fn writing(mut self) -> Self {
+        self.writer = true;
+        self
     }
 
     /// Uses `cache` for signature manifests and attachment blobs.
@@ -387,6 +397,7 @@ impl Registry {
             this.count(&method);
             rb.send().map_err(|e| transport(repo.registry, &e))
         };
+        self.token_from_known_challenge(repo, push)?;
         let resp = go(self)?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
@@ -406,6 +417,17 @@ impl Registry {
             });
         };
         self.fetch_token(repo, push, &challenge)?;
+        if let Some(c) = &self.cache {
+            c.put_note(
+                "challenges",
+                repo.registry,
+                &format!(
+                    "{}\n{}",
+                    challenge.realm,
+                    challenge.service.as_deref().unwrap_or("")
+                ),
+            );
+        }
         let resp = go(self)?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(RegistryError::Unauthorized {
@@ -416,12 +438,43 @@ impl Registry {
         Ok(resp)
     }
 
+    /// When this registry challenged us before (remembered in the cache) and no token for the
+    /// repository is held, fetches one now instead of learning the realm from a 401 again.
+    fn token_from_known_challenge(&self, repo: Repo<'_>, push: bool) -> Result<(), RegistryError> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        let key = (repo.registry.to_owned(), repo.repository.to_owned());
+        if let Some((_, can_push)) = self.tokens.lock().expect("lock").get(&key)
+            && (*can_push || !push)
+        {
+            return Ok(());
+        }
+        if matches!(self.cred(repo.registry)?, Cred::Bearer(_)) {
+            return Ok(());
+        }
+        let Some(note) = cache.get_note("challenges", repo.registry) else {
+            return Ok(());
+        };
+        let (realm, service) = note.split_once('\n').unwrap_or((note.as_str(), ""));
+        // A remembered realm must be https, or the registry itself plain HTTP on loopback.
+        if !(realm.starts_with("https://") || self.scheme(repo.registry) == "http") {
+            return Ok(());
+        }
+        let challenge = Challenge {
+            realm: realm.to_owned(),
+            service: (!service.is_empty()).then(|| service.to_owned()),
+        };
+        self.fetch_token(repo, push, &challenge)
+    }
+
     fn fetch_token(
         &self,
         repo: Repo<'_>,
         push: bool,
         challenge: &Challenge,
     ) -> Result<(), RegistryError> {
+        let push = push || self.writer;
         let scope = format!(
             "repository:{}:{}",
             repo.repository,
