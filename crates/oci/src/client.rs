@@ -875,13 +875,16 @@ impl Registry {
 
 /// A bearer challenge's parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Challenge {
-    realm: String,
-    service: Option<String>,
+pub struct Challenge {
+    /// The token service URL.
+    pub realm: String,
+    /// The `service` parameter to send back.
+    pub service: Option<String>,
 }
 
-/// Parses `Bearer realm="…",service="…",scope="…"`; `None` for any other scheme.
-fn parse_bearer_challenge(value: &str) -> Option<Challenge> {
+/// Parses a `WWW-Authenticate` value `Bearer realm="…",service="…",scope="…"`; `None` for any
+/// other scheme, a missing realm, or a realm that is not an http(s) URL.
+pub fn parse_bearer_challenge(value: &str) -> Option<Challenge> {
     let (scheme, params) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
