@@ -933,6 +933,19 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         self.sign_digest(&Digest::of(self.algorithm().signing_hash(), message))
     }
+
+    /// Signs a message the way signed notes and log timestamps are signed: pure Ed25519 (RFC
+    /// 8032, no prehash) for Ed25519 keys, as [`sign`](Self::sign) otherwise. The counterpart
+    /// of [`PublicKey::verify_message`].
+    pub fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.inner {
+            Inner::Ed25519(sk) => {
+                use ed25519_dalek::Signer;
+                Ok(sk.sign(message).to_bytes().to_vec())
+            }
+            _ => self.sign(message),
+        }
+    }
 }
 
 fn private_key_label_hint(label: &str) -> &'static str {

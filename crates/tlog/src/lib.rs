@@ -21,3 +21,5 @@
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod store;
+pub mod tiles;

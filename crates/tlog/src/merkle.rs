@@ -257,6 +257,11 @@ fn split(n: usize) -> usize {
     k
 }
 
+/// The root of the empty tree: SHA-256 of the empty string.
+pub fn empty_root() -> Hash {
+    to_hash(Digest::of(HashAlgorithm::Sha256, b""))
+}
+
 /// MTH over leaf hashes (RFC 6962 §2.1). The empty tree's root is SHA-256("").
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {

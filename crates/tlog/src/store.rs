@@ -1,0 +1,412 @@
+//! Log storage behind one trait, with two backends that pass the same tests: [`Embedded`] (a
+//! redb file in a data directory, the default) and PostgreSQL (in `sigil-server`, which owns
+//! the database client).
+//!
+//! A store holds the entries (canonical bodies with their integration time), the Merkle tree as
+//! C2SP tiles, a leaf-hash index (duplicates, UUID lookups), a search index, and the latest
+//! signed tree head. Writing is two-phase, so that a log never signs a tree that is not durable
+//! (and so can never sign two inconsistent checkpoints):
+//!
+//! 1. [`LogStore::append`] writes one sequenced batch — entries, changed tiles and index keys —
+//!    in one durable transaction, and refuses a batch that does not start at the stored size;
+//! 2. [`LogStore::publish`] then stores the checkpoint signed for that size.
+//!
+//! After a crash between the two, [`LogStore::size`] is ahead of the head: the tree is fixed by
+//! then, and the log signs and publishes it on start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
+
+use crate::merkle::Hash;
+
+/// A stored signed tree head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Leaves in the tree.
+    pub size: u64,
+    /// Its root hash.
+    pub root: Hash,
+    /// The signed checkpoint (C2SP signed note) for this size and root.
+    pub checkpoint: String,
+}
+
+/// An entry to append.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// The canonical body.
+    pub body: Vec<u8>,
+    /// Its leaf hash.
+    pub leaf: Hash,
+    /// Unix seconds at integration.
+    pub integrated_time: i64,
+    /// Search keys (hashed by the caller).
+    pub keys: Vec<[u8; 32]>,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Its index.
+    pub index: u64,
+    /// The canonical body.
+    pub body: Vec<u8>,
+    /// Unix seconds at integration.
+    pub integrated_time: i64,
+}
+
+/// One sequenced batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The index of the first entry (the stored size before the batch).
+    pub first: u64,
+    /// The entries, in index order.
+    pub entries: Vec<NewEntry>,
+    /// Every tile that changed: `(level, index, hashes)`.
+    pub tiles: Vec<(u8, u64, Vec<Hash>)>,
+}
+
+/// Why storage failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot take writes or answer now (disk full, read-only, database gone).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A batch that does not continue the stored tree.
+    #[error("the batch starts at {batch}, the stored tree has {stored} entries")]
+    Conflict {
+        /// The batch's first index.
+        batch: u64,
+        /// The stored size.
+        stored: u64,
+    },
+    /// Stored data that does not decode.
+    #[error("storage is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What a log needs from storage.
+pub trait LogStore: Send + Sync {
+    /// The latest published signed head, `None` for a new log.
+    fn head(&self) -> Result<Option<Head>, StoreError>;
+    /// Entries stored (at least the head's size).
+    fn size(&self) -> Result<u64, StoreError>;
+    /// Appends a batch atomically and durably.
+    fn append(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// Publishes a signed head for the stored size (never smaller than the current head).
+    fn publish(&self, head: &Head) -> Result<(), StoreError>;
+    /// Entries `start..start+count` that exist.
+    fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError>;
+    /// The index of the entry with this leaf hash.
+    fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError>;
+    /// A tile's hashes (empty when absent).
+    fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError>;
+    /// Indexes of entries carrying a search key, ascending, at most `limit`.
+    fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// A human name of the backend (`embedded`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
+
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
+const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+const SEARCH: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("search");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// Bytes of a search key kept in the index (a 128-bit prefix of the key's hash).
+const SEARCH_KEY_LEN: usize = 16;
+
+/// The embedded store: one redb file, `log.redb`, in the data directory.
+pub struct Embedded {
+    db: Database,
+    path: PathBuf,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn encode_head(h: &Head) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + h.checkpoint.len());
+    v.extend_from_slice(&h.size.to_be_bytes());
+    v.extend_from_slice(&h.root);
+    v.extend_from_slice(h.checkpoint.as_bytes());
+    v
+}
+
+fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
+    if v.len() < 40 {
+        return Err(StoreError::Corrupt("the stored head is truncated".into()));
+    }
+    let size = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+    let root: Hash = v[8..40].try_into().expect("32 bytes");
+    let checkpoint = String::from_utf8(v[40..].to_vec())
+        .map_err(|_| StoreError::Corrupt("the stored checkpoint is not UTF-8".into()))?;
+    Ok(Head {
+        size,
+        root,
+        checkpoint,
+    })
+}
+
+/// Tile hashes as bytes and back.
+pub fn tile_bytes(hashes: &[Hash]) -> Vec<u8> {
+    hashes.iter().flatten().copied().collect()
+}
+
+/// Tile bytes as hashes; a length that is not a multiple of 32 is corrupt.
+pub fn tile_hashes(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
+    if bytes.len() % 32 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "a tile of {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect())
+}
+
+impl Embedded {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("log.redb");
+        let db =
+            Database::create(&path).map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+        let w = db.begin_write().map_err(unavailable)?;
+        {
+            w.open_table(ENTRIES).map_err(unavailable)?;
+            w.open_table(LEAVES).map_err(unavailable)?;
+            w.open_table(TILES).map_err(unavailable)?;
+            w.open_multimap_table(SEARCH).map_err(unavailable)?;
+            w.open_table(META).map_err(unavailable)?;
+        }
+        w.commit().map_err(unavailable)?;
+        Ok(Self { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn read_size(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64, StoreError> {
+    match t.get("size").map_err(unavailable)? {
+        None => Ok(0),
+        Some(v) => {
+            let b: [u8; 8] = v
+                .value()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("the stored size is not 8 bytes".into()))?;
+            Ok(u64::from_be_bytes(b))
+        }
+    }
+}
+
+impl LogStore for Embedded {
+    fn head(&self) -> Result<Option<Head>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_table(META).map_err(unavailable)?;
+        match t.get("head").map_err(unavailable)? {
+            None => Ok(None),
+            Some(v) => decode_head(v.value()).map(Some),
+        }
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_table(META).map_err(unavailable)?;
+        read_size(&t)
+    }
+
+    fn publish(&self, head: &Head) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(unavailable)?;
+        {
+            let mut meta = w.open_table(META).map_err(unavailable)?;
+            let stored = read_size(&meta)?;
+            let current = match meta.get("head").map_err(unavailable)? {
+                None => 0,
+                Some(v) => decode_head(v.value())?.size,
+            };
+            if head.size != stored || head.size < current {
+                return Err(StoreError::Conflict {
+                    batch: head.size,
+                    stored,
+                });
+            }
+            meta.insert("head", encode_head(head).as_slice())
+                .map_err(unavailable)?;
+        }
+        w.commit().map_err(unavailable)
+    }
+
+    fn append(&self, batch: &Batch) -> Result<(), StoreError> {
+        let w = self.db.begin_write().map_err(unavailable)?;
+        {
+            let mut meta = w.open_table(META).map_err(unavailable)?;
+            let stored = read_size(&meta)?;
+            if stored != batch.first {
+                return Err(StoreError::Conflict {
+                    batch: batch.first,
+                    stored,
+                });
+            }
+            let mut entries = w.open_table(ENTRIES).map_err(unavailable)?;
+            let mut leaves = w.open_table(LEAVES).map_err(unavailable)?;
+            let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
+            let mut buf = Vec::new();
+            for (i, e) in batch.entries.iter().enumerate() {
+                let index = batch.first + i as u64;
+                buf.clear();
+                buf.extend_from_slice(&e.integrated_time.to_be_bytes());
+                buf.extend_from_slice(&e.body);
+                entries.insert(index, buf.as_slice()).map_err(unavailable)?;
+                leaves.insert(&e.leaf[..], index).map_err(unavailable)?;
+                for k in &e.keys {
+                    search
+                        .insert(&k[..SEARCH_KEY_LEN], index)
+                        .map_err(unavailable)?;
+                }
+            }
+            let mut tiles = w.open_table(TILES).map_err(unavailable)?;
+            for (level, index, hashes) in &batch.tiles {
+                tiles
+                    .insert((*level, *index), tile_bytes(hashes).as_slice())
+                    .map_err(unavailable)?;
+            }
+            let size = batch.first + batch.entries.len() as u64;
+            meta.insert("size", &size.to_be_bytes()[..])
+                .map_err(unavailable)?;
+        }
+        w.commit().map_err(unavailable)
+    }
+
+    fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_table(ENTRIES).map_err(unavailable)?;
+        let mut out = Vec::new();
+        for item in t
+            .range(start..start.saturating_add(count))
+            .map_err(unavailable)?
+        {
+            let (k, v) = item.map_err(unavailable)?;
+            let v = v.value();
+            if v.len() < 8 {
+                return Err(StoreError::Corrupt(format!(
+                    "entry {} is truncated",
+                    k.value()
+                )));
+            }
+            out.push(StoredEntry {
+                index: k.value(),
+                integrated_time: i64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+                body: v[8..].to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_table(LEAVES).map_err(unavailable)?;
+        Ok(t.get(&leaf[..]).map_err(unavailable)?.map(|v| v.value()))
+    }
+
+    fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_table(TILES).map_err(unavailable)?;
+        match t.get((level, index)).map_err(unavailable)? {
+            None => Ok(Vec::new()),
+            Some(v) => tile_hashes(v.value()),
+        }
+    }
+
+    fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let t = r.open_multimap_table(SEARCH).map_err(unavailable)?;
+        let mut out = Vec::new();
+        for v in t.get(&key[..SEARCH_KEY_LEN]).map_err(unavailable)? {
+            out.push(v.map_err(unavailable)?.value());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+}
+
+/// A [`crate::tiles::TileSource`] over a store, with full tiles (immutable) cached in memory.
+pub struct StoreTiles<'a> {
+    store: &'a dyn LogStore,
+    cache: &'a TileCache,
+}
+
+impl<'a> StoreTiles<'a> {
+    /// Tiles of `store` through `cache`.
+    pub fn new(store: &'a dyn LogStore, cache: &'a TileCache) -> Self {
+        Self { store, cache }
+    }
+}
+
+type TileMap = std::collections::HashMap<(u8, u64), Arc<Vec<Hash>>>;
+
+/// A bounded cache of full tiles.
+pub struct TileCache {
+    map: std::sync::Mutex<TileMap>,
+    capacity: usize,
+}
+
+impl TileCache {
+    /// Holds at most `capacity` tiles (8 KiB each).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: Default::default(),
+            capacity,
+        }
+    }
+
+    /// Remembers a full tile.
+    pub fn insert(&self, level: u8, index: u64, hashes: Arc<Vec<Hash>>) {
+        if hashes.len() as u64 != crate::tiles::TILE_WIDTH {
+            return;
+        }
+        let mut m = self.map.lock().expect("lock");
+        if m.len() >= self.capacity {
+            // Cheap eviction: forget everything below the top levels' working set.
+            m.retain(|(l, _), _| *l > 0);
+            if m.len() >= self.capacity {
+                m.clear();
+            }
+        }
+        m.insert((level, index), hashes);
+    }
+
+    fn get(&self, level: u8, index: u64) -> Option<Arc<Vec<Hash>>> {
+        self.map.lock().expect("lock").get(&(level, index)).cloned()
+    }
+}
+
+impl crate::tiles::TileSource for StoreTiles<'_> {
+    fn tile(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, crate::tiles::TileError> {
+        if let Some(t) = self.cache.get(level, index) {
+            return Ok(t);
+        }
+        let t = Arc::new(self.store.tile(level, index).map_err(|e| {
+            crate::tiles::TileError::Storage {
+                level,
+                index,
+                detail: e.to_string(),
+            }
+        })?);
+        self.cache.insert(level, index, t.clone());
+        Ok(t)
+    }
+}
