@@ -78,18 +78,24 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         }],
     };
     let envelope_json = serde_json::to_string(&envelope)?;
+    let entry = if args.tlog_upload {
+        let e = crate::rekor::upload(
+            &args.rekor_url,
+            &crate::rekor::dsse(&envelope_json, key.public_key()),
+        )?;
+        eprintln!("tlog entry created with index: {}", e.log_index.0);
+        Some(e)
+    } else {
+        None
+    };
     let mut outputs = AtomicOutputs::new(true);
     if let Some(p) = &args.output_attestation {
         outputs.add(p, envelope_json.as_bytes(), 0o644)?;
     }
     if let Some(p) = &args.bundle {
-        outputs.add(
-            p,
-            Bundle::dsse_with_key(key.public_key().hint(), envelope)
-                .to_json()
-                .as_bytes(),
-            0o644,
-        )?;
+        let mut b = Bundle::dsse_with_key(key.public_key().hint(), envelope);
+        b.verification_material.tlog_entries.extend(entry);
+        outputs.add(p, b.to_json().as_bytes(), 0o644)?;
     }
     outputs.commit()?;
     match &args.output_attestation {

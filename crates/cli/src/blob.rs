@@ -14,12 +14,6 @@ use crate::support::{
 };
 
 pub fn sign(args: SignBlob) -> Result<()> {
-    if args.tlog_upload {
-        bail!(
-            "--tlog-upload=true needs a transparency log, and this version of Sigil signs offline only; \
-             pass --tlog-upload=false (the default)"
-        );
-    }
     // Check the input before asking for a password.
     let input = Input::open(&args.file)?;
     let key = load_signing_key(&args.key)?;
@@ -30,18 +24,27 @@ pub fn sign(args: SignBlob) -> Result<()> {
     pb.finish_and_clear();
     let signature = key.sign_digest(&digest)?;
     let b64 = encode_signature(&signature);
+    let entry = if args.tlog_upload {
+        let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
+        let e = crate::rekor::upload(&args.rekor_url, &proposed)?;
+        eprintln!("tlog entry created with index: {}", e.log_index.0);
+        Some(e)
+    } else {
+        None
+    };
 
     let mut outputs = AtomicOutputs::new(true);
     if let Some(path) = &args.output_signature {
         outputs.add(path, b64.as_bytes(), 0o644)?;
     }
     if let Some(path) = &args.bundle {
-        let b = Bundle::message_signature_with_key(
+        let mut b = Bundle::message_signature_with_key(
             key.public_key().hint(),
             algorithm.sigstore_name(),
             digest.as_bytes().to_vec(),
             signature,
         );
+        b.verification_material.tlog_entries.extend(entry);
         outputs.add(path, b.to_json().as_bytes(), 0o644)?;
     }
     outputs.commit()?;

@@ -56,6 +56,12 @@ pub enum Command {
     Clean(Clean),
     /// Copy an image with its signatures, attestations, SBOMs and referrers.
     Copy(CopyImage),
+    /// The transparency log: run it (`serve`) and use it (`get`, `search`, `verify`, `monitor`).
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Trusted roots for your own infrastructure.
+    #[command(subcommand)]
+    TrustedRoot(TrustedRootCmd),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -117,9 +123,17 @@ pub struct SignBlob {
     /// Also write a Sigstore bundle (v0.3) to this file.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    /// Upload the signature to the transparency log at --rekor-url; the entry and its proof go
+    /// into the bundle. Off by default: Sigil signs offline unless asked.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
+    /// The transparency log (Rekor v1 API: `sigil log serve`, or Rekor).
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
     /// Skip confirmation prompts (accepted for cosign compatibility; Sigil does not prompt).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -208,6 +222,17 @@ pub struct AttestBlob {
     /// Also write a Sigstore bundle (v0.3).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Upload the envelope (a dsse entry) to the transparency log at --rekor-url; the entry and
+    /// its proof go into the bundle.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: bool,
+    /// The transparency log (Rekor v1 API).
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
     /// Skip confirmation prompts (accepted for cosign compatibility).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -614,4 +639,143 @@ pub struct VersionCmd {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogCmd {
+    /// Run the transparency log service (Rekor v1 API and C2SP tiles).
+    Serve(LogServe),
+    /// Fetch an entry by index or UUID, with its inclusion proof verified.
+    Get(LogGet),
+    /// Find entries by artefact hash, public key, email or subject.
+    Search(LogSearch),
+    /// Verify an entry's inclusion, or the consistency between two checkpoints.
+    Verify(LogVerify),
+    /// Fetch the newest checkpoint and prove it consistent with the one stored in a state file.
+    Monitor(LogMonitor),
+}
+
+#[derive(Args, Debug)]
+pub struct LogServe {
+    /// Data directory of the embedded store (created if missing).
+    #[arg(long, default_value = "sigil-log")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Checkpoint origin and key name [default: the listen address].
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// The log's signing key (PKCS#8 PEM, or a cosign key file with COSIGN_PASSWORD)
+    /// [default: DATA/log-signing-key.pem, generated on first start].
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Algorithm of a generated key.
+    #[arg(long, default_value = "ecdsa-p256", value_parser = ["ecdsa-p256", "ed25519"])]
+    pub key_algorithm: String,
+    /// Most entries per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_max_size: usize,
+    /// Longest a batch waits for more entries, in milliseconds.
+    #[arg(long, default_value_t = 25)]
+    pub batch_max_age_ms: u64,
+    /// Largest request body; larger ones get 413.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    pub max_body_size: u64,
+    /// Write the listening address here once the server is ready (for scripts and tests).
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogTarget {
+    /// The log's URL.
+    #[arg(long, env = "SIGIL_REKOR_URL", default_value = "http://127.0.0.1:3000")]
+    pub rekor_url: String,
+    /// The log's public key (PEM) to verify checkpoints and SETs with [default: fetched from
+    /// the log, trust on first use].
+    #[arg(long)]
+    pub log_public_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct LogGet {
+    #[command(flatten)]
+    pub target: LogTarget,
+    /// Entry index.
+    #[arg(long, conflicts_with = "uuid", required_unless_present = "uuid")]
+    pub log_index: Option<u64>,
+    /// Entry UUID.
+    #[arg(long)]
+    pub uuid: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogSearch {
+    #[command(flatten)]
+    pub target: LogTarget,
+    /// Artefact digest (`sha256:<hex>` or hex), or a file to hash.
+    #[arg(long)]
+    pub sha: Option<String>,
+    /// Public key or certificate (PEM file).
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Email in a signing certificate.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Subject (URI or email SAN) of a signing certificate.
+    #[arg(long)]
+    pub subject: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogVerify {
+    #[command(flatten)]
+    pub target: LogTarget,
+    /// Verify the inclusion of this entry.
+    #[arg(long, conflicts_with_all = ["first_size"])]
+    pub log_index: Option<u64>,
+    /// Verify consistency from this size to the current checkpoint (or --last-size).
+    #[arg(long)]
+    pub first_size: Option<u64>,
+    /// The larger size [default: the current tree size].
+    #[arg(long, requires = "first_size")]
+    pub last_size: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogMonitor {
+    #[command(flatten)]
+    pub target: LogTarget,
+    /// State file holding the last verified checkpoint (created on first run).
+    #[arg(long)]
+    pub state: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrustedRootCmd {
+    /// Write a trusted_root.json naming a transparency log with its key and validity window.
+    Create(TrustedRootCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct TrustedRootCreate {
+    /// The log's URL (its `baseUrl`; its host is the checkpoint origin verifiers expect).
+    #[arg(long)]
+    pub rekor_url: String,
+    /// The log's public key (PEM) [default: fetched from the log].
+    #[arg(long)]
+    pub rekor_public_key: Option<PathBuf>,
+    /// Start of the key's validity (RFC 3339) [default: the log's first entry, or now].
+    #[arg(long)]
+    pub rekor_start_time: Option<String>,
+    /// End of the key's validity (RFC 3339) [default: open].
+    #[arg(long)]
+    pub rekor_end_time: Option<String>,
+    /// Output file [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

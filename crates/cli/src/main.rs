@@ -17,14 +17,16 @@ mod checksums_cmd;
 mod cli;
 mod image_cmd;
 mod keys_cmd;
+mod log_cmd;
 mod oci_cmd;
+mod rekor;
 mod support;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{ChecksumsCmd, Cli, Command};
+use cli::{ChecksumsCmd, Cli, Command, LogCmd, TrustedRootCmd};
 use support::{EXIT_ERROR, EXIT_VERIFY_FAILED, VerificationFailed};
 
 fn main() -> ExitCode {
@@ -48,6 +50,12 @@ fn main() -> ExitCode {
         Command::Download(a) => image_cmd::download(a),
         Command::Clean(a) => image_cmd::clean(a),
         Command::Copy(a) => image_cmd::copy(a),
+        Command::Log(LogCmd::Serve(a)) => log_cmd::serve(a),
+        Command::Log(LogCmd::Get(a)) => log_cmd::get(a),
+        Command::Log(LogCmd::Search(a)) => log_cmd::search(a),
+        Command::Log(LogCmd::Verify(a)) => log_cmd::verify(a),
+        Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
+        Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {

@@ -1,0 +1,542 @@
+//! `sigil log serve|get|search|verify|monitor`.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigil_crypto::hash::{hex_decode, hex_lower};
+use sigil_crypto::{KeyAlgorithm, PublicKey, SigningKey};
+use sigil_server::log::{Log, LogConfig};
+use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier, SignedNote};
+use sigil_tlog::merkle::{self, Hash};
+use sigil_tlog::store::Embedded;
+
+use crate::cli::{LogGet, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify, OutputFormat};
+use crate::support::{VerificationFailed, load_signing_key, print_json, read_limited};
+
+/// Largest response read from a log.
+const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+fn load_log_key(a: &LogServe) -> Result<SigningKey> {
+    if let Some(p) = &a.key {
+        let pem = read_limited(p, 64 * 1024, "log signing key")?;
+        if sigil_crypto::pem::peek_label(&pem).is_some_and(|l| l.starts_with("ENCRYPTED")) {
+            return load_signing_key(&p.to_string_lossy());
+        }
+        return SigningKey::from_plain_pem(&pem)
+            .with_context(|| format!("log key {}", p.display()));
+    }
+    let path = a.data.join("log-signing-key.pem");
+    if path.exists() {
+        let pem = read_limited(&path, 64 * 1024, "log signing key")?;
+        return SigningKey::from_plain_pem(&pem)
+            .with_context(|| format!("log key {}", path.display()));
+    }
+    let alg = match a.key_algorithm.as_str() {
+        "ed25519" => KeyAlgorithm::Ed25519,
+        _ => KeyAlgorithm::EcdsaP256,
+    };
+    let key = SigningKey::generate(alg)?;
+    let pem = sigil_crypto::pem::encode("PRIVATE KEY", &key.to_pkcs8_der()?);
+    std::fs::create_dir_all(&a.data)
+        .with_context(|| format!("cannot create {}", a.data.display()))?;
+    let mut outputs = crate::support::AtomicOutputs::new(false);
+    outputs.add(&path, pem.as_bytes(), 0o600)?;
+    outputs.commit()?;
+    eprintln!(
+        "sigil log: generated the log signing key {}",
+        path.display()
+    );
+    Ok(key)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn serve(a: LogServe) -> Result<()> {
+    let key = load_log_key(&a)?;
+    let store = Arc::new(Embedded::open(&a.data)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        let origin = a.origin.clone().unwrap_or_else(|| addr.to_string());
+        let log = Log::open(
+            store,
+            LogConfig {
+                origin: origin.clone(),
+                key,
+                batch_max_size: a.batch_max_size,
+                batch_max_age: Duration::from_millis(a.batch_max_age_ms),
+            },
+        )?;
+        let head = log.head();
+        eprintln!(
+            "sigil log: {origin} on http://{addr}, {} store in {}, {} entries, log ID {}",
+            log.backend(),
+            a.data.display(),
+            head.size,
+            hex_lower(&log.id())
+        );
+        if let Some(f) = &a.ready_file {
+            let mut o = crate::support::AtomicOutputs::new(true);
+            o.add(f, format!("http://{addr}\n").as_bytes(), 0o644)?;
+            o.commit()?;
+        }
+        let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
+        sigil_server::serve(listener, app, shutdown_signal()).await?;
+        let log2 = log.clone();
+        tokio::task::spawn_blocking(move || log2.shutdown()).await?;
+        eprintln!("sigil log: stopped at {} entries", log.head().size);
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Clients
+
+struct Client {
+    base: String,
+    http: reqwest::blocking::Client,
+    key: PublicKey,
+    key_fetched: bool,
+}
+
+fn get_json(http: &reqwest::blocking::Client, url: &str) -> Result<Value> {
+    let resp = http.get(url).send().with_context(|| format!("GET {url}"))?;
+    read_json(resp, url)
+}
+
+fn read_json(resp: reqwest::blocking::Response, url: &str) -> Result<Value> {
+    let status = resp.status();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(resp, MAX_RESPONSE + 1), &mut body)?;
+    if body.len() as u64 > MAX_RESPONSE {
+        bail!("{url}: the response is over {MAX_RESPONSE} bytes");
+    }
+    if !status.is_success() {
+        let msg = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+        bail!("{url}: {status}: {msg}");
+    }
+    serde_json::from_slice(&body).with_context(|| format!("{url}: the response is not JSON"))
+}
+
+impl Client {
+    fn new(t: &LogTarget) -> Result<Self> {
+        let base = t.rekor_url.trim_end_matches('/').to_owned();
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let (key, key_fetched) = match &t.log_public_key {
+            Some(p) => (
+                PublicKey::from_pem(&read_limited(p, 64 * 1024, "log public key")?)?,
+                false,
+            ),
+            None => {
+                let url = format!("{base}/api/v1/log/publicKey");
+                let resp = http
+                    .get(&url)
+                    .send()
+                    .with_context(|| format!("GET {url}"))?;
+                if !resp.status().is_success() {
+                    bail!("{url}: {}", resp.status());
+                }
+                (PublicKey::from_pem(&resp.bytes()?)?, true)
+            }
+        };
+        Ok(Self {
+            base,
+            http,
+            key,
+            key_fetched,
+        })
+    }
+
+    fn verifier(&self, checkpoint: &str) -> Result<NoteVerifier> {
+        let note = SignedNote::parse(checkpoint)?;
+        let origin = note.text.lines().next().unwrap_or_default().to_owned();
+        Ok(NoteVerifier::new(&origin, self.key.clone()))
+    }
+
+    fn checkpoint(&self, text: &str) -> Result<Checkpoint> {
+        let v = self.verifier(text)?;
+        Checkpoint::verify_envelope(text, &[v])
+            .map_err(|e| VerificationFailed(format!("the checkpoint: {e}")).into())
+    }
+}
+
+fn hash_of(hex: &str, what: &str) -> Result<Hash> {
+    hex_decode(hex)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow!("{what} is not a 32-byte hex hash"))
+}
+
+/// Verifies one `{uuid: LogEntry}` object: the UUID is the leaf hash, the SET, the inclusion
+/// proof, and the checkpoint it leads to.
+fn verify_entry(c: &Client, uuid: &str, e: &Value) -> Result<Value> {
+    let body = STANDARD
+        .decode(e["body"].as_str().unwrap_or_default())
+        .context("the entry body is not base64")?;
+    let leaf = merkle::leaf_hash(&body);
+    if !uuid.ends_with(&hex_lower(&leaf)) {
+        return Err(
+            VerificationFailed(format!("the UUID {uuid} is not the entry's leaf hash")).into(),
+        );
+    }
+    let index = e["logIndex"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no logIndex"))?;
+    let set = STANDARD
+        .decode(
+            e["verification"]["signedEntryTimestamp"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .context("the SET is not base64")?;
+    let payload = json!({"body": e["body"], "integratedTime": e["integratedTime"],
+                         "logID": e["logID"], "logIndex": e["logIndex"]});
+    let canonical = sigil_formats::jcs::canonicalize(&payload)?;
+    c.key
+        .verify_message(canonical.as_bytes(), &set)
+        .map_err(|_| {
+            VerificationFailed("the signed entry timestamp does not verify with the log key".into())
+        })?;
+    let p = &e["verification"]["inclusionProof"];
+    let size = p["treeSize"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no treeSize"))?;
+    let root = hash_of(p["rootHash"].as_str().unwrap_or_default(), "rootHash")?;
+    let hashes: Vec<Hash> = p["hashes"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no proof hashes"))?
+        .iter()
+        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
+        .collect::<Result<_>>()?;
+    merkle::verify_inclusion(index, size, &leaf, &hashes, &root)
+        .map_err(|e| VerificationFailed(format!("inclusion proof: {e}")))?;
+    let cp = c.checkpoint(p["checkpoint"].as_str().unwrap_or_default())?;
+    if cp.size != size || cp.root_hash != root {
+        return Err(
+            VerificationFailed("the checkpoint does not match the inclusion proof".into()).into(),
+        );
+    }
+    Ok(
+        json!({"uuid": uuid, "logIndex": index, "integratedTime": e["integratedTime"],
+              "treeSize": size, "origin": cp.origin,
+              "body": serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)}),
+    )
+}
+
+fn tofu_note(c: &Client) {
+    if c.key_fetched {
+        eprintln!(
+            "note: the log key was fetched from the log itself; pass --log-public-key to pin it"
+        );
+    }
+}
+
+pub fn get(a: LogGet) -> Result<()> {
+    let c = Client::new(&a.target)?;
+    let url = match (&a.log_index, &a.uuid) {
+        (Some(i), _) => format!("{}/api/v1/log/entries?logIndex={i}", c.base),
+        (None, Some(u)) => format!("{}/api/v1/log/entries/{u}", c.base),
+        _ => bail!("give --log-index or --uuid"),
+    };
+    let v = get_json(&c.http, &url)?;
+    let (uuid, e) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .ok_or_else(|| anyhow!("{url}: no entry in the response"))?;
+    let out = verify_entry(&c, uuid, e)?;
+    tofu_note(&c);
+    match a.target.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Text => {
+            println!("UUID: {uuid}");
+            println!("Index: {}", out["logIndex"]);
+            println!("IntegratedTime: {}", out["integratedTime"]);
+            println!(
+                "Inclusion: verified in the tree of {} ({})",
+                out["treeSize"],
+                out["origin"].as_str().unwrap_or_default()
+            );
+            println!("Body: {}", out["body"]);
+            Ok(())
+        }
+    }
+}
+
+pub fn search(a: LogSearch) -> Result<()> {
+    let c = Client::new(&a.target)?;
+    let mut q = serde_json::Map::new();
+    if let Some(s) = &a.sha {
+        let hash = if Path::new(s).is_file() {
+            let f = std::fs::File::open(s)?;
+            let d =
+                sigil_crypto::hash::hash_reader(sigil_crypto::HashAlgorithm::Sha256, f, |_| {})?;
+            format!("sha256:{}", d.to_hex())
+        } else if s.contains(':') {
+            s.clone()
+        } else {
+            format!("sha256:{s}")
+        };
+        q.insert("hash".into(), json!(hash));
+    }
+    if let Some(p) = &a.public_key {
+        let pem = read_limited(p, 64 * 1024, "public key")?;
+        q.insert(
+            "publicKey".into(),
+            json!({"format": "x509", "content": STANDARD.encode(pem)}),
+        );
+    }
+    if let Some(e) = &a.email {
+        q.insert("email".into(), json!(e));
+    }
+    if let Some(s) = &a.subject {
+        q.insert("subject".into(), json!(s));
+    }
+    if q.is_empty() {
+        bail!("give --sha, --public-key, --email or --subject");
+    }
+    let url = format!("{}/api/v1/index/retrieve", c.base);
+    let resp = c
+        .http
+        .post(&url)
+        .json(&Value::Object(q))
+        .send()
+        .with_context(|| format!("POST {url}"))?;
+    let v = read_json(resp, &url)?;
+    let uuids: Vec<String> = v
+        .as_array()
+        .ok_or_else(|| anyhow!("{url}: not a list"))?
+        .iter()
+        .filter_map(|u| u.as_str().map(str::to_owned))
+        .collect();
+    match a.target.output {
+        OutputFormat::Json => print_json(&json!({"uuids": uuids})),
+        OutputFormat::Text => {
+            if uuids.is_empty() {
+                eprintln!("no matching entries");
+            }
+            for u in uuids {
+                println!("{u}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn current(c: &Client) -> Result<(Checkpoint, String)> {
+    let info = get_json(&c.http, &format!("{}/api/v1/log", c.base))?;
+    let text = info["signedTreeHead"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the log info has no signedTreeHead"))?
+        .to_owned();
+    Ok((c.checkpoint(&text)?, text))
+}
+
+fn prove_consistency(c: &Client, first: &Checkpoint, second: &Checkpoint) -> Result<()> {
+    if first.size > second.size {
+        return Err(VerificationFailed(format!(
+            "rollback: the log's tree has {} entries, fewer than the {} already seen",
+            second.size, first.size
+        ))
+        .into());
+    }
+    if first.size == second.size {
+        if first.root_hash != second.root_hash {
+            return Err(VerificationFailed(format!(
+                "split view: two different trees of size {} are signed",
+                first.size
+            ))
+            .into());
+        }
+        return Ok(());
+    }
+    if first.size == 0 {
+        return Ok(());
+    }
+    let url = format!(
+        "{}/api/v1/log/proof?firstSize={}&lastSize={}",
+        c.base, first.size, second.size
+    );
+    let v = get_json(&c.http, &url)?;
+    let hashes: Vec<Hash> = v["hashes"]
+        .as_array()
+        .ok_or_else(|| anyhow!("{url}: no hashes"))?
+        .iter()
+        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
+        .collect::<Result<_>>()?;
+    merkle::verify_consistency(
+        first.size,
+        second.size,
+        &first.root_hash,
+        &second.root_hash,
+        &hashes,
+    )
+    .map_err(|e| {
+        VerificationFailed(format!(
+            "split view: the tree of {} is not a prefix of the tree of {}: {e}",
+            first.size, second.size
+        ))
+    })?;
+    Ok(())
+}
+
+pub fn verify(a: LogVerify) -> Result<()> {
+    let c = Client::new(&a.target)?;
+    let out = if let Some(i) = a.log_index {
+        let url = format!("{}/api/v1/log/entries?logIndex={i}", c.base);
+        let v = get_json(&c.http, &url)?;
+        let (uuid, e) = v
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .ok_or_else(|| anyhow!("{url}: no entry"))?;
+        let r = verify_entry(&c, uuid, e)?;
+        json!({"verified": "inclusion", "logIndex": i, "uuid": uuid, "treeSize": r["treeSize"]})
+    } else if let Some(first) = a.first_size {
+        let (head, _) = current(&c)?;
+        let last = a.last_size.unwrap_or(head.size);
+        if last > head.size || first > last {
+            bail!(
+                "need --first-size <= --last-size <= {} (the tree size)",
+                head.size
+            );
+        }
+        let url = format!(
+            "{}/api/v1/log/proof?firstSize={first}&lastSize={last}",
+            c.base
+        );
+        let v = get_json(&c.http, &url)?;
+        let last_root = if last == head.size {
+            head.root_hash
+        } else {
+            hash_of(v["rootHash"].as_str().unwrap_or_default(), "rootHash")?
+        };
+        if last == head.size && v["rootHash"].as_str() != Some(hex_lower(&head.root_hash).as_str())
+        {
+            return Err(VerificationFailed(
+                "the proof's root is not the signed checkpoint's".into(),
+            )
+            .into());
+        }
+        // The first tree's root comes from the log too; the proof shows it is a prefix.
+        let first_root = if first == last {
+            last_root
+        } else {
+            let v1 = get_json(
+                &c.http,
+                &format!(
+                    "{}/api/v1/log/proof?firstSize={first}&lastSize={first}",
+                    c.base
+                ),
+            )?;
+            hash_of(v1["rootHash"].as_str().unwrap_or_default(), "rootHash")?
+        };
+        let hashes: Vec<Hash> = v["hashes"]
+            .as_array()
+            .ok_or_else(|| anyhow!("{url}: no hashes"))?
+            .iter()
+            .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
+            .collect::<Result<_>>()?;
+        merkle::verify_consistency(first, last, &first_root, &last_root, &hashes)
+            .map_err(|e| VerificationFailed(format!("consistency {first} -> {last}: {e}")))?;
+        json!({"verified": "consistency", "firstSize": first, "lastSize": last,
+               "firstRoot": hex_lower(&first_root), "lastRoot": hex_lower(&last_root)})
+    } else {
+        bail!("give --log-index or --first-size");
+    };
+    tofu_note(&c);
+    match a.target.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Text => {
+            eprintln!("Verified OK: {out}");
+            Ok(())
+        }
+    }
+}
+
+pub fn monitor(a: LogMonitor) -> Result<()> {
+    let c = Client::new(&a.target)?;
+    let (new, text) = current(&c)?;
+    let previous = match std::fs::read_to_string(&a.state) {
+        Ok(s) => {
+            let v: Value = serde_json::from_str(&s)
+                .with_context(|| format!("state file {}", a.state.display()))?;
+            let cp_text = v["checkpoint"]
+                .as_str()
+                .ok_or_else(|| anyhow!("state file {}: no checkpoint", a.state.display()))?;
+            Some(
+                c.checkpoint(cp_text)
+                    .with_context(|| format!("state file {}", a.state.display()))?,
+            )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", a.state.display())),
+    };
+    if let Some(old) = &previous {
+        if old.origin != new.origin {
+            return Err(VerificationFailed(format!(
+                "the log's origin changed from {} to {}",
+                old.origin, new.origin
+            ))
+            .into());
+        }
+        prove_consistency(&c, old, &new)?;
+    }
+    let state = json!({"origin": new.origin, "treeSize": new.size, "rootHash": hex_lower(&new.root_hash), "checkpoint": text});
+    let mut o = crate::support::AtomicOutputs::new(true);
+    o.add(&a.state, format!("{state:#}\n").as_bytes(), 0o644)?;
+    o.commit()?;
+    tofu_note(&c);
+    let out = json!({"origin": new.origin, "previousSize": previous.as_ref().map(|p| p.size), "treeSize": new.size, "consistent": true});
+    match a.target.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Text => {
+            match previous {
+                Some(p) => eprintln!(
+                    "{}: consistent from {} to {} entries",
+                    new.origin, p.size, new.size
+                ),
+                None => eprintln!(
+                    "{}: first checkpoint stored ({} entries)",
+                    new.origin, new.size
+                ),
+            }
+            std::io::stderr().flush()?;
+            Ok(())
+        }
+    }
+}

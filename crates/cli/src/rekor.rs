@@ -1,0 +1,247 @@
+//! Uploading to a Rekor v1-compatible log (Sigil's own or Rekor) and turning its answer into the
+//! bundle's `TransparencyLogEntry`; `trusted-root create`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigil_crypto::hash::hex_decode;
+use sigil_crypto::{Digest, KeyAlgorithm, PublicKey};
+use sigil_formats::bundle::{
+    Bytes, Checkpoint, InclusionPromise, InclusionProof, Int64, KindVersion, LogId,
+    TransparencyLogEntry,
+};
+
+use crate::cli::TrustedRootCreate;
+use crate::support::{AtomicOutputs, read_limited};
+
+const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+fn http() -> Result<reqwest::blocking::Client> {
+    Ok(reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+fn read_json(resp: reqwest::blocking::Response, url: &str) -> Result<(u16, Value)> {
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(resp, MAX_RESPONSE + 1), &mut body)?;
+    if body.len() as u64 > MAX_RESPONSE {
+        bail!("{url}: the response is over {MAX_RESPONSE} bytes");
+    }
+    let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Ok((status, v))
+}
+
+/// Posts a proposed entry; returns the log's `TransparencyLogEntry` (a duplicate's too).
+pub fn upload(rekor_url: &str, proposed: &Value) -> Result<TransparencyLogEntry> {
+    let base = rekor_url.trim_end_matches('/');
+    let url = format!("{base}/api/v1/log/entries");
+    let client = http()?;
+    let resp = client
+        .post(&url)
+        .json(proposed)
+        .send()
+        .with_context(|| format!("cannot reach the transparency log at {url}"))?;
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (status, v) = read_json(resp, &url)?;
+    let v = match status {
+        201 => v,
+        409 => {
+            // Already logged: fetch the existing entry.
+            let loc = location.ok_or_else(|| anyhow!("{url}: 409 without a Location"))?;
+            let entry_url = if loc.starts_with("http") {
+                loc
+            } else {
+                format!("{base}{loc}")
+            };
+            let r = client
+                .get(&entry_url)
+                .send()
+                .with_context(|| format!("GET {entry_url}"))?;
+            let (s, v) = read_json(r, &entry_url)?;
+            if s != 200 {
+                bail!("{entry_url}: {s}");
+            }
+            v
+        }
+        _ => bail!(
+            "the transparency log refused the entry ({status}): {}",
+            v["message"].as_str().unwrap_or("no message")
+        ),
+    };
+    let (_, e) = v
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .ok_or_else(|| anyhow!("{url}: no entry in the response"))?;
+    to_bundle_entry(e, proposed)
+}
+
+fn hex32(v: &Value, what: &str) -> Result<Vec<u8>> {
+    hex_decode(v.as_str().unwrap_or_default()).ok_or_else(|| anyhow!("the log's {what} is not hex"))
+}
+
+fn to_bundle_entry(e: &Value, proposed: &Value) -> Result<TransparencyLogEntry> {
+    let p = &e["verification"]["inclusionProof"];
+    let body = STANDARD
+        .decode(e["body"].as_str().unwrap_or_default())
+        .context("the log's entry body is not base64")?;
+    Ok(TransparencyLogEntry {
+        log_index: Int64(
+            e["logIndex"]
+                .as_i64()
+                .ok_or_else(|| anyhow!("no logIndex"))?,
+        ),
+        log_id: LogId {
+            key_id: Bytes(hex32(&e["logID"], "logID")?),
+        },
+        kind_version: KindVersion {
+            kind: proposed["kind"].as_str().unwrap_or_default().to_owned(),
+            version: proposed["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        integrated_time: Int64(e["integratedTime"].as_i64().unwrap_or(0)),
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: Bytes(
+                STANDARD
+                    .decode(
+                        e["verification"]["signedEntryTimestamp"]
+                            .as_str()
+                            .unwrap_or_default(),
+                    )
+                    .context("the SET is not base64")?,
+            ),
+        }),
+        inclusion_proof: Some(InclusionProof {
+            log_index: Int64(p["logIndex"].as_i64().unwrap_or(0)),
+            root_hash: Bytes(hex32(&p["rootHash"], "rootHash")?),
+            tree_size: Int64(p["treeSize"].as_i64().unwrap_or(0)),
+            hashes: p["hashes"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|h| hex32(h, "proof hash").map(Bytes))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            checkpoint: p["checkpoint"].as_str().map(|c| Checkpoint {
+                envelope: c.to_owned(),
+            }),
+        }),
+        canonicalized_body: Bytes(body),
+    })
+}
+
+/// The hashedrekord 0.0.1 proposal for a signature over `digest` by `key`.
+pub fn hashedrekord(signature: &[u8], key: &PublicKey, digest: &Digest) -> Value {
+    json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "signature": {"content": STANDARD.encode(signature),
+                      "publicKey": {"content": STANDARD.encode(key.to_pem())}},
+        "data": {"hash": {"algorithm": digest.algorithm().name(), "value": digest.to_hex()}}}})
+}
+
+/// The dsse 0.0.1 proposal for an envelope signed by `key`.
+pub fn dsse(envelope_json: &str, key: &PublicKey) -> Value {
+    json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+        "envelope": envelope_json, "verifiers": [STANDARD.encode(key.to_pem())]}}})
+}
+
+/// cosign's `dev.sigstore.cosign/bundle` annotation for an entry.
+pub fn cosign_bundle_annotation(e: &TransparencyLogEntry) -> String {
+    json!({
+        "SignedEntryTimestamp": e.inclusion_promise.as_ref().map(|p| STANDARD.encode(&p.signed_entry_timestamp.0)),
+        "Payload": {
+            "body": STANDARD.encode(&e.canonicalized_body.0),
+            "integratedTime": e.integrated_time.0,
+            "logIndex": e.log_index.0,
+            "logID": sigil_crypto::hash::hex_lower(&e.log_id.key_id.0),
+        }
+    })
+    .to_string()
+}
+
+pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
+    let base = a.rekor_url.trim_end_matches('/').to_owned();
+    let client = http()?;
+    let key = match &a.rekor_public_key {
+        Some(p) => PublicKey::from_pem(&read_limited(p, 64 * 1024, "log public key")?)?,
+        None => {
+            let url = format!("{base}/api/v1/log/publicKey");
+            let r = client
+                .get(&url)
+                .send()
+                .with_context(|| format!("GET {url}"))?;
+            if !r.status().is_success() {
+                bail!("{url}: {}", r.status());
+            }
+            PublicKey::from_pem(&r.bytes()?)?
+        }
+    };
+    let start = match &a.rekor_start_time {
+        Some(t) => t.clone(),
+        None => {
+            // The log's first entry, or now for an empty log.
+            let url = format!("{base}/api/v1/log/entries?logIndex=0");
+            let first = client
+                .get(&url)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.json::<Value>().ok())
+                .and_then(|v| v.as_object()?.values().next()?["integratedTime"].as_i64());
+            let secs = first.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64)
+            });
+            sigil_formats::time::Timestamp::from_unix(secs).to_rfc3339()
+        }
+    };
+    let details = match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+        KeyAlgorithm::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
+        KeyAlgorithm::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
+        KeyAlgorithm::Ed25519 => "PKIX_ED25519",
+        KeyAlgorithm::Rsa { .. } => "PKIX_RSA_PKCS1V15_2048_SHA256",
+    };
+    let mut valid = json!({"start": start});
+    if let Some(end) = &a.rekor_end_time {
+        valid["end"] = json!(end);
+    }
+    let log_id = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, key.spki_der());
+    let root = json!({
+        "mediaType": sigil_formats::trust_root::MEDIA_TYPE_V01,
+        "tlogs": [{
+            "baseUrl": base,
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {"rawBytes": STANDARD.encode(key.spki_der()), "keyDetails": details, "validFor": valid},
+            "logId": {"keyId": STANDARD.encode(log_id.as_bytes())},
+        }],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    });
+    let text = format!("{root:#}\n");
+    // What is written must read back.
+    sigil_formats::trust_root::TrustedRoot::parse(text.as_bytes())?;
+    match &a.out {
+        Some(p) => {
+            let mut o = AtomicOutputs::new(true);
+            o.add(p, text.as_bytes(), 0o644)?;
+            o.commit()?;
+            eprintln!("Wrote the trusted root to {}", p.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

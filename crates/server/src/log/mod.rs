@@ -1,0 +1,478 @@
+//! The transparency log: admission, sequencing in batches, signed checkpoints, and what the API
+//! serves (entries with SETs and inclusion proofs, consistency proofs, tiles).
+//!
+//! Appends go to one sequencer thread, which takes up to `batch_max_size` entries or waits at
+//! most `batch_max_age`, then (1) writes entries and tiles in one durable transaction, (2) signs a
+//! checkpoint for the new, durable tree and publishes it, and only then (3) answers every
+//! client of the batch. A tree is signed only once it is durable, so the log never signs two
+//! inconsistent checkpoints; a client is answered only once its entry is durable and covered by
+//! a published checkpoint.
+
+pub mod api;
+pub mod entries;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, mpsc};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigil_crypto::hash::hex_lower;
+use sigil_crypto::{Digest, HashAlgorithm, SigningKey};
+use sigil_tlog::merkle::{Hash, leaf_hash};
+use sigil_tlog::store::{Batch, Head, LogStore, NewEntry, StoreError, StoreTiles, TileCache};
+use sigil_tlog::tiles::{self, Edge, TileError};
+
+use entries::Admitted;
+
+/// How a log runs.
+pub struct LogConfig {
+    /// The checkpoint origin and signing key name (a schema-less URL such as `log.example.org`).
+    pub origin: String,
+    /// The log's signing key (ECDSA P-256 as Rekor v1, or Ed25519).
+    pub key: SigningKey,
+    /// Most entries per batch.
+    pub batch_max_size: usize,
+    /// Longest a batch waits for more entries.
+    pub batch_max_age: Duration,
+}
+
+/// Why an append did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    /// Storage failed (answered with 503); nothing was acknowledged.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The log is shutting down.
+    #[error("the log is shutting down")]
+    Closed,
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Added at this index.
+    New(u64),
+    /// Already in the log at this index.
+    Duplicate(u64),
+}
+
+struct Pending {
+    admitted: Admitted,
+    leaf: Hash,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Entries appended.
+    pub appended: AtomicU64,
+    /// Duplicates answered 409.
+    pub duplicates: AtomicU64,
+    /// Entries refused (400).
+    pub rejected: AtomicU64,
+    /// Batches sequenced.
+    pub batches: AtomicU64,
+    /// Storage failures.
+    pub storage_errors: AtomicU64,
+    /// Sum of integration times (ms).
+    pub integration_ms_sum: AtomicU64,
+}
+
+/// A running log.
+pub struct Log {
+    store: Arc<dyn LogStore>,
+    key: SigningKey,
+    origin: String,
+    log_id: [u8; 32],
+    head: RwLock<Head>,
+    cache: TileCache,
+    tx: std::sync::Mutex<Option<mpsc::SyncSender<Pending>>>,
+    sequencer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn tile_err(e: TileError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// The SHA-256 of the key's DER SPKI: Rekor v1's log ID.
+pub fn log_id(key: &sigil_crypto::PublicKey) -> [u8; 32] {
+    let d = Digest::of(HashAlgorithm::Sha256, key.spki_der());
+    d.as_bytes().try_into().expect("32 bytes")
+}
+
+impl Log {
+    /// Opens the log on `store`: publishes a head for entries made durable before a crash, and
+    /// starts the sequencer.
+    pub fn open(store: Arc<dyn LogStore>, config: LogConfig) -> Result<Arc<Self>, StoreError> {
+        let cache = TileCache::new(8192);
+        let size = store.size()?;
+        let head = match store.head()? {
+            Some(h) if h.size == size => h,
+            _ => {
+                // A new log, or a batch made durable whose checkpoint was not yet published.
+                let src = StoreTiles::new(store.as_ref(), &cache);
+                let root = tiles::tree_root(&src, size).map_err(tile_err)?;
+                let head = sign_head(&config.origin, &config.key, size, root)?;
+                store.publish(&head)?;
+                head
+            }
+        };
+        let edge = Edge::load(&StoreTiles::new(store.as_ref(), &cache), size).map_err(tile_err)?;
+        let (tx, rx) = mpsc::sync_channel::<Pending>(65_536);
+        let log = Arc::new(Self {
+            log_id: log_id(config.key.public_key()),
+            store,
+            key: config.key,
+            origin: config.origin,
+            head: RwLock::new(head),
+            cache,
+            tx: std::sync::Mutex::new(Some(tx)),
+            sequencer: std::sync::Mutex::new(None),
+            metrics: Metrics::default(),
+        });
+        let seq = log.clone();
+        let (max_size, max_age) = (config.batch_max_size.max(1), config.batch_max_age);
+        let handle = std::thread::Builder::new()
+            .name("sigil-log-sequencer".into())
+            .spawn(move || seq.sequence(rx, edge, max_size, max_age))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the sequencer: {e}")))?;
+        *log.sequencer.lock().expect("lock") = Some(handle);
+        Ok(log)
+    }
+
+    /// Stops taking appends and waits until every accepted one is answered.
+    pub fn shutdown(&self) {
+        self.tx.lock().expect("lock").take();
+        if let Some(h) = self.sequencer.lock().expect("lock").take() {
+            let _ = h.join();
+        }
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log ID (SHA-256 of the key's SPKI).
+    pub fn id(&self) -> [u8; 32] {
+        self.log_id
+    }
+
+    /// The log's public key.
+    pub fn public_key(&self) -> &sigil_crypto::PublicKey {
+        self.key.public_key()
+    }
+
+    /// The storage backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
+    /// The published head.
+    pub fn head(&self) -> Head {
+        self.head.read().expect("lock").clone()
+    }
+
+    /// Appends an admitted entry; returns once it is durable and covered by a published
+    /// checkpoint (or already was).
+    pub async fn append(&self, admitted: Admitted) -> Result<Appended, AppendError> {
+        let leaf = leaf_hash(&admitted.body);
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let tx = self
+            .tx
+            .lock()
+            .expect("lock")
+            .clone()
+            .ok_or(AppendError::Closed)?;
+        let pending = Pending {
+            admitted,
+            leaf,
+            reply,
+        };
+        // The channel is bounded: a full queue pushes back on clients instead of growing.
+        let started = Instant::now();
+        let pending = match tx.try_send(pending) {
+            Ok(()) => None,
+            Err(mpsc::TrySendError::Full(p)) => Some(p),
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(AppendError::Closed),
+        };
+        if let Some(p) = pending {
+            tokio::task::spawn_blocking(move || tx.send(p))
+                .await
+                .map_err(|_| AppendError::Closed)?
+                .map_err(|_| AppendError::Closed)?;
+        }
+        let r = rx.await.map_err(|_| AppendError::Closed)?;
+        if matches!(r, Ok(Appended::New(_))) {
+            self.metrics
+                .integration_ms_sum
+                .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn sequence(
+        &self,
+        rx: mpsc::Receiver<Pending>,
+        mut edge: Edge,
+        max_size: usize,
+        max_age: Duration,
+    ) {
+        while let Ok(first) = rx.recv() {
+            let deadline = Instant::now() + max_age;
+            let mut batch = vec![first];
+            while batch.len() < max_size {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match rx.recv_timeout(deadline - now) {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.integrate(batch, &mut edge) {
+                self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
+                // Resynchronise with what storage holds.
+                if let Ok(size) = self.store.size()
+                    && let Ok(e2) =
+                        Edge::load(&StoreTiles::new(self.store.as_ref(), &self.cache), size)
+                {
+                    edge = e2;
+                }
+                let _ = e;
+            }
+        }
+    }
+
+    fn integrate(&self, batch: Vec<Pending>, edge: &mut Edge) -> Result<(), StoreError> {
+        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        // A head left unpublished by an earlier failure is published first.
+        let stored = self.store.size()?;
+        if self.head().size != stored {
+            let fail = |b: Vec<Pending>, e: &StoreError| {
+                for p in b {
+                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
+                }
+            };
+            if let Err(e) = self.publish(stored) {
+                fail(batch, &e);
+                return Err(e);
+            }
+        }
+        let first = edge.size();
+        let now = unix_now();
+        let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+        let mut entries = Vec::new();
+        let mut answers: Vec<(Pending, Appended)> = Vec::new();
+        for p in batch {
+            if let Some(&i) = in_batch.get(&p.leaf) {
+                answers.push((p, Appended::Duplicate(i)));
+                continue;
+            }
+            match self.store.find_leaf(&p.leaf) {
+                Ok(Some(i)) => {
+                    answers.push((p, Appended::Duplicate(i)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
+                    continue;
+                }
+            }
+            let index = first + entries.len() as u64;
+            in_batch.insert(p.leaf, index);
+            entries.push(NewEntry {
+                body: p.admitted.body.clone(),
+                leaf: p.leaf,
+                integrated_time: now,
+                keys: p.admitted.keys.iter().map(|k| search_key(k)).collect(),
+            });
+            answers.push((p, Appended::New(index)));
+        }
+        if !entries.is_empty() {
+            let leaves: Vec<Hash> = entries.iter().map(|e| e.leaf).collect();
+            let mut next = edge.clone();
+            let changed = next.append(&leaves);
+            let batch = Batch {
+                first,
+                entries,
+                tiles: changed.clone(),
+            };
+            if let Err(e) = self.store.append(&batch) {
+                for (p, a) in answers {
+                    let r = match a {
+                        Appended::Duplicate(i) if i < first => Ok(a),
+                        _ => Err(AppendError::Unavailable(e.to_string())),
+                    };
+                    let _ = p.reply.send(r);
+                }
+                return Err(e);
+            }
+            *edge = next;
+            for (level, index, hashes) in changed {
+                self.cache.insert(level, index, Arc::new(hashes));
+            }
+            if let Err(e) = self.publish(edge.size()) {
+                for (p, _) in answers {
+                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
+                }
+                return Err(e);
+            }
+        }
+        for (p, a) in answers {
+            match a {
+                Appended::New(_) => self.metrics.appended.fetch_add(1, Ordering::Relaxed),
+                Appended::Duplicate(_) => self.metrics.duplicates.fetch_add(1, Ordering::Relaxed),
+            };
+            let _ = p.reply.send(Ok(a));
+        }
+        Ok(())
+    }
+
+    /// Signs and publishes the head for the durable size.
+    fn publish(&self, size: u64) -> Result<(), StoreError> {
+        let root = tiles::tree_root(&StoreTiles::new(self.store.as_ref(), &self.cache), size)
+            .map_err(tile_err)?;
+        let head = sign_head(&self.origin, &self.key, size, root)?;
+        self.store.publish(&head)?;
+        *self.head.write().expect("lock") = head;
+        Ok(())
+    }
+
+    /// The entry at `index` as the v1 API returns it (`{uuid: LogEntry}`), with an inclusion
+    /// proof to the published head and a fresh SET; `None` when it is not (yet) published.
+    pub fn entry_json(&self, index: u64) -> Result<Option<(String, Value)>, StoreError> {
+        let head = self.head();
+        if index >= head.size {
+            return Ok(None);
+        }
+        let Some(e) = self.store.entries(index, 1)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let src = StoreTiles::new(self.store.as_ref(), &self.cache);
+        let proof = tiles::inclusion_proof(&src, index, head.size).map_err(tile_err)?;
+        let uuid = hex_lower(&leaf_hash(&e.body));
+        let body_b64 = STANDARD.encode(&e.body);
+        let log_id = hex_lower(&self.log_id);
+        let set_payload = json!({"body": body_b64, "integratedTime": e.integrated_time,
+                                 "logID": log_id, "logIndex": index});
+        let canonical = sigil_formats::jcs::canonicalize(&set_payload)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let set = self
+            .key
+            .sign_message(canonical.as_bytes())
+            .map_err(|e| StoreError::Unavailable(format!("signing: {e}")))?;
+        let entry = json!({
+            "body": body_b64,
+            "integratedTime": e.integrated_time,
+            "logID": log_id,
+            "logIndex": index,
+            "verification": {
+                "inclusionProof": {
+                    "checkpoint": head.checkpoint,
+                    "hashes": proof.iter().map(|h| hex_lower(h)).collect::<Vec<_>>(),
+                    "logIndex": index,
+                    "rootHash": hex_lower(&head.root),
+                    "treeSize": head.size,
+                },
+                "signedEntryTimestamp": STANDARD.encode(set),
+            }
+        });
+        Ok(Some((uuid, entry)))
+    }
+
+    /// The index of the entry with this UUID (64 hex, or 80 hex with a tree-ID prefix).
+    pub fn index_of_uuid(&self, uuid: &str) -> Result<Option<u64>, StoreError> {
+        let hex = if uuid.len() == 80 { &uuid[16..] } else { uuid };
+        let Some(bytes) = sigil_crypto::hash::hex_decode(hex).filter(|b| b.len() == 32) else {
+            return Ok(None);
+        };
+        let leaf: Hash = bytes.try_into().expect("32 bytes");
+        Ok(self
+            .store
+            .find_leaf(&leaf)?
+            .filter(|i| *i < self.head().size))
+    }
+
+    /// A consistency proof between two published sizes (`second` at most the head's).
+    pub fn consistency(&self, first: u64, second: u64) -> Result<(Hash, Vec<Hash>), TileError> {
+        let src = StoreTiles::new(self.store.as_ref(), &self.cache);
+        let root = tiles::tree_root(&src, second)?;
+        let proof = if first == 0 || first == second {
+            Vec::new()
+        } else {
+            tiles::consistency_proof(&src, first, second)?
+        };
+        Ok((root, proof))
+    }
+
+    /// A tile's hashes, limited to the published tree.
+    pub fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
+        let size = self.head().size;
+        let hashes_at_level = size >> (8 * u32::from(level));
+        let start = index.saturating_mul(tiles::TILE_WIDTH);
+        if start >= hashes_at_level {
+            return Ok(Vec::new());
+        }
+        let width = (hashes_at_level - start).min(tiles::TILE_WIDTH) as usize;
+        let mut t = self.store.tile(level, index)?;
+        t.truncate(width);
+        Ok(t)
+    }
+
+    /// Entry bodies `start..start+count` within the published tree.
+    pub fn bodies(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let size = self.head().size;
+        let count = count.min(size.saturating_sub(start));
+        Ok(self
+            .store
+            .entries(start, count)?
+            .into_iter()
+            .map(|e| e.body)
+            .collect())
+    }
+
+    /// Published entries carrying a search key.
+    pub fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let size = self.head().size;
+        Ok(self
+            .store
+            .search(&search_key(key), limit)?
+            .into_iter()
+            .filter(|i| *i < size)
+            .collect())
+    }
+}
+
+/// The stored form of a search key.
+pub fn search_key(key: &str) -> [u8; 32] {
+    Digest::of(HashAlgorithm::Sha256, key.as_bytes())
+        .as_bytes()
+        .try_into()
+        .expect("32 bytes")
+}
+
+fn sign_head(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<Head, StoreError> {
+    let text = format!("{origin}\n{size}\n{}\n", STANDARD.encode(root));
+    let checkpoint = sigil_tlog::checkpoint::sign_note(&text, origin, key)
+        .map_err(|e| StoreError::Unavailable(format!("signing the checkpoint: {e}")))?;
+    Ok(Head {
+        size,
+        root,
+        checkpoint,
+    })
+}

@@ -1,0 +1,252 @@
+//! The log end to end in process: admission, batching, restart, and its proofs checked by an
+//! implementation that is not ours (sigstore-rust's `sigstore-merkle`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigil_crypto::{Digest, HashAlgorithm, KeyAlgorithm, SigningKey};
+use sigil_server::log::entries::admit;
+use sigil_server::log::{Appended, Log, LogConfig};
+use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier};
+use sigil_tlog::store::{Batch, Embedded, Head, LogStore, StoreError};
+use sigstore_types::Sha256Hash;
+
+fn proposal(key: &SigningKey, data: &[u8]) -> Vec<u8> {
+    let digest = Digest::of(HashAlgorithm::Sha256, data);
+    json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+        "signature": {"content": STANDARD.encode(key.sign(data).unwrap()),
+                      "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
+        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}})
+    .to_string()
+    .into_bytes()
+}
+
+fn open(dir: &std::path::Path, key: &SigningKey) -> Arc<Log> {
+    let store = Arc::new(Embedded::open(dir).unwrap());
+    Log::open(
+        store,
+        LogConfig {
+            origin: "log.test".into(),
+            key: SigningKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap(),
+            batch_max_size: 64,
+            batch_max_age: Duration::from_millis(5),
+        },
+    )
+    .unwrap()
+}
+
+fn h(hex: &str) -> Sha256Hash {
+    Sha256Hash::new(
+        sigil_crypto::hash::hex_decode(hex)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    )
+}
+
+fn raw(x: &[u8; 32]) -> Sha256Hash {
+    Sha256Hash::new(*x)
+}
+
+#[test]
+fn proofs_verify_with_sigstore_rust_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let log_key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = open(dir.path(), &log_key);
+    let n = 700u64;
+    let results: Vec<Appended> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let log = log.clone();
+            let p = proposal(&signer, format!("artefact {i}").as_bytes());
+            tasks.push(tokio::spawn(async move {
+                log.append(admit(&p).unwrap()).await.unwrap()
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    let mut indexes: Vec<u64> = results
+        .iter()
+        .map(|a| match a {
+            Appended::New(i) => *i,
+            Appended::Duplicate(_) => panic!("no duplicates were sent"),
+        })
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, (0..n).collect::<Vec<_>>());
+    let head = log.head();
+    assert_eq!(head.size, n);
+    let verifier = NoteVerifier::new("log.test", log_key.public_key().clone());
+    for i in [0, 1, 255, 256, 511, 699] {
+        let (uuid, e) = log.entry_json(i).unwrap().unwrap();
+        let body = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
+        let leaf = sigil_tlog::merkle::leaf_hash(&body);
+        assert_eq!(uuid, sigil_crypto::hash::hex_lower(&leaf));
+        let p = &e["verification"]["inclusionProof"];
+        let hashes: Vec<Sha256Hash> = p["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| h(x.as_str().unwrap()))
+            .collect();
+        sigstore_merkle::verify_inclusion_proof(
+            &raw(&leaf),
+            i,
+            n,
+            &hashes,
+            &h(p["rootHash"].as_str().unwrap()),
+        )
+        .unwrap_or_else(|e| panic!("sigstore-merkle refused inclusion of {i}: {e}"));
+        let cp = Checkpoint::verify_envelope(
+            p["checkpoint"].as_str().unwrap(),
+            std::slice::from_ref(&verifier),
+        )
+        .unwrap();
+        assert_eq!((cp.size, cp.root_hash), (n, head.root));
+        // The SET: the log key over RFC 8785 JSON of body, integratedTime, logID, logIndex.
+        let set = STANDARD
+            .decode(e["verification"]["signedEntryTimestamp"].as_str().unwrap())
+            .unwrap();
+        let payload = json!({"body": e["body"], "integratedTime": e["integratedTime"], "logID": e["logID"], "logIndex": e["logIndex"]});
+        let canonical = sigil_formats::jcs::canonicalize(&payload).unwrap();
+        log_key
+            .public_key()
+            .verify_message(canonical.as_bytes(), &set)
+            .unwrap();
+    }
+    // Consistency between earlier sizes and now, checked by sigstore-merkle.
+    let mut roots = Vec::new();
+    for m in [1u64, 2, 255, 256, 257, 500, n] {
+        let (root, _) = log.consistency(m, m).unwrap();
+        roots.push((m, root));
+    }
+    for &(m, old_root) in &roots {
+        let (new_root, proof) = log.consistency(m, n).unwrap();
+        assert_eq!(new_root, head.root);
+        let proof: Vec<Sha256Hash> = proof.iter().map(raw).collect();
+        sigstore_merkle::verify_consistency_proof(m, n, &proof, &raw(&old_root), &raw(&new_root))
+            .unwrap_or_else(|e| panic!("sigstore-merkle refused consistency {m}->{n}: {e}"));
+    }
+    // The same proposal again (same signature bytes) is a duplicate, answered with its index;
+    // ECDSA signatures differ on each signing, so a re-signature is a new entry, as in Rekor.
+    let p = proposal(&signer, b"duplicate me");
+    let first = rt.block_on(log.append(admit(&p).unwrap())).unwrap();
+    let again = rt.block_on(log.append(admit(&p).unwrap())).unwrap();
+    assert_eq!(first, Appended::New(n));
+    assert_eq!(again, Appended::Duplicate(n));
+    let n = n + 1;
+    let head = log.head();
+    // Search by artefact hash and by key.
+    let hash_key = format!(
+        "hash:sha256:{}",
+        Digest::of(HashAlgorithm::Sha256, b"artefact 5").to_hex()
+    );
+    assert_eq!(log.search(&hash_key, 10).unwrap().len(), 1);
+    let by_key = log
+        .search(
+            &sigil_server::log::entries::key_search_key(signer.public_key()),
+            10_000,
+        )
+        .unwrap();
+    assert_eq!(by_key.len() as u64, n);
+
+    // Restart: the same head, then growth consistent with it.
+    log.shutdown();
+    drop(log);
+    let log = open(dir.path(), &log_key);
+    assert_eq!(log.head(), head);
+    let grown = rt
+        .block_on(log.append(admit(&proposal(&signer, b"after restart")).unwrap()))
+        .unwrap();
+    assert_eq!(grown, Appended::New(n));
+    let (new_root, proof) = log.consistency(n, n + 1).unwrap();
+    let proof: Vec<Sha256Hash> = proof.iter().map(raw).collect();
+    sigstore_merkle::verify_consistency_proof(n, n + 1, &proof, &raw(&head.root), &raw(&new_root))
+        .unwrap();
+    // Tiles: the full first level-0 tile is 256 hashes; the entry bundle holds 256 bodies.
+    assert_eq!(log.tile(0, 0).unwrap().len(), 256);
+    assert_eq!(log.tile(0, 2).unwrap().len(), (n + 1 - 512) as usize);
+    assert_eq!(log.tile(1, 0).unwrap().len(), 2);
+    assert_eq!(log.bodies(0, 256).unwrap().len(), 256);
+    log.shutdown();
+}
+
+/// The storage contract every backend must keep.
+pub fn storage_contract(store: &dyn LogStore) {
+    assert_eq!(store.size().unwrap(), 0);
+    assert_eq!(store.head().unwrap(), None);
+    let leaf = [1u8; 32];
+    let batch = Batch {
+        first: 0,
+        entries: vec![sigil_tlog::store::NewEntry {
+            body: b"{}".to_vec(),
+            leaf,
+            integrated_time: 7,
+            keys: vec![[9u8; 32]],
+        }],
+        tiles: vec![(0, 0, vec![leaf])],
+    };
+    store.append(&batch).unwrap();
+    // A batch that does not continue the tree is refused; so is a head for another size.
+    assert!(matches!(
+        store.append(&batch),
+        Err(StoreError::Conflict {
+            batch: 0,
+            stored: 1
+        })
+    ));
+    let head = Head {
+        size: 2,
+        root: leaf,
+        checkpoint: "x\n".into(),
+    };
+    assert!(matches!(
+        store.publish(&head),
+        Err(StoreError::Conflict { .. })
+    ));
+    let head = Head {
+        size: 1,
+        root: leaf,
+        checkpoint: "x\n".into(),
+    };
+    store.publish(&head).unwrap();
+    assert_eq!(store.head().unwrap(), Some(head));
+    assert_eq!(store.find_leaf(&leaf).unwrap(), Some(0));
+    assert_eq!(store.find_leaf(&[2u8; 32]).unwrap(), None);
+    assert_eq!(store.search(&[9u8; 32], 10).unwrap(), vec![0]);
+    assert_eq!(store.tile(0, 0).unwrap(), vec![leaf]);
+    assert!(store.tile(0, 1).unwrap().is_empty());
+    let e = store.entries(0, 5).unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].integrated_time, e[0].body.as_slice()),
+        (7, &b"{}"[..])
+    );
+}
+
+#[test]
+fn embedded_store_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    storage_contract(&Embedded::open(dir.path()).unwrap());
+}
+
+#[test]
+fn bad_entries_are_refused_with_their_reason() {
+    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let mut v: Value = serde_json::from_slice(&proposal(&key, b"x")).unwrap();
+    v["spec"]["data"]["hash"]["value"] = json!(Digest::of(HashAlgorithm::Sha256, b"y").to_hex());
+    let e = admit(v.to_string().as_bytes()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the signature does not verify against the declared key or certificate"
+    );
+}
