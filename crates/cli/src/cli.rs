@@ -344,9 +344,17 @@ pub struct SignImage {
         default_value_t
     )]
     pub registry_referrers_mode: ReferrersMode,
-    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    /// Upload the signature to the transparency log at --rekor-url; the entry goes into cosign's
+    /// `dev.sigstore.cosign/bundle` annotation (or the bundle, in oci-1-1 mode).
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
+    /// The transparency log (Rekor v1 API).
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
     /// The docker-reference to sign instead of the image's repository.
     #[arg(long)]
     pub sign_container_identity: Option<String>,
@@ -381,7 +389,11 @@ pub struct VerifyImage {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// Accepted for cosign compatibility: key-signed signatures need no log entry.
+    /// A trusted_root.json; when it lists transparency logs, every signature must carry a log
+    /// entry from one of them (cosign's `dev.sigstore.cosign/bundle`, or the bundle's).
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not require log entries even when the trusted root lists logs.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
     /// Output format.
@@ -416,9 +428,17 @@ pub struct AttestImage {
         default_value_t
     )]
     pub registry_referrers_mode: ReferrersMode,
-    /// Upload to a transparency log. Only `false` is accepted in this version (no log is configured).
+    /// Upload the signature to the transparency log at --rekor-url; the entry goes into cosign's
+    /// `dev.sigstore.cosign/bundle` annotation (or the bundle, in oci-1-1 mode).
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
+    /// The transparency log (Rekor v1 API).
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
     /// Skip confirmation prompts (accepted for cosign compatibility).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -449,7 +469,11 @@ pub struct VerifyAttestation {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// Accepted for cosign compatibility: key-signed attestations need no log entry.
+    /// A trusted_root.json; when it lists transparency logs, every signature must carry a log
+    /// entry from one of them (cosign's `dev.sigstore.cosign/bundle`, or the bundle's).
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not require log entries even when the trusted root lists logs.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
     /// Output format.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
@@ -130,12 +130,7 @@ fn signature_of(layer: &Descriptor) -> Option<Vec<u8>> {
 // sign
 
 pub fn sign(args: SignImage) -> Result<()> {
-    if args.tlog_upload {
-        bail!(
-            "--tlog-upload=true needs a transparency log, and this version of Sigil signs offline only; \
-             pass --tlog-upload=false (the default)"
-        );
-    }
+    let rekor = args.tlog_upload.then_some(args.rekor_url.as_str());
     let images: Vec<ImageRef> = args
         .images
         .iter()
@@ -155,8 +150,11 @@ pub fn sign(args: SignImage) -> Result<()> {
                     &key,
                     &annotations,
                     args.sign_container_identity.as_deref(),
+                    rekor,
                 )?,
-                ReferrersMode::Oci11 => sign_referrer(&registry, image, &t, &key, &annotations)?,
+                ReferrersMode::Oci11 => {
+                    sign_referrer(&registry, image, &t, &key, &annotations, rekor)?
+                }
             };
             report.push(written_json(image, &t, &written));
         }
@@ -201,6 +199,7 @@ fn sign_legacy(
     key: &SigningKey,
     annotations: &BTreeMap<String, String>,
     identity: Option<&str>,
+    rekor: Option<&str>,
 ) -> Result<Written> {
     let payload = SimpleSigning {
         docker_reference: identity.map_or_else(|| image.repository_name(), str::to_owned),
@@ -209,7 +208,7 @@ fn sign_legacy(
     }
     .to_json();
     let signature = key.sign(&payload)?;
-    let layer = NewLayer {
+    let mut layer = NewLayer {
         media_type: mf::SIMPLE_SIGNING.to_owned(),
         annotations: BTreeMap::from([(
             mf::ANNOTATION_SIGNATURE.to_owned(),
@@ -224,6 +223,28 @@ fn sign_legacy(
         Ok(l.digest == payload_digest
             && signature_of(l).is_some_and(|s| public.verify(&payload, &s).is_ok()))
     };
+    if let Some(url) = rekor {
+        // Log only a signature that will be attached.
+        let at = attach::attachment_ref(image, &t.digest, Attachment::Signature)?;
+        if let Some(f) = registry.get_manifest(Repo::from(&at), at.reference())?
+            && let Manifest::Image(m) = &f.manifest
+        {
+            for l in &m.layers {
+                if dup(l)? {
+                    return Ok(Written::AlreadyPresent {
+                        reference: at.to_string(),
+                    });
+                }
+            }
+        }
+        let digest = Digest::of(key.algorithm().signing_hash(), &payload);
+        let proposed = crate::rekor::hashedrekord(&signature, public, &digest);
+        let entry = crate::rekor::upload(url, &proposed)?;
+        layer.annotations.insert(
+            mf::ANNOTATION_BUNDLE.to_owned(),
+            crate::rekor::cosign_bundle_annotation(&entry),
+        );
+    }
     Ok(attach::append_to_tag(
         registry,
         image,
@@ -289,6 +310,7 @@ fn write_bundle_referrer(
     t: &Target,
     key: &SigningKey,
     statement: &Statement,
+    rekor: Option<&str>,
 ) -> Result<Written> {
     let envelope = dsse_sign(key, statement)?;
     let public = key.public_key();
@@ -307,7 +329,12 @@ fn write_bundle_referrer(
             });
         }
     }
-    let bundle = Bundle::dsse_with_key(public.hint(), envelope);
+    let envelope_json = serde_json::to_string(&envelope)?;
+    let mut bundle = Bundle::dsse_with_key(public.hint(), envelope);
+    if let Some(url) = rekor {
+        let entry = crate::rekor::upload(url, &crate::rekor::dsse(&envelope_json, public))?;
+        bundle.verification_material.tlog_entries.push(entry);
+    }
     let layer = NewLayer {
         data: bundle.to_json().into_bytes(),
         media_type: mf::SIGSTORE_BUNDLE_V03.to_owned(),
@@ -344,6 +371,7 @@ fn sign_referrer(
     t: &Target,
     key: &SigningKey,
     annotations: &BTreeMap<String, String>,
+    rekor: Option<&str>,
 ) -> Result<Written> {
     // cosign v3's bundle-form image signature: a statement about the image whose subject
     // carries the annotations.
@@ -355,7 +383,7 @@ fn sign_referrer(
         Some(annotations),
         dsse::STATEMENT_V1,
     );
-    write_bundle_referrer(registry, image, t, key, &statement)
+    write_bundle_referrer(registry, image, t, key, &statement, rekor)
 }
 
 // ----------------------------------------------------------------------------------------
@@ -368,12 +396,7 @@ fn resolve_type(t: &str) -> Result<String> {
 }
 
 pub fn attest(args: AttestImage) -> Result<()> {
-    if args.tlog_upload {
-        bail!(
-            "--tlog-upload=true needs a transparency log, and this version of Sigil signs offline only; \
-             pass --tlog-upload=false (the default)"
-        );
-    }
+    let rekor = args.tlog_upload.then_some(args.rekor_url.as_str());
     let predicate_type = resolve_type(&args.type_)?;
     let raw = read_limited(&args.predicate, MAX_PREDICATE_LEN, "predicate")?;
     let predicate: Value = if args.type_ == "custom" {
@@ -403,7 +426,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
                         None,
                         dsse::STATEMENT_V01,
                     );
-                    attest_legacy(&registry, image, &t, &key, &statement)?
+                    attest_legacy(&registry, image, &t, &key, &statement, rekor)?
                 }
                 ReferrersMode::Oci11 => {
                     let statement = statement_for(
@@ -414,7 +437,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
                         None,
                         dsse::STATEMENT_V1,
                     );
-                    write_bundle_referrer(&registry, image, &t, &key, &statement)?
+                    write_bundle_referrer(&registry, image, &t, &key, &statement, rekor)?
                 }
             };
             report.push(written_json(image, &t, &written));
@@ -429,11 +452,12 @@ fn attest_legacy(
     t: &Target,
     key: &SigningKey,
     statement: &Statement,
+    rekor: Option<&str>,
 ) -> Result<Written> {
     let envelope = dsse_sign(key, statement)?;
     let data = serde_json::to_vec(&envelope)?;
-    let layer = NewLayer {
-        data,
+    let mut layer = NewLayer {
+        data: data.clone(),
         media_type: mf::DSSE_ENVELOPE.to_owned(),
         annotations: BTreeMap::from([
             (mf::ANNOTATION_SIGNATURE.to_owned(), String::new()),
@@ -444,6 +468,16 @@ fn attest_legacy(
         ]),
     };
     let public = key.public_key();
+    if let Some(url) = rekor {
+        let entry = crate::rekor::upload(
+            url,
+            &crate::rekor::dsse(std::str::from_utf8(&data)?, public),
+        )?;
+        layer.annotations.insert(
+            mf::ANNOTATION_BUNDLE.to_owned(),
+            crate::rekor::cosign_bundle_annotation(&entry),
+        );
+    }
     let repo = attach::attachment_ref(image, &t.digest, Attachment::Attestation)?;
     let payload = envelope.payload.0.clone();
     let dup = |l: &Descriptor| -> Result<bool, RegistryError> {
@@ -496,8 +530,62 @@ impl Findings {
     }
 }
 
-/// A legacy (simple-signing) signature layer: signature by the key, then the claims.
-fn check_legacy(key: &PublicKey, a: &Attached, claims: &ImageClaims) -> Result<Value, String> {
+/// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a
+/// bundle log entry (its SET stands in for an inclusion proof, as in cosign).
+fn layer_tlog_entry(
+    layer: &Descriptor,
+) -> Result<sigil_formats::bundle::TransparencyLogEntry, String> {
+    let ann = layer
+        .annotation(mf::ANNOTATION_BUNDLE)
+        .ok_or("no transparency log entry (dev.sigstore.cosign/bundle annotation)")?;
+    let rekor: Value =
+        serde_json::from_str(ann).map_err(|e| format!("the bundle annotation is not JSON: {e}"))?;
+    let old = json!({"base64Signature": "", "rekorBundle": rekor}).to_string();
+    match bundle::parse_any(old.as_bytes()).map_err(|e| e.to_string())? {
+        bundle::AnyBundle::Cosign(c) => c
+            .to_sigstore()
+            .map_err(|e| e.to_string())?
+            .verification_material
+            .tlog_entries
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the bundle annotation holds no log entry".to_owned()),
+        bundle::AnyBundle::Sigstore(_) => Err("the bundle annotation is not cosign's".into()),
+    }
+}
+
+/// Runs the engine on `b` against the logs of `trust` (log entry, SET or proof, checkpoint).
+fn check_logged(
+    key: &PublicKey,
+    b: &Bundle,
+    artifact: &Artifact,
+    trust: &TrustMaterial,
+    predicate_type: Option<&str>,
+) -> Result<(), String> {
+    let report = verify_bundle(
+        b,
+        artifact,
+        trust,
+        &Requirement::Key(key.clone()),
+        &Options {
+            require_tlog: true,
+            predicate_type: predicate_type.map(str::to_owned),
+        },
+    );
+    match report.first_failure() {
+        Some((check, why)) => Err(format!("{check}: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// A legacy (simple-signing) signature layer: signature by the key, then the claims, then (when
+/// logs are required) its log entry.
+fn check_legacy(
+    key: &PublicKey,
+    a: &Attached,
+    claims: &ImageClaims,
+    tlog: Option<&TrustMaterial>,
+) -> Result<Value, String> {
     let sig = a
         .layer
         .annotation(mf::ANNOTATION_SIGNATURE)
@@ -508,6 +596,28 @@ fn check_legacy(key: &PublicKey, a: &Attached, claims: &ImageClaims) -> Result<V
     key.verify(&a.data, &sig)
         .map_err(|e| format!("signature: {e}"))?;
     check_simple_signing(&a.data, claims).map_err(|e| e.to_string())?;
+    if let Some(trust) = tlog {
+        let entry = layer_tlog_entry(&a.layer)?;
+        let alg = key.algorithm().signing_hash();
+        let mut b = Bundle::message_signature_with_key(
+            key.hint(),
+            alg.sigstore_name(),
+            Digest::of(alg, &a.data).as_bytes().to_vec(),
+            sig,
+        );
+        // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
+        b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
+        b.verification_material.tlog_entries.push(entry);
+        let digests = [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        ]
+        .into_iter()
+        .map(|h| Digest::of(h, &a.data))
+        .collect();
+        check_logged(key, &b, &Artifact::from_digests(digests), trust, None)?;
+    }
     serde_json::from_slice(&a.data).map_err(|e| format!("payload: {e}"))
 }
 
@@ -518,6 +628,7 @@ fn check_dsse(
     bundle: &Bundle,
     predicate_type: &str,
     claims: &ImageClaims,
+    tlog: Option<&TrustMaterial>,
 ) -> Result<(Value, Value), String> {
     let envelope = bundle
         .dsse_envelope
@@ -526,13 +637,13 @@ fn check_dsse(
     let artifact =
         Artifact::from_digests(vec![digest_of(&claims.digest).map_err(|e| e.to_string())?]);
     let options = Options {
-        require_tlog: false,
+        require_tlog: tlog.is_some(),
         predicate_type: Some(predicate_type.to_owned()),
     };
     let report = verify_bundle(
         bundle,
         &artifact,
-        trust(),
+        tlog.unwrap_or_else(|| trust()),
         &Requirement::Key(key.clone()),
         &options,
     );
@@ -553,6 +664,7 @@ fn check_referrer_bundle(
     a: &Attached,
     predicate_type: &str,
     claims: &ImageClaims,
+    tlog: Option<&TrustMaterial>,
 ) -> Option<Result<Verified, String>> {
     if let Source::Referrer { annotations, .. } = &a.source
         && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
@@ -566,10 +678,12 @@ fn check_referrer_bundle(
         Err(e) => return Some(Err(e.to_string())),
     };
     Some(
-        check_dsse(key, &bundle, predicate_type, claims).map(|(payload, envelope)| Verified {
-            source: a.source.clone(),
-            payload,
-            envelope: Some(envelope),
+        check_dsse(key, &bundle, predicate_type, claims, tlog).map(|(payload, envelope)| {
+            Verified {
+                source: a.source.clone(),
+                payload,
+                envelope: Some(envelope),
+            }
         }),
     )
 }
@@ -579,6 +693,7 @@ fn find_signatures(
     image: &ImageRef,
     key: &PublicKey,
     claims: &ImageClaims,
+    tlog: Option<&TrustMaterial>,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let legacy = attach::read_tag(
@@ -589,7 +704,7 @@ fn find_signatures(
         |l| l.media_type == mf::SIMPLE_SIGNING,
     )?;
     for a in legacy {
-        match check_legacy(key, &a, claims) {
+        match check_legacy(key, &a, claims, tlog) {
             Ok(payload) => f.verified.push(Verified {
                 source: a.source,
                 payload,
@@ -615,13 +730,13 @@ fn find_signatures(
                 if a.layer.media_type != mf::SIMPLE_SIGNING {
                     continue;
                 }
-                check_legacy(key, &a, claims).map(|payload| Verified {
+                check_legacy(key, &a, claims, tlog).map(|payload| Verified {
                     source: a.source.clone(),
                     payload,
                     envelope: None,
                 })
             }
-            _ => match check_referrer_bundle(key, &a, COSIGN_SIGN_PREDICATE, claims) {
+            _ => match check_referrer_bundle(key, &a, COSIGN_SIGN_PREDICATE, claims, tlog) {
                 Some(r) => r,
                 None => continue,
             },
@@ -640,6 +755,7 @@ fn find_attestations(
     key: &PublicKey,
     predicate_type: &str,
     claims: &ImageClaims,
+    tlog: Option<&TrustMaterial>,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let legacy = attach::read_tag(
@@ -657,12 +773,14 @@ fn find_attestations(
         let outcome = serde_json::from_slice::<Envelope>(&a.data)
             .map_err(|e| format!("not a DSSE envelope: {e}"))
             .and_then(|env| {
-                check_dsse(
-                    key,
-                    &Bundle::dsse_with_key(String::new(), env),
-                    predicate_type,
-                    claims,
-                )
+                let mut b = Bundle::dsse_with_key(String::new(), env);
+                if tlog.is_some() {
+                    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
+                    b.verification_material
+                        .tlog_entries
+                        .push(layer_tlog_entry(&a.layer)?);
+                }
+                check_dsse(key, &b, predicate_type, claims, tlog)
             });
         match outcome {
             Ok((payload, envelope)) => f.verified.push(Verified {
@@ -677,7 +795,7 @@ fn find_attestations(
         return Ok(f);
     }
     for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
-        match check_referrer_bundle(key, &a, predicate_type, claims) {
+        match check_referrer_bundle(key, &a, predicate_type, claims, tlog) {
             Some(Ok(v)) => f.verified.push(v),
             Some(Err(e)) => f.rejected.push(format!("{}: {e}", a.source.reference())),
             None => {}
@@ -703,6 +821,8 @@ struct VerifyJob<'a> {
     annotations: &'a BTreeMap<String, String>,
     /// `None` for signatures; the predicate type for attestations.
     predicate_type: Option<&'a str>,
+    /// The logs every signature must be recorded in, when required.
+    tlog: Option<&'a TrustMaterial>,
 }
 
 fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
@@ -733,8 +853,8 @@ fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
                 annotations: job.annotations.clone(),
             };
             let f = match job.predicate_type {
-                None => find_signatures(job.registry, &image, job.key, &claims)?,
-                Some(p) => find_attestations(job.registry, &image, job.key, p, &claims)?,
+                None => find_signatures(job.registry, &image, job.key, &claims, job.tlog)?,
+                Some(p) => find_attestations(job.registry, &image, job.key, p, &claims, job.tlog)?,
             };
             out.manifests.push((t, f));
         }
@@ -876,11 +996,30 @@ fn report_outcomes(
     Ok(())
 }
 
+/// The trust root whose logs signatures must be recorded in: given, listing logs, and not
+/// waived with `--insecure-ignore-tlog`.
+fn required_logs(root: &Option<std::path::PathBuf>, ignore: bool) -> Result<Option<TrustMaterial>> {
+    let Some(path) = root else { return Ok(None) };
+    let bytes = read_limited(
+        path,
+        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+        "trusted root",
+    )?;
+    let root = sigil_formats::trust_root::TrustedRoot::parse(&bytes)
+        .with_context(|| format!("trusted root {}", path.display()))?;
+    if ignore || root.tlogs.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(TrustMaterial::new(root)))
+}
+
 pub fn verify(args: VerifyImage) -> Result<()> {
     let registry = registry(&args.registry)?;
     let key = load_public_key(&args.key)?;
+    let tlog = required_logs(&args.trusted_root, args.insecure_ignore_tlog)?;
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let job = VerifyJob {
+        tlog: tlog.as_ref(),
         registry: &registry,
         key: &key,
         recursive: args.recursive,
@@ -896,8 +1035,10 @@ pub fn verify_attestation(args: VerifyAttestation) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let registry = registry(&args.registry)?;
     let key = load_public_key(&args.key)?;
+    let tlog = required_logs(&args.trusted_root, args.insecure_ignore_tlog)?;
     let annotations = BTreeMap::new();
     let job = VerifyJob {
+        tlog: tlog.as_ref(),
         registry: &registry,
         key: &key,
         recursive: args.recursive,

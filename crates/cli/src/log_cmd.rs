@@ -89,7 +89,24 @@ pub fn serve(a: LogServe) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         let addr = listener.local_addr()?;
-        let origin = a.origin.clone().unwrap_or_else(|| addr.to_string());
+        // The origin names the log for good: given, else the one recorded on first start,
+        // else the listen address (recorded, so that a restart on another port keeps it).
+        let origin_file = a.data.join("origin");
+        let recorded = std::fs::read_to_string(&origin_file).ok().map(|s| s.trim().to_owned());
+        let origin = match (&a.origin, &recorded) {
+            (Some(o), Some(r)) if o != r => {
+                eprintln!("sigil log: warning: the origin changes from {r} to {o}; clients that pinned {r} will refuse new checkpoints");
+                o.clone()
+            }
+            (Some(o), _) => o.clone(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => addr.to_string(),
+        };
+        if recorded.as_deref() != Some(origin.as_str()) {
+            let mut o = crate::support::AtomicOutputs::new(true);
+            o.add(&origin_file, format!("{origin}\n").as_bytes(), 0o644)?;
+            o.commit()?;
+        }
         let log = Log::open(
             store,
             LogConfig {

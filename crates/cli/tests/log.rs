@@ -1,0 +1,771 @@
+//! The transparency log service and its clients through the real binary: uploads from
+//! `sign-blob`, `attest-blob` and image signing, verification by Sigil and by @sigstore/verify
+//! against a trusted root naming the log, the v1 API's answers to bad input, the tiles, the
+//! monitor's rollback and split-view detection, and a `kill -9` mid-load.
+
+mod common;
+#[path = "../../../tests/support/log_server.rs"]
+mod log_server;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use log_server::LogServer;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sigil");
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+fn js(d: &Path, args: &[&str]) -> Result<(), String> {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/js/verify_tlog.js");
+    assert!(
+        script
+            .with_file_name("node_modules")
+            .join("@sigstore/verify")
+            .exists(),
+        "the JS peer is not installed: run scripts/test"
+    );
+    let o = Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+#[test]
+fn logged_bundles_verify_here_and_in_sigstore_js() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &[]);
+    let url = log.url.as_str();
+    generate(d, "ecdsa-p256", "k");
+    std::fs::write(d.join("a.txt"), b"release artefact\n").unwrap();
+    std::fs::write(d.join("p.json"), br#"{"builder":"ci"}"#).unwrap();
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "--bundle",
+        "b.json",
+        "a.txt",
+    ]));
+    ok(sigil(d).args([
+        "attest-blob",
+        "--key",
+        "k.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "p.json",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "--bundle",
+        "att.json",
+        "a.txt",
+    ]));
+    ok(sigil(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        url,
+        "--out",
+        "root.json",
+    ]));
+
+    // Sigil: the entry, its inclusion proof, the checkpoint and the SET are checked.
+    let out = ok(sigil(d).args([
+        "verify-blob",
+        "--key",
+        "k.pub",
+        "--bundle",
+        "b.json",
+        "--trusted-root",
+        "root.json",
+        "--output",
+        "json",
+        "a.txt",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let checks: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "passed")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for c in [
+        "tlog-entry",
+        "inclusion-proof",
+        "checkpoint",
+        "signed-entry-timestamp",
+    ] {
+        assert!(checks.contains(&c), "{c} not passed: {out}");
+    }
+    ok(sigil(d).args([
+        "verify-blob-attestation",
+        "--key",
+        "k.pub",
+        "--type",
+        "slsaprovenance",
+        "--bundle",
+        "att.json",
+        "--trusted-root",
+        "root.json",
+        "a.txt",
+    ]));
+    // Not under the public-good root.
+    fails(
+        sigil(d).args([
+            "verify-blob",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "b.json",
+            "a.txt",
+        ]),
+        1,
+        "a log the trust root does not know",
+    );
+
+    // @sigstore/verify, with one required log entry.
+    js(d, &["b.json", "a.txt", "k.pub", "root.json"]).unwrap();
+    js(d, &["att.json", "a.txt", "k.pub", "root.json"]).unwrap();
+    // Without the SET it must rely on the inclusion proof and checkpoint...
+    let mut b: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("b.json")).unwrap()).unwrap();
+    b["verificationMaterial"]["tlogEntries"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("inclusionPromise");
+    std::fs::write(d.join("noset.json"), b.to_string()).unwrap();
+    js(d, &["noset.json", "a.txt", "k.pub", "root.json"]).unwrap();
+    // ...which it checks: a changed proof hash is refused by both verifiers (the attestation is
+    // entry 1 of 2, so its proof has one hash).
+    let mut b: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("att.json")).unwrap()).unwrap();
+    let e = &mut b["verificationMaterial"]["tlogEntries"][0];
+    e.as_object_mut().unwrap().remove("inclusionPromise");
+    assert_eq!(e["inclusionProof"]["hashes"].as_array().unwrap().len(), 1);
+    e["inclusionProof"]["hashes"][0] = json!(STANDARD.encode([7u8; 32]));
+    std::fs::write(d.join("badproof.json"), b.to_string()).unwrap();
+    assert!(js(d, &["badproof.json", "a.txt", "k.pub", "root.json"]).is_err());
+    fails(
+        sigil(d).args([
+            "verify-blob-attestation",
+            "--key",
+            "k.pub",
+            "--type",
+            "slsaprovenance",
+            "--bundle",
+            "badproof.json",
+            "--trusted-root",
+            "root.json",
+            "a.txt",
+        ]),
+        1,
+        "inclusion-proof",
+    );
+
+    // The clients: get (verified), search by hash/key, consistency, monitor.
+    let out = ok(sigil(d).args([
+        "log",
+        "get",
+        "--rekor-url",
+        url,
+        "--log-index",
+        "0",
+        "-o",
+        "json",
+    ]));
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["body"]["kind"], "hashedrekord");
+    let out = ok(sigil(d).args([
+        "log",
+        "search",
+        "--rekor-url",
+        url,
+        "--sha",
+        "a.txt",
+        "-o",
+        "json",
+    ]));
+    let found: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        found["uuids"].as_array().unwrap().len(),
+        2,
+        "the signature and the attestation's subject"
+    );
+    let out = ok(sigil(d).args([
+        "log",
+        "search",
+        "--rekor-url",
+        url,
+        "--public-key",
+        "k.pub",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["uuids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    ok(sigil(d).args([
+        "log",
+        "monitor",
+        "--rekor-url",
+        url,
+        "--state",
+        "state.json",
+    ]));
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "a.txt",
+    ]));
+    let out = ok(sigil(d).args([
+        "log",
+        "monitor",
+        "--rekor-url",
+        url,
+        "--state",
+        "state.json",
+        "-o",
+        "json",
+    ]));
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (m["previousSize"].as_u64(), m["treeSize"].as_u64()),
+        (Some(2), Some(3))
+    );
+    ok(sigil(d).args(["log", "verify", "--rekor-url", url, "--first-size", "1"]));
+    ok(sigil(d).args(["log", "verify", "--rekor-url", url, "--log-index", "2"]));
+
+    // A split view: another log with the same key and origin but other entries.
+    let mut evil_data = d.join("evil");
+    std::fs::create_dir_all(&evil_data).unwrap();
+    std::fs::copy(
+        d.join("log/log-signing-key.pem"),
+        evil_data.join("log-signing-key.pem"),
+    )
+    .unwrap();
+    let origin = url.trim_start_matches("http://");
+    let evil = LogServer::start(BIN, &evil_data, &["--origin", origin]);
+    for f in ["x", "y", "z", "w"] {
+        std::fs::write(d.join(f), f).unwrap();
+        ok(sigil(d).args([
+            "sign-blob",
+            "--key",
+            "k.key",
+            "--tlog-upload",
+            "--rekor-url",
+            &evil.url,
+            f,
+        ]));
+    }
+    fails(
+        sigil(d).args([
+            "log",
+            "monitor",
+            "--rekor-url",
+            &evil.url,
+            "--state",
+            "state.json",
+        ]),
+        1,
+        "split view",
+    );
+    // A rollback: the evil log shrunk below what was seen (a fresh one with one entry).
+    evil_data = d.join("evil2");
+    std::fs::create_dir_all(&evil_data).unwrap();
+    std::fs::copy(
+        d.join("log/log-signing-key.pem"),
+        evil_data.join("log-signing-key.pem"),
+    )
+    .unwrap();
+    let evil2 = LogServer::start(BIN, &evil_data, &["--origin", origin]);
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        &evil2.url,
+        "x",
+    ]));
+    fails(
+        sigil(d).args([
+            "log",
+            "monitor",
+            "--rekor-url",
+            &evil2.url,
+            "--state",
+            "state.json",
+        ]),
+        1,
+        "rollback",
+    );
+    // The genuine log is still consistent with the stored state.
+    ok(sigil(d).args([
+        "log",
+        "monitor",
+        "--rekor-url",
+        url,
+        "--state",
+        "state.json",
+    ]));
+}
+
+#[test]
+fn the_v1_api_answers_bad_input_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &["--max-body-size", "64KiB"]);
+    let url = &log.url;
+    let c = http();
+    let post = |body: &str| {
+        let r = c
+            .post(format!("{url}/api/v1/log/entries"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, loc, r.text().unwrap())
+    };
+    let (s, _, t) = post("{not json");
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("not JSON"), "{t}");
+    let (s, _, t) = post(r#"{"kind":"rpm","apiVersion":"0.0.1","spec":{}}"#);
+    assert_eq!(s, 400);
+    assert!(t.contains("unsupported entry kind \\\"rpm\\\""), "{t}");
+    let (s, _, t) = post(r#"{"kind":"hashedrekord","apiVersion":"0.0.1","spec":{"signature":{}}}"#);
+    assert_eq!(s, 400);
+    assert!(t.contains("spec.signature.content is missing"), "{t}");
+    // A signature that does not verify.
+    let key = sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap();
+    let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, b"data");
+    let entry = |sig: Vec<u8>| {
+        json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+        "signature": {"content": STANDARD.encode(sig), "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
+        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}}).to_string()
+    };
+    let (s, _, t) = post(&entry(key.sign(b"other data").unwrap()));
+    assert_eq!(s, 400);
+    assert!(t.contains("does not verify"), "{t}");
+    // Oversized: 413 before anything is parsed.
+    let (s, _, _) = post(&"x".repeat(70 * 1024));
+    assert_eq!(s, 413);
+    // Created, then a duplicate: 409 with the Location of the existing entry.
+    let good = entry(key.sign(b"data").unwrap());
+    let (s, loc, t) = post(&good);
+    assert_eq!(s, 201, "{t}");
+    let created: Value = serde_json::from_str(&t).unwrap();
+    let uuid = created.as_object().unwrap().keys().next().unwrap().clone();
+    assert_eq!(
+        loc.as_deref(),
+        Some(format!("/api/v1/log/entries/{uuid}").as_str())
+    );
+    let (s, loc2, _) = post(&good);
+    assert_eq!(s, 409);
+    assert_eq!(loc2, loc);
+    // Reads.
+    let get = |p: &str| {
+        let r = c.get(format!("{url}{p}")).send().unwrap();
+        (r.status().as_u16(), r.bytes().unwrap().to_vec())
+    };
+    assert_eq!(get(&format!("/api/v1/log/entries/{uuid}")).0, 200);
+    assert_eq!(get("/api/v1/log/entries?logIndex=0").0, 200);
+    assert_eq!(get("/api/v1/log/entries?logIndex=5").0, 404);
+    assert_eq!(get("/api/v1/log/entries?logIndex=-1").0, 400);
+    assert_eq!(get("/api/v1/log/entries/xyz").0, 400);
+    let r = c
+        .post(format!("{url}/api/v1/log/entries/retrieve"))
+        .json(&json!({"entryUUIDs": [uuid], "logIndexes": [0, 9]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.json::<Value>().unwrap().as_array().unwrap().len(), 2);
+    let r = c
+        .post(format!("{url}/api/v1/log/entries/retrieve"))
+        .json(&json!({"logIndexes": (0..11).collect::<Vec<_>>()}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = c
+        .post(format!("{url}/api/v1/index/retrieve"))
+        .json(&json!({"hash": format!("sha256:{}", digest.to_hex())}))
+        .send()
+        .unwrap();
+    assert_eq!(r.json::<Value>().unwrap(), json!([uuid]));
+    let r = c
+        .post(format!("{url}/api/v1/index/retrieve"))
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let (s, b) = get("/api/v1/log/publicKey");
+    assert_eq!(s, 200);
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    assert_eq!(get("/api/v1/log/proof?firstSize=1&lastSize=1").0, 200);
+    assert_eq!(get("/api/v1/log/proof?firstSize=2&lastSize=1").0, 400);
+    assert_eq!(get("/api/v1/log/proof?firstSize=1&lastSize=9").0, 400);
+    // Tiles: one leaf so far, as a partial tile of width 1, and its entry bundle.
+    let (s, cp) = get("/checkpoint");
+    assert_eq!(s, 200);
+    assert!(String::from_utf8(cp).unwrap().contains("\n1\n"));
+    let (s, t) = get("/tile/0/000.p/1");
+    assert_eq!((s, t.len()), (200, 32));
+    let (s, e) = get("/tile/entries/000.p/1");
+    assert_eq!(s, 200);
+    let len = u16::from_be_bytes([e[0], e[1]]) as usize;
+    assert_eq!(e.len(), 2 + len);
+    assert_eq!(
+        sigil_crypto::hash::hex_lower(&sigil_tlog::merkle::leaf_hash(&e[2..])),
+        uuid
+    );
+    assert_eq!(
+        get("/tile/0/000").0,
+        404,
+        "the full tile does not exist yet"
+    );
+    assert_eq!(get("/tile/0/000.p/2").0, 404);
+    assert_eq!(get("/tile/0/x000/001").0, 404, "not canonical");
+    assert_eq!(get("/tile/64/000.p/1").0, 404);
+    let (s, m) = get("/metrics");
+    assert_eq!(s, 200);
+    let m = String::from_utf8(m).unwrap();
+    assert!(m.contains("sigil_log_appended_total 1"), "{m}");
+    assert!(m.contains("sigil_log_rejected_total 4"), "{m}");
+    assert!(m.contains("sigil_log_duplicates_total 1"), "{m}");
+    assert_eq!(get("/healthz").0, 200);
+}
+
+#[test]
+fn kill_9_mid_load_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("log");
+    let mut log = LogServer::start(BIN, &data, &["--batch-max-age-ms", "5"]);
+    let url = log.url.clone();
+    let key = std::sync::Arc::new(
+        sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap(),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // 16 clients append as fast as they can and record every acknowledged entry.
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            let (key, stop, url) = (key.clone(), stop.clone(), url.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let mut acked: Vec<(u64, String)> = Vec::new();
+                let mut checkpoints = Vec::new();
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let data = format!("client {c} item {i}");
+                    i += 1;
+                    let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
+                    let body = json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+                        "signature": {"content": STANDARD.encode(key.sign(data.as_bytes()).unwrap()),
+                                      "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
+                        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}});
+                    let Ok(r) = http.post(format!("{url}/api/v1/log/entries")).json(&body).send() else { break };
+                    if r.status().as_u16() != 201 {
+                        break;
+                    }
+                    let Ok(v) = r.json::<Value>() else { break };
+                    let (uuid, e) = v.as_object().unwrap().iter().next().unwrap();
+                    acked.push((e["logIndex"].as_u64().unwrap(), uuid.clone()));
+                    checkpoints.push(e["verification"]["inclusionProof"]["checkpoint"].as_str().unwrap().to_owned());
+                }
+                (acked, checkpoints)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    log.kill9();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acked = Vec::new();
+    let mut checkpoints = Vec::new();
+    for c in clients {
+        let (a, cps) = c.join().unwrap();
+        acked.extend(a);
+        checkpoints.extend(cps);
+    }
+    assert!(
+        acked.len() > 50,
+        "the load produced only {} acknowledged entries",
+        acked.len()
+    );
+    // Restart on the same data.
+    let log = LogServer::start(BIN, &data, &[]);
+    let url = log.url.clone();
+    let c = http();
+    let info: Value = c
+        .get(format!("{url}/api/v1/log"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let size = info["treeSize"].as_u64().unwrap();
+    let max_acked = acked.iter().map(|(i, _)| *i).max().unwrap();
+    assert!(
+        size > max_acked,
+        "tree size {size} lost acknowledged index {max_acked}"
+    );
+    // Every acknowledged entry is there, under its UUID, with a valid inclusion proof.
+    std::fs::write(
+        d.join("log.pub"),
+        c.get(format!("{url}/api/v1/log/publicKey"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    for (index, uuid) in acked.iter().step_by((acked.len() / 40).max(1)) {
+        let out = ok(sigil(d).args([
+            "log",
+            "get",
+            "--rekor-url",
+            &url,
+            "--log-public-key",
+            "log.pub",
+            "--uuid",
+            uuid,
+            "-o",
+            "json",
+        ]));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["logIndex"].as_u64(), Some(*index));
+    }
+    // The new checkpoint is consistent with every checkpoint published before the crash.
+    let key =
+        sigil_crypto::PublicKey::from_pem(&std::fs::read(d.join("log.pub")).unwrap()).unwrap();
+    let new = sigil_tlog::checkpoint::SignedNote::parse(info["signedTreeHead"].as_str().unwrap())
+        .unwrap();
+    let origin = new.text.lines().next().unwrap().to_owned();
+    let verifier = sigil_tlog::checkpoint::NoteVerifier::new(&origin, key);
+    let new = sigil_tlog::checkpoint::Checkpoint::verify_envelope(
+        info["signedTreeHead"].as_str().unwrap(),
+        std::slice::from_ref(&verifier),
+    )
+    .unwrap();
+    checkpoints.sort();
+    checkpoints.dedup();
+    for text in checkpoints.iter().step_by((checkpoints.len() / 30).max(1)) {
+        let old = sigil_tlog::checkpoint::Checkpoint::verify_envelope(
+            text,
+            std::slice::from_ref(&verifier),
+        )
+        .unwrap();
+        let p: Value = c
+            .get(format!(
+                "{url}/api/v1/log/proof?firstSize={}&lastSize={}",
+                old.size, new.size
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let hashes: Vec<[u8; 32]> = p["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                sigil_crypto::hash::hex_decode(h.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+            .collect();
+        sigil_tlog::merkle::verify_consistency(
+            old.size,
+            new.size,
+            &old.root_hash,
+            &new.root_hash,
+            &hashes,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "checkpoint at {} is not a prefix of the restarted log: {e}",
+                old.size
+            )
+        });
+    }
+}
+
+#[test]
+fn images_signed_with_tlog_upload_need_their_entry_when_the_root_lists_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &[]);
+    let r = registry::TestRegistry::start();
+    generate(d, "ecdsa-p256", "k");
+    let image = format!("{}/team/app:v1", r.addr);
+    let reg = sigil_oci::Registry::new(&Default::default()).unwrap();
+    reg.push_image(
+        &sigil_oci::ImageRef::parse(&image).unwrap(),
+        &[sigil_oci::Layer {
+            data: b"layer".to_vec(),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        }],
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        sigil_oci::manifest::OCI_CONFIG,
+    )
+    .unwrap();
+    let cache = d.join("cache");
+    let sg = |d: &Path| {
+        let mut c = sigil(d);
+        c.env("SIGIL_CACHE_DIR", &cache);
+        c
+    };
+    ok(sg(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        &log.url,
+        "--out",
+        "root.json",
+    ]));
+    // Signed without the log: refused when the root lists a log, accepted when waived.
+    ok(sg(d).args(["sign", "--key", "k.key", &image]));
+    fails(
+        sg(d).args([
+            "verify",
+            "--key",
+            "k.pub",
+            "--trusted-root",
+            "root.json",
+            &image,
+        ]),
+        12,
+        "no transparency log entry",
+    );
+    ok(sg(d).args([
+        "verify",
+        "--key",
+        "k.pub",
+        "--trusted-root",
+        "root.json",
+        "--insecure-ignore-tlog",
+        &image,
+    ]));
+    // Signed with the log (a second key, so that it is a new signature): its entry verifies.
+    generate(d, "ecdsa-p256", "k2");
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "k2.key",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    ok(sg(d).args([
+        "verify",
+        "--key",
+        "k2.pub",
+        "--trusted-root",
+        "root.json",
+        &image,
+    ]));
+    let out = ok(sg(d).args(["download", "signature", &image]));
+    let logged: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Value| !v["Bundle"].is_null())
+        .collect();
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0]["Bundle"]["SignedEntryTimestamp"].is_string());
+    // Attestations, both layouts.
+    std::fs::write(d.join("p.json"), b"{}").unwrap();
+    ok(sg(d).args([
+        "attest",
+        "--key",
+        "k2.key",
+        "--type",
+        "vuln",
+        "--predicate",
+        "p.json",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    ok(sg(d).args([
+        "verify-attestation",
+        "--key",
+        "k2.pub",
+        "--type",
+        "vuln",
+        "--trusted-root",
+        "root.json",
+        &image,
+    ]));
+    ok(sg(d).args([
+        "attest",
+        "--key",
+        "k2.key",
+        "--type",
+        "spdxjson",
+        "--predicate",
+        "p.json",
+        "--registry-referrers-mode",
+        "oci-1-1",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    ok(sg(d).args([
+        "verify-attestation",
+        "--key",
+        "k2.pub",
+        "--type",
+        "spdxjson",
+        "--trusted-root",
+        "root.json",
+        &image,
+    ]));
+    // The log holds what was uploaded: the signature and the two attestations.
+    let info: Value = http()
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["treeSize"], 3);
+}
