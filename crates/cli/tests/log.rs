@@ -769,3 +769,153 @@ fn images_signed_with_tlog_upload_need_their_entry_when_the_root_lists_the_log()
         .unwrap();
     assert_eq!(info["treeSize"], 3);
 }
+
+fn mount(args: &[&str]) {
+    let o = Command::new("mount").args(args).output().expect("mount");
+    assert!(
+        o.status.success(),
+        "mount {args:?} failed (the test needs root to mount a small tmpfs): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mnt = d.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    mount(&[
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=3m",
+        "tmpfs",
+        mnt.to_str().unwrap(),
+    ]);
+    let _guard = Tmpfs(mnt.clone());
+    let data = mnt.join("log");
+    let log = LogServer::start(BIN, &data, &["--batch-max-age-ms", "2"]);
+    let url = log.url.clone();
+    let key = sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap();
+    let c = http();
+    let post = |i: usize| {
+        let data = format!("item {i} {}", "x".repeat(200));
+        let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
+        let body = json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+            "signature": {"content": STANDARD.encode(key.sign(data.as_bytes()).unwrap()),
+                          "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
+            "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}});
+        let r = c
+            .post(format!("{url}/api/v1/log/entries"))
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // Fill the disk.
+    let mut acked = 0;
+    let mut full = None;
+    for i in 0..20_000 {
+        let (s, t) = post(i);
+        match s {
+            201 => acked += 1,
+            503 => {
+                full = Some(t);
+                break;
+            }
+            other => panic!("unexpected {other}: {t}"),
+        }
+    }
+    let full = full.expect("the 3 MiB disk never filled");
+    assert!(full.contains("storage unavailable"), "{full}");
+    // Reads still work and show exactly the acknowledged entries.
+    let info: Value = c
+        .get(format!("{url}/api/v1/log"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["treeSize"].as_u64(), Some(acked));
+    assert_eq!(
+        c.get(format!("{url}/healthz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // Room again: appends resume where they stopped.
+    mount(&["-o", "remount,size=64m", mnt.to_str().unwrap()]);
+    let (s, t) = post(1_000_000);
+    assert_eq!(s, 201, "{t}");
+    let created: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(
+        created.as_object().unwrap().values().next().unwrap()["logIndex"].as_u64(),
+        Some(acked)
+    );
+    let (s, t) = post(1_000_002);
+    assert_eq!(s, 201, "{t}");
+    // Nothing is corrupt: every entry proves inclusion in the final tree.
+    std::fs::write(
+        d.join("log.pub"),
+        c.get(format!("{url}/api/v1/log/publicKey"))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    ok(sigil(d).args([
+        "log",
+        "verify",
+        "--rekor-url",
+        &url,
+        "--log-public-key",
+        "log.pub",
+        "--log-index",
+        &acked.to_string(),
+    ]));
+    ok(sigil(d).args([
+        "log",
+        "verify",
+        "--rekor-url",
+        &url,
+        "--log-public-key",
+        "log.pub",
+        "--first-size",
+        "1",
+    ]));
+    drop(log);
+    // A read-only data directory: the log refuses to start, says why, and changes nothing.
+    mount(&["-o", "remount,ro", mnt.to_str().unwrap()]);
+    let o = Command::new(BIN)
+        .args(["log", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("storage unavailable") && err.contains("Read-only file system"),
+        "{err}"
+    );
+    mount(&["-o", "remount,rw", mnt.to_str().unwrap()]);
+    // And the store reopens cleanly after the ordeal.
+    let log = LogServer::start(BIN, &data, &[]);
+    let info: Value = c
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["treeSize"].as_u64(), Some(acked + 2));
+}

@@ -118,8 +118,13 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SEARCH_KEY_LEN: usize = 16;
 
 /// The embedded store: one redb file, `log.redb`, in the data directory.
+///
+/// After a failed write (a full or read-only disk), redb refuses further writes on the same
+/// handle; the store then reopens the file before the next write, which recovers it to the last
+/// committed transaction. Until a reopen succeeds, operations answer [`StoreError::Unavailable`].
 pub struct Embedded {
-    db: Database,
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+    failed: std::sync::atomic::AtomicBool,
     path: PathBuf,
 }
 
@@ -185,7 +190,60 @@ impl Embedded {
             w.open_table(META).map_err(unavailable)?;
         }
         w.commit().map_err(unavailable)?;
-        Ok(Self { db, path })
+        Ok(Self {
+            db: std::sync::RwLock::new(Some(Arc::new(db))),
+            failed: std::sync::atomic::AtomicBool::new(false),
+            path,
+        })
+    }
+
+    /// The database handle, reopened first when a write failed (`for_write`) or none is open.
+    fn handle(&self, for_write: bool) -> Result<Arc<Database>, StoreError> {
+        use std::sync::atomic::Ordering;
+        let reopen = for_write && self.failed.load(Ordering::Acquire);
+        if !reopen && let Some(db) = self.db.read().expect("lock").as_ref() {
+            return Ok(db.clone());
+        }
+        let mut slot = self.db.write().expect("lock");
+        if self.failed.load(Ordering::Acquire) || slot.is_none() {
+            // Drop the old handle (and its file lock) before opening again; wait for readers.
+            if let Some(old) = slot.take() {
+                let mut old = old;
+                for _ in 0..1000 {
+                    match Arc::try_unwrap(old) {
+                        Ok(db) => {
+                            drop(db);
+                            break;
+                        }
+                        Err(a) => {
+                            old = a;
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                        }
+                    }
+                }
+            }
+            let db = Database::create(&self.path)
+                .map_err(|e| unavailable(format!("reopening {}: {e}", self.path.display())))?;
+            *slot = Some(Arc::new(db));
+            self.failed.store(false, Ordering::Release);
+        }
+        slot.as_ref()
+            .cloned()
+            .ok_or_else(|| unavailable("the database is not open"))
+    }
+
+    /// Runs a write, marking the handle for reopening when it fails.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let db = self.handle(true)?;
+        let r = f(&db);
+        if matches!(r, Err(StoreError::Unavailable(_))) {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        r
     }
 
     /// The database file.
@@ -209,7 +267,8 @@ fn read_size(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64,
 
 impl LogStore for Embedded {
     fn head(&self) -> Result<Option<Head>, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(META).map_err(unavailable)?;
         match t.get("head").map_err(unavailable)? {
             None => Ok(None),
@@ -218,75 +277,81 @@ impl LogStore for Embedded {
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(META).map_err(unavailable)?;
         read_size(&t)
     }
 
     fn publish(&self, head: &Head) -> Result<(), StoreError> {
-        let w = self.db.begin_write().map_err(unavailable)?;
-        {
-            let mut meta = w.open_table(META).map_err(unavailable)?;
-            let stored = read_size(&meta)?;
-            let current = match meta.get("head").map_err(unavailable)? {
-                None => 0,
-                Some(v) => decode_head(v.value())?.size,
-            };
-            if head.size != stored || head.size < current {
-                return Err(StoreError::Conflict {
-                    batch: head.size,
-                    stored,
-                });
+        self.write(|db| {
+            let w = db.begin_write().map_err(unavailable)?;
+            {
+                let mut meta = w.open_table(META).map_err(unavailable)?;
+                let stored = read_size(&meta)?;
+                let current = match meta.get("head").map_err(unavailable)? {
+                    None => 0,
+                    Some(v) => decode_head(v.value())?.size,
+                };
+                if head.size != stored || head.size < current {
+                    return Err(StoreError::Conflict {
+                        batch: head.size,
+                        stored,
+                    });
+                }
+                meta.insert("head", encode_head(head).as_slice())
+                    .map_err(unavailable)?;
             }
-            meta.insert("head", encode_head(head).as_slice())
-                .map_err(unavailable)?;
-        }
-        w.commit().map_err(unavailable)
+            w.commit().map_err(unavailable)
+        })
     }
 
     fn append(&self, batch: &Batch) -> Result<(), StoreError> {
-        let w = self.db.begin_write().map_err(unavailable)?;
-        {
-            let mut meta = w.open_table(META).map_err(unavailable)?;
-            let stored = read_size(&meta)?;
-            if stored != batch.first {
-                return Err(StoreError::Conflict {
-                    batch: batch.first,
-                    stored,
-                });
-            }
-            let mut entries = w.open_table(ENTRIES).map_err(unavailable)?;
-            let mut leaves = w.open_table(LEAVES).map_err(unavailable)?;
-            let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
-            let mut buf = Vec::new();
-            for (i, e) in batch.entries.iter().enumerate() {
-                let index = batch.first + i as u64;
-                buf.clear();
-                buf.extend_from_slice(&e.integrated_time.to_be_bytes());
-                buf.extend_from_slice(&e.body);
-                entries.insert(index, buf.as_slice()).map_err(unavailable)?;
-                leaves.insert(&e.leaf[..], index).map_err(unavailable)?;
-                for k in &e.keys {
-                    search
-                        .insert(&k[..SEARCH_KEY_LEN], index)
+        self.write(|db| {
+            let w = db.begin_write().map_err(unavailable)?;
+            {
+                let mut meta = w.open_table(META).map_err(unavailable)?;
+                let stored = read_size(&meta)?;
+                if stored != batch.first {
+                    return Err(StoreError::Conflict {
+                        batch: batch.first,
+                        stored,
+                    });
+                }
+                let mut entries = w.open_table(ENTRIES).map_err(unavailable)?;
+                let mut leaves = w.open_table(LEAVES).map_err(unavailable)?;
+                let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
+                let mut buf = Vec::new();
+                for (i, e) in batch.entries.iter().enumerate() {
+                    let index = batch.first + i as u64;
+                    buf.clear();
+                    buf.extend_from_slice(&e.integrated_time.to_be_bytes());
+                    buf.extend_from_slice(&e.body);
+                    entries.insert(index, buf.as_slice()).map_err(unavailable)?;
+                    leaves.insert(&e.leaf[..], index).map_err(unavailable)?;
+                    for k in &e.keys {
+                        search
+                            .insert(&k[..SEARCH_KEY_LEN], index)
+                            .map_err(unavailable)?;
+                    }
+                }
+                let mut tiles = w.open_table(TILES).map_err(unavailable)?;
+                for (level, index, hashes) in &batch.tiles {
+                    tiles
+                        .insert((*level, *index), tile_bytes(hashes).as_slice())
                         .map_err(unavailable)?;
                 }
-            }
-            let mut tiles = w.open_table(TILES).map_err(unavailable)?;
-            for (level, index, hashes) in &batch.tiles {
-                tiles
-                    .insert((*level, *index), tile_bytes(hashes).as_slice())
+                let size = batch.first + batch.entries.len() as u64;
+                meta.insert("size", &size.to_be_bytes()[..])
                     .map_err(unavailable)?;
             }
-            let size = batch.first + batch.entries.len() as u64;
-            meta.insert("size", &size.to_be_bytes()[..])
-                .map_err(unavailable)?;
-        }
-        w.commit().map_err(unavailable)
+            w.commit().map_err(unavailable)
+        })
     }
 
     fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(ENTRIES).map_err(unavailable)?;
         let mut out = Vec::new();
         for item in t
@@ -311,13 +376,15 @@ impl LogStore for Embedded {
     }
 
     fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(LEAVES).map_err(unavailable)?;
         Ok(t.get(&leaf[..]).map_err(unavailable)?.map(|v| v.value()))
     }
 
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(TILES).map_err(unavailable)?;
         match t.get((level, index)).map_err(unavailable)? {
             None => Ok(Vec::new()),
@@ -326,7 +393,8 @@ impl LogStore for Embedded {
     }
 
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError> {
-        let r = self.db.begin_read().map_err(unavailable)?;
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_multimap_table(SEARCH).map_err(unavailable)?;
         let mut out = Vec::new();
         for v in t.get(&key[..SEARCH_KEY_LEN]).map_err(unavailable)? {
