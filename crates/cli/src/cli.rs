@@ -677,6 +677,30 @@ pub enum LogCmd {
     Verify(LogVerify),
     /// Fetch the newest checkpoint and prove it consistent with the one stored in a state file.
     Monitor(LogMonitor),
+    /// Load-test a log: appends per second, time to integration, proof latency, storage size.
+    Bench(LogBench),
+}
+
+#[derive(Args, Debug)]
+pub struct LogBench {
+    /// The log's URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub rekor_url: String,
+    /// Entries to append.
+    #[arg(long, default_value_t = 50_000)]
+    pub entries: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Inclusion-proof reads (by random index) after the load.
+    #[arg(long, default_value_t = 2000)]
+    pub proofs: usize,
+    /// The log's data directory, to report storage against the raw entry bytes.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Args, Debug)]
@@ -700,8 +724,9 @@ pub struct LogServe {
     /// Most entries per batch.
     #[arg(long, default_value_t = 1024)]
     pub batch_max_size: usize,
-    /// Longest a batch waits for more entries, in milliseconds.
-    #[arg(long, default_value_t = 25)]
+    /// Longest a batch waits for more entries when none are queued, in milliseconds (0: commit
+    /// at once; entries that arrive during a commit form the next batch).
+    #[arg(long, default_value_t = 0)]
     pub batch_max_age_ms: u64,
     /// Largest request body; larger ones get 413.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]

@@ -16,7 +16,9 @@ use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier, SignedNote};
 use sigil_tlog::merkle::{self, Hash};
 use sigil_tlog::store::Embedded;
 
-use crate::cli::{LogGet, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify, OutputFormat};
+use crate::cli::{
+    LogBench, LogGet, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify, OutputFormat,
+};
 use crate::support::{VerificationFailed, load_signing_key, print_json, read_limited};
 
 /// Largest response read from a log.
@@ -553,6 +555,202 @@ pub fn monitor(a: LogMonitor) -> Result<()> {
                 ),
             }
             std::io::stderr().flush()?;
+            Ok(())
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Bench
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+pub fn bench(a: LogBench) -> Result<()> {
+    let base = a.rekor_url.trim_end_matches('/').to_owned();
+    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
+    let pem = STANDARD.encode(key.public_key().to_pem());
+    let run_id: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    // Sign the proposals up front, on every core, so that the load is the log's work only.
+    eprintln!("signing {} entries...", a.entries);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunk = a.entries.div_ceil(threads);
+    let proposals: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (key, pem) = (&key, &pem);
+                s.spawn(move || {
+                    let start = t * chunk;
+                    let end = (start + chunk).min(a.entries);
+                    (start..end)
+                        .map(|i| {
+                            let data = format!("sigil log bench {run_id} entry {i}");
+                            let d = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
+                            let sig = key.sign(data.as_bytes()).expect("sign");
+                            json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+                                "signature": {"content": STANDARD.encode(sig), "publicKey": {"content": pem}},
+                                "data": {"hash": {"algorithm": "sha256", "value": d.to_hex()}}}})
+                            .to_string()
+                            .into_bytes()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("signer thread"))
+            .collect()
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let proposals = Arc::new(proposals);
+    let (latencies, wall, errors, first_index) = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(a.clients)
+            .build()?;
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let first_index = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let start = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..a.clients {
+            let (client, next, errors, proposals, base, first_index) = (
+                client.clone(),
+                next.clone(),
+                errors.clone(),
+                proposals.clone(),
+                base.clone(),
+                first_index.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(p) = proposals.get(i) else { break };
+                    let t = std::time::Instant::now();
+                    let r = client
+                        .post(format!("{base}/api/v1/log/entries"))
+                        .header("content-type", "application/json")
+                        .body(p.clone())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            let body = r.bytes().await.unwrap_or_default();
+                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                            if let Some(idx) = serde_json::from_slice::<Value>(&body)
+                                .ok()
+                                .and_then(|v| v.as_object()?.values().next()?["logIndex"].as_u64())
+                            {
+                                first_index.fetch_min(idx, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                        _ => {
+                            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await?);
+        }
+        Ok::<_, anyhow::Error>((
+            all,
+            start.elapsed(),
+            errors.load(std::sync::atomic::Ordering::Relaxed),
+            first_index.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    })?;
+    let mut lat = latencies;
+    lat.sort_by(|x, y| x.total_cmp(y));
+    let appended = lat.len();
+    let rate = appended as f64 / wall.as_secs_f64();
+    // Proof latency: random indexes over the whole tree, one at a time.
+    let http = reqwest::blocking::Client::new();
+    let info = get_json(&http, &format!("{base}/api/v1/log"))?;
+    let size = info["treeSize"].as_u64().unwrap_or(0);
+    let mut proof_lat = Vec::new();
+    let mut seed = run_id | 1;
+    let mut body_bytes = 0u64;
+    for _ in 0..a.proofs.min(size as usize * 4) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let i = seed % size.max(1);
+        let t = std::time::Instant::now();
+        let v = get_json(&http, &format!("{base}/api/v1/log/entries?logIndex={i}"))?;
+        proof_lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(e) = v.as_object().and_then(|o| o.values().next()) {
+            body_bytes += STANDARD
+                .decode(e["body"].as_str().unwrap_or_default())
+                .map_or(0, |b| b.len() as u64);
+        }
+    }
+    proof_lat.sort_by(|x, y| x.total_cmp(y));
+    let avg_body = if proof_lat.is_empty() {
+        0.0
+    } else {
+        body_bytes as f64 / proof_lat.len() as f64
+    };
+    let storage = a.data.as_deref().map(dir_size);
+    let ratio = storage.map(|s| s as f64 / (avg_body * size as f64).max(1.0));
+    let out = json!({
+        "entries": appended, "errors": errors, "clients": a.clients,
+        "wallSeconds": wall.as_secs_f64(), "appendsPerSecond": rate,
+        "integrationMs": {"p50": percentile(&lat, 0.5), "p99": percentile(&lat, 0.99), "max": lat.last().copied().unwrap_or(0.0)},
+        "treeSize": size, "firstIndexThisRun": first_index,
+        "proofMs": {"count": proof_lat.len(), "p50": percentile(&proof_lat, 0.5), "p99": percentile(&proof_lat, 0.99)},
+        "averageEntryBytes": avg_body, "storageBytes": storage, "storageToRawRatio": ratio,
+    });
+    match a.output {
+        OutputFormat::Json => print_json(&out),
+        OutputFormat::Text => {
+            println!(
+                "appends:      {appended} in {:.2} s = {rate:.0}/s with {} clients ({errors} errors)",
+                wall.as_secs_f64(),
+                a.clients
+            );
+            println!(
+                "integration:  p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.99),
+                lat.last().copied().unwrap_or(0.0)
+            );
+            println!(
+                "proofs:       {} reads at tree size {size}: p50 {:.2} ms, p99 {:.2} ms",
+                proof_lat.len(),
+                percentile(&proof_lat, 0.5),
+                percentile(&proof_lat, 0.99)
+            );
+            if let (Some(s), Some(r)) = (storage, ratio) {
+                println!(
+                    "storage:      {s} bytes for {size} entries of ~{avg_body:.0} bytes = {r:.2}x the raw entry bytes"
+                );
+            }
             Ok(())
         }
     }

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Search(a)) => log_cmd::search(a),
         Command::Log(LogCmd::Verify(a)) => log_cmd::verify(a),
         Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
+        Command::Log(LogCmd::Bench(a)) => log_cmd::bench(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),

@@ -168,6 +168,17 @@ impl fmt::Display for Digest {
     }
 }
 
+/// SHA-256 of the concatenation of `parts`, for many small messages (Merkle nodes): the
+/// `sha2` implementation (SHA-NI where the CPU has it) without a digest context allocation.
+pub fn sha256_parts(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
 /// Lower-case hex without allocation per byte.
 pub fn hex_lower(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

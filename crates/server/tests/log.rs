@@ -194,8 +194,23 @@ pub fn storage_contract(store: &dyn LogStore) {
             keys: vec![[9u8; 32]],
         }],
         tiles: vec![(0, 0, vec![leaf])],
+        head: Head {
+            size: 1,
+            root: leaf,
+            checkpoint: "x\n".into(),
+        },
     };
+    // A head that is not the batch's tree is refused.
+    let mut wrong = batch.clone();
+    wrong.head.size = 2;
+    assert!(matches!(
+        store.append(&wrong),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.size().unwrap(), 0);
     store.append(&batch).unwrap();
+    assert_eq!(store.head().unwrap(), Some(batch.head.clone()));
+    assert_eq!(store.size().unwrap(), 1);
     // A batch that does not continue the tree is refused; so is a head for another size.
     assert!(matches!(
         store.append(&batch),
@@ -213,13 +228,6 @@ pub fn storage_contract(store: &dyn LogStore) {
         store.publish(&head),
         Err(StoreError::Conflict { .. })
     ));
-    let head = Head {
-        size: 1,
-        root: leaf,
-        checkpoint: "x\n".into(),
-    };
-    store.publish(&head).unwrap();
-    assert_eq!(store.head().unwrap(), Some(head));
     assert_eq!(store.find_leaf(&leaf).unwrap(), Some(0));
     assert_eq!(store.find_leaf(&[2u8; 32]).unwrap(), None);
     assert_eq!(store.search(&[9u8; 32], 10).unwrap(), vec![0]);

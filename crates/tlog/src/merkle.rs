@@ -5,7 +5,7 @@
 //! ([`root`], [`inclusion_proof`], [`consistency_proof`]) follow RFC 6962 §2.1 literally; they
 //! are the oracle in tests and the starting point for the log service.
 
-use sigil_crypto::{Digest, HashAlgorithm, Hasher};
+use sigil_crypto::{Digest, HashAlgorithm};
 
 /// A SHA-256 tree hash.
 pub type Hash = [u8; 32];
@@ -77,19 +77,12 @@ pub enum ProofError {
 
 /// Hash of a leaf entry.
 pub fn leaf_hash(entry: &[u8]) -> Hash {
-    let mut h = Hasher::new(HashAlgorithm::Sha256);
-    h.update(&[0]);
-    h.update(entry);
-    to_hash(h.finish())
+    sigil_crypto::hash::sha256_parts(&[&[0], entry])
 }
 
 /// Hash of an interior node.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Hasher::new(HashAlgorithm::Sha256);
-    h.update(&[1]);
-    h.update(left);
-    h.update(right);
-    to_hash(h.finish())
+    sigil_crypto::hash::sha256_parts(&[&[1], left, right])
 }
 
 fn to_hash(d: Digest) -> Hash {

@@ -4,15 +4,11 @@
 //!
 //! A store holds the entries (canonical bodies with their integration time), the Merkle tree as
 //! C2SP tiles, a leaf-hash index (duplicates, UUID lookups), a search index, and the latest
-//! signed tree head. Writing is two-phase, so that a log never signs a tree that is not durable
-//! (and so can never sign two inconsistent checkpoints):
-//!
-//! 1. [`LogStore::append`] writes one sequenced batch — entries, changed tiles and index keys —
-//!    in one durable transaction, and refuses a batch that does not start at the stored size;
-//! 2. [`LogStore::publish`] then stores the checkpoint signed for that size.
-//!
-//! After a crash between the two, [`LogStore::size`] is ahead of the head: the tree is fixed by
-//! then, and the log signs and publishes it on start.
+//! signed tree head. [`LogStore::append`] writes one sequenced batch — entries, changed tiles,
+//! index keys and the checkpoint signed for the new tree — in one durable transaction (one
+//! fsync), and refuses a batch that does not start at the stored size: a store never holds two
+//! different trees. [`LogStore::publish`] stores a head for the stored size without entries (a
+//! new log's empty tree).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +61,8 @@ pub struct Batch {
     pub entries: Vec<NewEntry>,
     /// Every tile that changed: `(level, index, hashes)`.
     pub tiles: Vec<(u8, u64, Vec<Hash>)>,
+    /// The signed head of the tree after the batch.
+    pub head: Head,
 }
 
 /// Why storage failed.
@@ -426,9 +424,10 @@ impl<'a> StoreTiles<'a> {
 
 type TileMap = std::collections::HashMap<(u8, u64), Arc<Vec<Hash>>>;
 
-/// A bounded cache of full tiles.
+/// A bounded cache of full tiles, and of subtree hashes computed from them.
 pub struct TileCache {
     map: std::sync::Mutex<TileMap>,
+    subtrees: std::sync::Mutex<std::collections::HashMap<(u8, u64), Hash>>,
     capacity: usize,
 }
 
@@ -437,6 +436,7 @@ impl TileCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             map: Default::default(),
+            subtrees: Default::default(),
             capacity,
         }
     }
@@ -463,6 +463,23 @@ impl TileCache {
 }
 
 impl crate::tiles::TileSource for StoreTiles<'_> {
+    fn cached_subtree(&self, height: u8, index: u64) -> Option<Hash> {
+        self.cache
+            .subtrees
+            .lock()
+            .expect("lock")
+            .get(&(height, index))
+            .copied()
+    }
+
+    fn remember_subtree(&self, height: u8, index: u64, hash: Hash) {
+        let mut m = self.cache.subtrees.lock().expect("lock");
+        if m.len() >= self.cache.capacity * 16 {
+            m.clear();
+        }
+        m.insert((height, index), hash);
+    }
+
     fn tile(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, crate::tiles::TileError> {
         if let Some(t) = self.cache.get(level, index) {
             return Ok(t);

@@ -56,6 +56,14 @@ pub enum TileError {
 pub trait TileSource {
     /// The hashes of tile `index` at `level`: all 256 for a full tile, else as many as exist.
     fn tile(&self, level: u8, index: u64) -> Result<std::sync::Arc<Vec<Hash>>, TileError>;
+
+    /// A remembered subtree hash (complete subtrees never change).
+    fn cached_subtree(&self, _height: u8, _index: u64) -> Option<Hash> {
+        None
+    }
+
+    /// Remembers the hash of a complete subtree.
+    fn remember_subtree(&self, _height: u8, _index: u64, _hash: Hash) {}
 }
 
 /// The tile path of `index` as C2SP writes it: 3-digit groups, all but the last prefixed `x`
@@ -120,6 +128,11 @@ fn fold_pow2(hashes: &[Hash]) -> Hash {
 pub fn subtree_hash(src: &dyn TileSource, height: u8, index: u64) -> Result<Hash, TileError> {
     let level = height / 8;
     let r = u32::from(height % 8);
+    if r > 0
+        && let Some(h) = src.cached_subtree(height, index)
+    {
+        return Ok(h);
+    }
     let first = index << r; // position among level-`level` hashes
     let tile = first / TILE_WIDTH;
     let start = (first % TILE_WIDTH) as usize;
@@ -132,7 +145,12 @@ pub fn subtree_hash(src: &dyn TileSource, height: u8, index: u64) -> Result<Hash
             needed: start + count,
         });
     }
-    Ok(fold_pow2(&hashes[start..start + count]))
+    let h = fold_pow2(&hashes[start..start + count]);
+    // A complete subtree's hash never changes, even while its tile is still partial.
+    if r > 0 {
+        src.remember_subtree(height, index, h);
+    }
+    Ok(h)
 }
 
 /// The largest power of two strictly less than `n` (n ≥ 2).

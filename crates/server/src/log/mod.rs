@@ -2,11 +2,13 @@
 //! serves (entries with SETs and inclusion proofs, consistency proofs, tiles).
 //!
 //! Appends go to one sequencer thread, which takes up to `batch_max_size` entries or waits at
-//! most `batch_max_age`, then (1) writes entries and tiles in one durable transaction, (2) signs a
-//! checkpoint for the new, durable tree and publishes it, and only then (3) answers every
-//! client of the batch. A tree is signed only once it is durable, so the log never signs two
-//! inconsistent checkpoints; a client is answered only once its entry is durable and covered by
-//! a published checkpoint.
+//! most `batch_max_age`, then (1) computes the new tree and signs its checkpoint, (2) writes
+//! entries, tiles and checkpoint in one durable transaction, and only then (3) publishes the
+//! checkpoint and answers every client of the batch. A client is answered only once its entry
+//! is durable and covered by a published checkpoint. A checkpoint leaves the process only after
+//! its commit; when a commit fails, the sequencer retries exactly that batch (same entries, same
+//! tree, same checkpoint) before it takes anything else, so the log never signs two
+//! inconsistent checkpoints.
 
 pub mod api;
 pub mod entries;
@@ -23,7 +25,7 @@ use sigil_crypto::hash::hex_lower;
 use sigil_crypto::{Digest, HashAlgorithm, SigningKey};
 use sigil_tlog::merkle::{Hash, leaf_hash};
 use sigil_tlog::store::{Batch, Head, LogStore, NewEntry, StoreError, StoreTiles, TileCache};
-use sigil_tlog::tiles::{self, Edge, TileError};
+use sigil_tlog::tiles::{self, Edge, TileError, TileSource};
 
 use entries::Admitted;
 
@@ -91,6 +93,8 @@ pub struct Log {
     head: RwLock<Head>,
     cache: TileCache,
     tx: std::sync::Mutex<Option<mpsc::SyncSender<Pending>>>,
+    /// A batch whose commit failed: committed before anything else.
+    retry: std::sync::Mutex<Option<(Batch, Edge)>>,
     sequencer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Counters.
     pub metrics: Metrics,
@@ -139,6 +143,7 @@ impl Log {
             head: RwLock::new(head),
             cache,
             tx: std::sync::Mutex::new(Some(tx)),
+            retry: std::sync::Mutex::new(None),
             sequencer: std::sync::Mutex::new(None),
             metrics: Metrics::default(),
         });
@@ -231,16 +236,24 @@ impl Log {
         max_age: Duration,
     ) {
         while let Ok(first) = rx.recv() {
+            // Group commit: everything queued while the last batch was committed goes into this
+            // one; only when the queue is empty does the batch wait (at most `max_age`) for more.
             let deadline = Instant::now() + max_age;
             let mut batch = vec![first];
             while batch.len() < max_size {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                match rx.recv_timeout(deadline - now) {
+                match rx.try_recv() {
                     Ok(p) => batch.push(p),
-                    Err(_) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        match rx.recv_timeout(deadline - now) {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
             if let Err(e) = self.integrate(batch, &mut edge) {
@@ -259,18 +272,18 @@ impl Log {
 
     fn integrate(&self, batch: Vec<Pending>, edge: &mut Edge) -> Result<(), StoreError> {
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-        // A head left unpublished by an earlier failure is published first.
-        let stored = self.store.size()?;
-        if self.head().size != stored {
-            let fail = |b: Vec<Pending>, e: &StoreError| {
-                for p in b {
+        // A batch whose commit failed goes first, unchanged.
+        let retry = self.retry.lock().expect("lock").take();
+        if let Some((b, next)) = retry {
+            if let Err(e) = self.store.append(&b) {
+                for p in batch {
                     let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
                 }
-            };
-            if let Err(e) = self.publish(stored) {
-                fail(batch, &e);
+                *self.retry.lock().expect("lock") = Some((b, next));
                 return Err(e);
             }
+            *edge = next;
+            *self.head.write().expect("lock") = b.head.clone();
         }
         let first = edge.size();
         let now = unix_now();
@@ -307,12 +320,14 @@ impl Log {
             let leaves: Vec<Hash> = entries.iter().map(|e| e.leaf).collect();
             let mut next = edge.clone();
             let changed = next.append(&leaves);
-            let batch = Batch {
-                first,
-                entries,
-                tiles: changed.clone(),
+            let overlay = Overlay {
+                changed: changed
+                    .iter()
+                    .map(|(l, i, h)| ((*l, *i), Arc::new(h.clone())))
+                    .collect(),
+                base: StoreTiles::new(self.store.as_ref(), &self.cache),
             };
-            if let Err(e) = self.store.append(&batch) {
+            let fail_all = |answers: Vec<(Pending, Appended)>, e: &StoreError| {
                 for (p, a) in answers {
                     let r = match a {
                         Appended::Duplicate(i) if i < first => Ok(a),
@@ -320,18 +335,34 @@ impl Log {
                     };
                     let _ = p.reply.send(r);
                 }
+            };
+            let head = match tiles::tree_root(&overlay, next.size())
+                .map_err(tile_err)
+                .and_then(|root| sign_head(&self.origin, &self.key, next.size(), root))
+            {
+                Ok(h) => h,
+                Err(e) => {
+                    fail_all(answers, &e);
+                    return Err(e);
+                }
+            };
+            let batch = Batch {
+                first,
+                entries,
+                tiles: changed,
+                head,
+            };
+            if let Err(e) = self.store.append(&batch) {
+                fail_all(answers, &e);
+                // Keep the signed tree: it is the only one this size may ever have.
+                *self.retry.lock().expect("lock") = Some((batch, next));
                 return Err(e);
+            }
+            for (level, index, hashes) in &batch.tiles {
+                self.cache.insert(*level, *index, Arc::new(hashes.clone()));
             }
             *edge = next;
-            for (level, index, hashes) in changed {
-                self.cache.insert(level, index, Arc::new(hashes));
-            }
-            if let Err(e) = self.publish(edge.size()) {
-                for (p, _) in answers {
-                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
-                }
-                return Err(e);
-            }
+            *self.head.write().expect("lock") = batch.head;
         }
         for (p, a) in answers {
             match a {
@@ -340,16 +371,6 @@ impl Log {
             };
             let _ = p.reply.send(Ok(a));
         }
-        Ok(())
-    }
-
-    /// Signs and publishes the head for the durable size.
-    fn publish(&self, size: u64) -> Result<(), StoreError> {
-        let root = tiles::tree_root(&StoreTiles::new(self.store.as_ref(), &self.cache), size)
-            .map_err(tile_err)?;
-        let head = sign_head(&self.origin, &self.key, size, root)?;
-        self.store.publish(&head)?;
-        *self.head.write().expect("lock") = head;
         Ok(())
     }
 
@@ -455,6 +476,29 @@ impl Log {
             .into_iter()
             .filter(|i| *i < size)
             .collect())
+    }
+}
+
+/// Tiles of a batch being sequenced, over the stored ones.
+struct Overlay<'a> {
+    changed: HashMap<(u8, u64), Arc<Vec<Hash>>>,
+    base: StoreTiles<'a>,
+}
+
+impl TileSource for Overlay<'_> {
+    fn tile(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, TileError> {
+        match self.changed.get(&(level, index)) {
+            Some(t) => Ok(t.clone()),
+            None => self.base.tile(level, index),
+        }
+    }
+
+    fn cached_subtree(&self, height: u8, index: u64) -> Option<Hash> {
+        self.base.cached_subtree(height, index)
+    }
+
+    fn remember_subtree(&self, height: u8, index: u64, hash: Hash) {
+        self.base.remember_subtree(height, index, hash)
     }
 }
 
