@@ -705,9 +705,13 @@ pub struct LogBench {
 
 #[derive(Args, Debug)]
 pub struct LogServe {
-    /// Data directory of the embedded store (created if missing).
+    /// Data directory: the embedded store, the generated signing key and the recorded origin
+    /// (created if missing).
     #[arg(long, default_value = "sigil-log")]
     pub data: PathBuf,
+    /// Keep the log in PostgreSQL instead of the embedded store (`postgres://user@host:port/db`).
+    #[arg(long, env = "SIGIL_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub listen: String,

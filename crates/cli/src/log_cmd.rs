@@ -81,7 +81,10 @@ async fn shutdown_signal() {
 
 pub fn serve(a: LogServe) -> Result<()> {
     let key = load_log_key(&a)?;
-    let store = Arc::new(Embedded::open(&a.data)?);
+    let store: Arc<dyn sigil_tlog::store::LogStore> = match &a.database_url {
+        Some(url) => Arc::new(sigil_server::log::postgres::Postgres::connect(url, 4)?),
+        None => Arc::new(Embedded::open(&a.data)?),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,20 +112,19 @@ pub fn serve(a: LogServe) -> Result<()> {
             o.add(&origin_file, format!("{origin}\n").as_bytes(), 0o644)?;
             o.commit()?;
         }
-        let log = Log::open(
-            store,
-            LogConfig {
-                origin: origin.clone(),
-                key,
-                batch_max_size: a.batch_max_size,
-                batch_max_age: Duration::from_millis(a.batch_max_age_ms),
-            },
-        )?;
+        let config = LogConfig {
+            origin: origin.clone(),
+            key,
+            batch_max_size: a.batch_max_size,
+            batch_max_age: Duration::from_millis(a.batch_max_age_ms),
+        };
+        // Opening reads storage, which may be a blocking database client.
+        let log = tokio::task::spawn_blocking(move || Log::open(store, config)).await??;
         let head = log.head();
         eprintln!(
-            "sigil log: {origin} on http://{addr}, {} store in {}, {} entries, log ID {}",
+            "sigil log: {origin} on http://{addr}, {} store{}, {} entries, log ID {}",
             log.backend(),
-            a.data.display(),
+            if a.database_url.is_some() { String::new() } else { format!(" in {}", a.data.display()) },
             head.size,
             hex_lower(&log.id())
         );
@@ -133,9 +135,14 @@ pub fn serve(a: LogServe) -> Result<()> {
         }
         let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
         sigil_server::serve(listener, app, shutdown_signal()).await?;
-        let log2 = log.clone();
-        tokio::task::spawn_blocking(move || log2.shutdown()).await?;
-        eprintln!("sigil log: stopped at {} entries", log.head().size);
+        eprintln!("sigil log: stopping at {} entries", log.head().size);
+        // Shut down and drop the log (and a database client with its own runtime) off the
+        // async workers.
+        tokio::task::spawn_blocking(move || {
+            log.shutdown();
+            drop(log);
+        })
+        .await?;
         Ok::<_, anyhow::Error>(())
     })
 }

@@ -6,6 +6,8 @@
 mod common;
 #[path = "../../../tests/support/log_server.rs"]
 mod log_server;
+#[path = "../../../tests/support/postgres.rs"]
+mod postgres;
 #[path = "../../../tests/support/registry.rs"]
 mod registry;
 
@@ -474,11 +476,23 @@ fn the_v1_api_answers_bad_input_precisely() {
 }
 
 #[test]
-fn kill_9_mid_load_loses_nothing_acknowledged() {
+fn kill_9_mid_load_loses_nothing_acknowledged_embedded() {
+    kill_9_case(&[]);
+}
+
+#[test]
+fn kill_9_mid_load_loses_nothing_acknowledged_postgres() {
+    let pg = postgres::TestPostgres::start();
+    kill_9_case(&["--database-url", &pg.url]);
+}
+
+fn kill_9_case(backend: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = d.join("log");
-    let mut log = LogServer::start(BIN, &data, &["--batch-max-age-ms", "5"]);
+    let mut args = vec!["--batch-max-age-ms", "5"];
+    args.extend_from_slice(backend);
+    let mut log = LogServer::start(BIN, &data, &args);
     let url = log.url.clone();
     let key = std::sync::Arc::new(
         sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap(),
@@ -530,7 +544,7 @@ fn kill_9_mid_load_loses_nothing_acknowledged() {
         acked.len()
     );
     // Restart on the same data.
-    let log = LogServer::start(BIN, &data, &[]);
+    let log = LogServer::start(BIN, &data, backend);
     let url = log.url.clone();
     let c = http();
     let info: Value = c
@@ -920,4 +934,84 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
         .json()
         .unwrap();
     assert_eq!(info["treeSize"].as_u64(), Some(acked + 3));
+}
+
+#[test]
+fn postgres_going_away_and_coming_back() {
+    let pg = postgres::TestPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &["--database-url", &pg.url]);
+    let url = &log.url;
+    generate(d, "ecdsa-p256", "k");
+    for f in ["a", "b", "c"] {
+        std::fs::write(d.join(f), f).unwrap();
+    }
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "a",
+    ]));
+    pg.down();
+    fails(
+        sigil(d).args([
+            "sign-blob",
+            "--key",
+            "k.key",
+            "--tlog-upload",
+            "--rekor-url",
+            url,
+            "b",
+        ]),
+        3,
+        "503",
+    );
+    let h: Value = http()
+        .get(format!("{url}/healthz"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h["backend"], "postgres");
+    pg.up();
+    // Appends resume on fresh connections.
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "c",
+    ]));
+    let out = ok(sigil(d).args([
+        "log",
+        "search",
+        "--rekor-url",
+        url,
+        "--sha",
+        "c",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["uuids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    ok(sigil(d).args(["log", "verify", "--rekor-url", url, "--first-size", "1"]));
+    // "b" was refused before it was sequenced (the duplicate check could not run): not logged.
+    let info: Value = http()
+        .get(format!("{url}/api/v1/log"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["treeSize"], 2);
 }

@@ -24,8 +24,10 @@ fn proposal(key: &SigningKey, data: &[u8]) -> Vec<u8> {
     .into_bytes()
 }
 
-fn open(dir: &std::path::Path, key: &SigningKey) -> Arc<Log> {
-    let store = Arc::new(Embedded::open(dir).unwrap());
+#[path = "../../../tests/support/postgres.rs"]
+mod postgres;
+
+fn open_on(store: Arc<dyn LogStore>, key: &SigningKey) -> Arc<Log> {
     Log::open(
         store,
         LogConfig {
@@ -52,12 +54,32 @@ fn raw(x: &[u8; 32]) -> Sha256Hash {
 }
 
 #[test]
-fn proofs_verify_with_sigstore_rust_and_survive_a_restart() {
+fn embedded_proofs_verify_with_sigstore_rust_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    proofs_and_restart(&move || Arc::new(Embedded::open(&path).unwrap()));
+}
+
+#[test]
+fn postgres_proofs_verify_with_sigstore_rust_and_survive_a_restart() {
+    let pg = postgres::TestPostgres::start();
+    let url = pg.url.clone();
+    proofs_and_restart(&move || {
+        Arc::new(sigil_server::log::postgres::Postgres::connect(&url, 2).unwrap())
+    });
+}
+
+#[test]
+fn postgres_store_keeps_the_contract() {
+    let pg = postgres::TestPostgres::start();
+    storage_contract(&sigil_server::log::postgres::Postgres::connect(&pg.url, 2).unwrap());
+}
+
+fn proofs_and_restart(store: &dyn Fn() -> Arc<dyn LogStore>) {
     let signer = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let log_key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let log = open(dir.path(), &log_key);
+    let log = open_on(store(), &log_key);
     let n = 700u64;
     let results: Vec<Appended> = rt.block_on(async {
         let mut tasks = Vec::new();
@@ -162,7 +184,7 @@ fn proofs_verify_with_sigstore_rust_and_survive_a_restart() {
     // Restart: the same head, then growth consistent with it.
     log.shutdown();
     drop(log);
-    let log = open(dir.path(), &log_key);
+    let log = open_on(store(), &log_key);
     assert_eq!(log.head(), head);
     let grown = rt
         .block_on(log.append(admit(&proposal(&signer, b"after restart")).unwrap()))

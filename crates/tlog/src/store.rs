@@ -310,7 +310,9 @@ impl LogStore for Embedded {
             {
                 let mut meta = w.open_table(META).map_err(unavailable)?;
                 let stored = read_size(&meta)?;
-                if stored != batch.first {
+                if stored != batch.first
+                    || batch.head.size != batch.first + batch.entries.len() as u64
+                {
                     return Err(StoreError::Conflict {
                         batch: batch.first,
                         stored,
@@ -341,6 +343,8 @@ impl LogStore for Embedded {
                 }
                 let size = batch.first + batch.entries.len() as u64;
                 meta.insert("size", &size.to_be_bytes()[..])
+                    .map_err(unavailable)?;
+                meta.insert("head", encode_head(&batch.head).as_slice())
                     .map_err(unavailable)?;
             }
             w.commit().map_err(unavailable)

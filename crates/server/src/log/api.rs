@@ -155,10 +155,12 @@ async fn by_uuid(State(log): State<Arc<Log>>, Path(uuid): Path<String>) -> Respo
         );
     }
     let uuid = uuid.to_ascii_lowercase();
-    match log.index_of_uuid(&uuid) {
-        Ok(Some(i)) => entry_response(log, i).await,
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no entry with UUID {uuid}")),
-        Err(e) => storage(e),
+    let (l, u) = (log.clone(), uuid.clone());
+    match tokio::task::spawn_blocking(move || l.index_of_uuid(&u)).await {
+        Ok(Ok(Some(i))) => entry_response(log, i).await,
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no entry with UUID {uuid}")),
+        Ok(Err(e)) => storage(e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
 
@@ -187,7 +189,6 @@ async fn retrieve(State(log): State<Arc<Log>>, body: Bytes) -> Response {
             format!("at most {MAX_QUERY_ITEMS} items of each kind"),
         );
     }
-    let mut indexes = Vec::new();
     for u in &q.uuids {
         if !valid_uuid(u) {
             return error(
@@ -195,23 +196,14 @@ async fn retrieve(State(log): State<Arc<Log>>, body: Bytes) -> Response {
                 format!("{u:?} is not an entry UUID"),
             );
         }
-        match log.index_of_uuid(&u.to_ascii_lowercase()) {
-            Ok(Some(i)) => indexes.push(i),
-            Ok(None) => {}
-            Err(e) => return storage(e),
-        }
     }
-    for i in &q.indexes {
-        match u64::try_from(*i) {
-            Ok(i) => indexes.push(i),
-            Err(_) => {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "log indexes are non-negative",
-                );
-            }
-        }
+    if q.indexes.iter().any(|i| *i < 0) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "log indexes are non-negative",
+        );
     }
+    let mut leaves = Vec::new();
     for e in &q.entries {
         // A proposed entry: found by the leaf hash of its canonical body.
         let Ok(a) = entries::admit(e.to_string().as_bytes()) else {
@@ -220,13 +212,15 @@ async fn retrieve(State(log): State<Arc<Log>>, body: Bytes) -> Response {
                 "an entry in the query is not a valid proposed entry",
             );
         };
-        match log.index_of_uuid(&hex_lower(&sigil_tlog::merkle::leaf_hash(&a.body))) {
-            Ok(Some(i)) => indexes.push(i),
-            Ok(None) => {}
-            Err(e) => return storage(e),
-        }
+        leaves.push(hex_lower(&sigil_tlog::merkle::leaf_hash(&a.body)));
     }
     let out = tokio::task::spawn_blocking(move || {
+        let mut indexes: Vec<u64> = q.indexes.iter().map(|i| *i as u64).collect();
+        for u in q.uuids.iter().map(|u| u.to_ascii_lowercase()).chain(leaves) {
+            if let Some(i) = log.index_of_uuid(&u)? {
+                indexes.push(i);
+            }
+        }
         let mut out = Vec::new();
         for i in indexes {
             if let Some((uuid, v)) = log.entry_json(i)? {
