@@ -673,8 +673,19 @@ pub fn bench(a: LogBench) -> Result<()> {
                                 first_index.fetch_min(idx, std::sync::atomic::Ordering::Relaxed);
                             }
                         }
-                        _ => {
-                            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        other => {
+                            if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+                                match other {
+                                    Ok(r) => {
+                                        let s = r.status();
+                                        eprintln!(
+                                            "error: {s}: {}",
+                                            r.text().await.unwrap_or_default()
+                                        );
+                                    }
+                                    Err(e) => eprintln!("error: {e}"),
+                                }
+                            }
                         }
                     }
                 }

@@ -98,6 +98,10 @@ pub trait LogStore: Send + Sync {
     fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError>;
     /// The index of the entry with this leaf hash.
     fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError>;
+    /// [`find_leaf`](Self::find_leaf) for many leaves at once (one round trip where it matters).
+    fn find_leaves(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        leaves.iter().map(|l| self.find_leaf(l)).collect()
+    }
     /// A tile's hashes (empty when absent).
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError>;
     /// Indexes of entries carrying a search key, ascending, at most `limit`.
@@ -428,9 +432,11 @@ impl<'a> StoreTiles<'a> {
 
 type TileMap = std::collections::HashMap<(u8, u64), Arc<Vec<Hash>>>;
 
-/// A bounded cache of full tiles, and of subtree hashes computed from them.
+/// A bounded cache of full tiles, of subtree hashes computed from them, and of the right edge
+/// (the latest partial tile of each level, kept current by the log's writer).
 pub struct TileCache {
     map: std::sync::Mutex<TileMap>,
+    edge: std::sync::RwLock<TileMap>,
     subtrees: std::sync::Mutex<std::collections::HashMap<(u8, u64), Hash>>,
     capacity: usize,
 }
@@ -440,6 +446,7 @@ impl TileCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             map: Default::default(),
+            edge: Default::default(),
             subtrees: Default::default(),
             capacity,
         }
@@ -461,7 +468,26 @@ impl TileCache {
         m.insert((level, index), hashes);
     }
 
+    /// Records the tiles a commit changed: full ones join the cache of immutable tiles, partial
+    /// ones become the edge (tiles only grow, so a reader of an older tree size finds every
+    /// hash it needs in them). A tile that became full leaves the edge.
+    pub fn committed(&self, tiles: &[(u8, u64, Vec<Hash>)]) {
+        let mut e = self.edge.write().expect("lock");
+        for (level, index, hashes) in tiles {
+            let t = Arc::new(hashes.clone());
+            e.retain(|(l, i), _| !(*l == *level && *i <= *index));
+            if (hashes.len() as u64) < crate::tiles::TILE_WIDTH {
+                e.insert((*level, *index), t);
+            } else {
+                self.insert(*level, *index, t);
+            }
+        }
+    }
+
     fn get(&self, level: u8, index: u64) -> Option<Arc<Vec<Hash>>> {
+        if let Some(t) = self.edge.read().expect("lock").get(&(level, index)) {
+            return Some(t.clone());
+        }
         self.map.lock().expect("lock").get(&(level, index)).cloned()
     }
 }

@@ -70,7 +70,8 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
             return error(StatusCode::BAD_REQUEST, e);
         }
     };
-    let appended = match log.append(admitted).await {
+    let body = admitted.body.clone();
+    let (appended, time) = match log.append_timed(admitted).await {
         Ok(a) => a,
         Err(AppendError::Unavailable(e)) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
         Err(AppendError::Closed) => {
@@ -81,7 +82,13 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         Appended::New(i) | Appended::Duplicate(i) => i,
     };
     let log2 = log.clone();
-    let entry = match tokio::task::spawn_blocking(move || log2.entry_json(index)).await {
+    let known = time.map(|integrated_time| sigil_tlog::store::StoredEntry {
+        index,
+        body,
+        integrated_time,
+    });
+    let entry = match tokio::task::spawn_blocking(move || log2.entry_json_with(index, known)).await
+    {
         Ok(Ok(Some(e))) => e,
         Ok(Ok(None)) => {
             return error(

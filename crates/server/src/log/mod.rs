@@ -65,7 +65,8 @@ pub enum Appended {
 struct Pending {
     admitted: Admitted,
     leaf: Hash,
-    reply: tokio::sync::oneshot::Sender<Result<Appended, AppendError>>,
+    /// The outcome, with the integration time of a new entry.
+    reply: tokio::sync::oneshot::Sender<Result<(Appended, Option<i64>), AppendError>>,
 }
 
 /// Counters for `/metrics`.
@@ -194,6 +195,14 @@ impl Log {
     /// Appends an admitted entry; returns once it is durable and covered by a published
     /// checkpoint (or already was).
     pub async fn append(&self, admitted: Admitted) -> Result<Appended, AppendError> {
+        self.append_timed(admitted).await.map(|(a, _)| a)
+    }
+
+    /// [`append`](Self::append), also giving a new entry's integration time.
+    pub async fn append_timed(
+        &self,
+        admitted: Admitted,
+    ) -> Result<(Appended, Option<i64>), AppendError> {
         let leaf = leaf_hash(&admitted.body);
         let (reply, rx) = tokio::sync::oneshot::channel();
         let tx = self
@@ -221,7 +230,7 @@ impl Log {
                 .map_err(|_| AppendError::Closed)?;
         }
         let r = rx.await.map_err(|_| AppendError::Closed)?;
-        if matches!(r, Ok(Appended::New(_))) {
+        if matches!(r, Ok((Appended::New(_), _))) {
             self.metrics
                 .integration_ms_sum
                 .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -283,6 +292,7 @@ impl Log {
                 *self.retry.lock().expect("lock") = Some((b, next));
                 return Err(e);
             }
+            self.cache.committed(&b.tiles);
             *edge = next;
             *self.head.write().expect("lock") = b.head.clone();
         }
@@ -291,21 +301,25 @@ impl Log {
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
         let mut entries = Vec::new();
         let mut answers: Vec<(Pending, Appended)> = Vec::new();
-        for p in batch {
+        // One lookup for the whole batch.
+        let leaves: Vec<Hash> = batch.iter().map(|p| p.leaf).collect();
+        let known = match self.store.find_leaves(&leaves) {
+            Ok(k) => k,
+            Err(e) => {
+                for p in batch {
+                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
+                }
+                return Err(e);
+            }
+        };
+        for (p, known) in batch.into_iter().zip(known) {
             if let Some(&i) = in_batch.get(&p.leaf) {
                 answers.push((p, Appended::Duplicate(i)));
                 continue;
             }
-            match self.store.find_leaf(&p.leaf) {
-                Ok(Some(i)) => {
-                    answers.push((p, Appended::Duplicate(i)));
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
-                    continue;
-                }
+            if let Some(i) = known {
+                answers.push((p, Appended::Duplicate(i)));
+                continue;
             }
             let index = first + entries.len() as u64;
             in_batch.insert(p.leaf, index);
@@ -331,7 +345,7 @@ impl Log {
             let fail_all = |answers: Vec<(Pending, Appended)>, e: &StoreError| {
                 for (p, a) in answers {
                     let r = match a {
-                        Appended::Duplicate(i) if i < first => Ok(a),
+                        Appended::Duplicate(i) if i < first => Ok((a, None)),
                         _ => Err(AppendError::Unavailable(e.to_string())),
                     };
                     let _ = p.reply.send(r);
@@ -359,9 +373,7 @@ impl Log {
                 *self.retry.lock().expect("lock") = Some((batch, next));
                 return Err(e);
             }
-            for (level, index, hashes) in &batch.tiles {
-                self.cache.insert(*level, *index, Arc::new(hashes.clone()));
-            }
+            self.cache.committed(&batch.tiles);
             *edge = next;
             *self.head.write().expect("lock") = batch.head;
         }
@@ -370,7 +382,8 @@ impl Log {
                 Appended::New(_) => self.metrics.appended.fetch_add(1, Ordering::Relaxed),
                 Appended::Duplicate(_) => self.metrics.duplicates.fetch_add(1, Ordering::Relaxed),
             };
-            let _ = p.reply.send(Ok(a));
+            let t = matches!(a, Appended::New(_)).then_some(now);
+            let _ = p.reply.send(Ok((a, t)));
         }
         Ok(())
     }
@@ -378,12 +391,26 @@ impl Log {
     /// The entry at `index` as the v1 API returns it (`{uuid: LogEntry}`), with an inclusion
     /// proof to the published head and a fresh SET; `None` when it is not (yet) published.
     pub fn entry_json(&self, index: u64) -> Result<Option<(String, Value)>, StoreError> {
+        self.entry_json_with(index, None)
+    }
+
+    /// [`entry_json`](Self::entry_json) for an entry whose body and integration time the caller
+    /// already holds (just appended), saving a read.
+    pub fn entry_json_with(
+        &self,
+        index: u64,
+        known: Option<sigil_tlog::store::StoredEntry>,
+    ) -> Result<Option<(String, Value)>, StoreError> {
         let head = self.head();
         if index >= head.size {
             return Ok(None);
         }
-        let Some(e) = self.store.entries(index, 1)?.into_iter().next() else {
-            return Ok(None);
+        let e = match known {
+            Some(e) => e,
+            None => match self.store.entries(index, 1)?.into_iter().next() {
+                Some(e) => e,
+                None => return Ok(None),
+            },
         };
         let src = StoreTiles::new(self.store.as_ref(), &self.cache);
         let proof = tiles::inclusion_proof(&src, index, head.size).map_err(tile_err)?;

@@ -297,6 +297,22 @@ impl LogStore for Postgres {
         })
     }
 
+    fn find_leaves(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        let list: Vec<Vec<u8>> = leaves.iter().map(|l| l.to_vec()).collect();
+        let found = self.read(|c| {
+            let rows = c
+                .query(
+                    "SELECT leaf, idx FROM sigil_log_entries WHERE leaf = ANY($1)",
+                    &[&list],
+                )
+                .map_err(unavailable)?;
+            rows.iter()
+                .map(|r| Ok((r.get::<_, Vec<u8>>(0), u64_of(r.get(1))?)))
+                .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()
+        })?;
+        Ok(leaves.iter().map(|l| found.get(&l[..]).copied()).collect())
+    }
+
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
         let i = i64_of(index)?;
         self.read(|c| {
