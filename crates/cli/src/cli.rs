@@ -679,6 +679,35 @@ pub enum LogCmd {
     Monitor(LogMonitor),
     /// Load-test a log: appends per second, time to integration, proof latency, storage size.
     Bench(LogBench),
+    /// Copy a log between stores (embedded to PostgreSQL, or back) while it is stopped.
+    Migrate(LogMigrate),
+}
+
+#[derive(Args, Debug)]
+pub struct LogMigrate {
+    /// Source: an embedded store's data directory.
+    #[arg(
+        long,
+        conflicts_with = "from_database_url",
+        required_unless_present = "from_database_url"
+    )]
+    pub from_data: Option<PathBuf>,
+    /// Source: a PostgreSQL database.
+    #[arg(long)]
+    pub from_database_url: Option<String>,
+    /// Target: an embedded store's data directory (must hold no log yet).
+    #[arg(
+        long,
+        conflicts_with = "to_database_url",
+        required_unless_present = "to_database_url"
+    )]
+    pub to_data: Option<PathBuf>,
+    /// Target: a PostgreSQL database (must hold no log yet).
+    #[arg(long)]
+    pub to_database_url: Option<String>,
+    /// Entries per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub chunk: u64,
 }
 
 #[derive(Args, Debug)]

@@ -17,7 +17,8 @@ use sigil_tlog::merkle::{self, Hash};
 use sigil_tlog::store::Embedded;
 
 use crate::cli::{
-    LogBench, LogGet, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify, OutputFormat,
+    LogBench, LogGet, LogMigrate, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify,
+    OutputFormat,
 };
 use crate::support::{VerificationFailed, load_signing_key, print_json, read_limited};
 
@@ -772,4 +773,28 @@ pub fn bench(a: LogBench) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub fn migrate(a: LogMigrate) -> Result<()> {
+    let open = |data: &Option<std::path::PathBuf>,
+                url: &Option<String>|
+     -> Result<Box<dyn sigil_tlog::store::LogStore>> {
+        Ok(match (data, url) {
+            (Some(d), _) => Box::new(Embedded::open(d)?),
+            (None, Some(u)) => Box::new(sigil_server::log::postgres::Postgres::connect(u, 1)?),
+            (None, None) => bail!("name a source and a target"),
+        })
+    };
+    let from = open(&a.from_data, &a.from_database_url)?;
+    let to = open(&a.to_data, &a.to_database_url)?;
+    let t = std::time::Instant::now();
+    let n = sigil_tlog::store::migrate(from.as_ref(), to.as_ref(), a.chunk)
+        .context("migration failed; the target may hold a partial copy: drop it before retrying")?;
+    eprintln!(
+        "copied {n} entries from the {} store to the {} store in {:.1} s; the signed head and root match",
+        from.backend(),
+        to.backend(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Verify(a)) => log_cmd::verify(a),
         Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
         Command::Log(LogCmd::Bench(a)) => log_cmd::bench(a),
+        Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),

@@ -1015,3 +1015,160 @@ fn postgres_going_away_and_coming_back() {
         .unwrap();
     assert_eq!(info["treeSize"], 2);
 }
+
+#[test]
+fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
+    let pg = postgres::TestPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("log");
+    generate(d, "ecdsa-p256", "k");
+    let mut log = LogServer::start(BIN, &data, &[]);
+    for i in 0..40 {
+        std::fs::write(d.join("f"), format!("file {i}")).unwrap();
+        if i % 20 == 0 {
+            ok(sigil(d).args([
+                "attest-blob",
+                "--key",
+                "k.key",
+                "--predicate",
+                "k.pub",
+                "--tlog-upload",
+                "--rekor-url",
+                &log.url,
+                "f",
+            ]));
+        }
+        ok(sigil(d).args([
+            "sign-blob",
+            "--key",
+            "k.key",
+            "--tlog-upload",
+            "--rekor-url",
+            &log.url,
+            "f",
+        ]));
+    }
+    let before: Value = http()
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(before["treeSize"], 42);
+    assert!(log.stop().success(), "graceful stop");
+    ok(sigil(d).args([
+        "log",
+        "migrate",
+        "--from-data",
+        data.to_str().unwrap(),
+        "--to-database-url",
+        &pg.url,
+    ]));
+    // A second migration into the same database is refused (it holds a log now).
+    fails(
+        sigil(d).args([
+            "log",
+            "migrate",
+            "--from-data",
+            data.to_str().unwrap(),
+            "--to-database-url",
+            &pg.url,
+        ]),
+        3,
+        "stored tree has 42",
+    );
+    // The same log on PostgreSQL: the same signed head, search, proofs, and it grows.
+    let log = LogServer::start(BIN, &data, &["--database-url", &pg.url]);
+    let after: Value = http()
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(after["signedTreeHead"], before["signedTreeHead"]);
+    let out = ok(sigil(d).args([
+        "log",
+        "search",
+        "--rekor-url",
+        &log.url,
+        "--sha",
+        "f",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["uuids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let out = ok(sigil(d).args([
+        "log",
+        "search",
+        "--rekor-url",
+        &log.url,
+        "--public-key",
+        "k.pub",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["uuids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        42
+    );
+    ok(sigil(d).args([
+        "log",
+        "verify",
+        "--rekor-url",
+        &log.url,
+        "--log-index",
+        "30",
+    ]));
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        "k.pub",
+    ]));
+    ok(sigil(d).args([
+        "log",
+        "verify",
+        "--rekor-url",
+        &log.url,
+        "--first-size",
+        "42",
+    ]));
+    drop(log);
+    // And back, as a backup in an embedded store.
+    let backup = d.join("backup");
+    ok(sigil(d).args([
+        "log",
+        "migrate",
+        "--from-database-url",
+        &pg.url,
+        "--to-data",
+        backup.to_str().unwrap(),
+    ]));
+    std::fs::copy(
+        data.join("log-signing-key.pem"),
+        backup.join("log-signing-key.pem"),
+    )
+    .unwrap();
+    std::fs::copy(data.join("origin"), backup.join("origin")).unwrap();
+    let log = LogServer::start(BIN, &backup, &[]);
+    let restored: Value = http()
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(restored["treeSize"], 43);
+}

@@ -13,7 +13,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, MultimapTableDefinition, ReadableTable, TableDefinition};
+use redb::{
+    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
+};
 
 use crate::merkle::Hash;
 
@@ -106,8 +108,80 @@ pub trait LogStore: Send + Sync {
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError>;
     /// Indexes of entries carrying a search key, ascending, at most `limit`.
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// Every search-index row: the stored key prefix and the entry index (for migrations).
+    fn search_rows(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
     /// A human name of the backend (`embedded`, `postgres`).
     fn backend(&self) -> &'static str;
+}
+
+/// Copies a whole log from one store to another, empty one (embedded to PostgreSQL, or back
+/// for a backup): entries, tiles (rebuilt from the bodies and checked against the signed
+/// root) and search rows, in transactions of `chunk` entries; the signed head goes with the
+/// last one. Returns the number of entries copied.
+pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64, StoreError> {
+    let Some(head) = from.head()? else {
+        return Ok(0);
+    };
+    let target = to.size()?;
+    if target != 0 {
+        return Err(StoreError::Conflict {
+            batch: 0,
+            stored: target,
+        });
+    }
+    let mut keys: std::collections::HashMap<u64, Vec<[u8; 32]>> = Default::default();
+    for (prefix, index) in from.search_rows()? {
+        let mut k = [0u8; 32];
+        let n = prefix.len().min(32);
+        k[..n].copy_from_slice(&prefix[..n]);
+        keys.entry(index).or_default().push(k);
+    }
+    let mut edge = crate::tiles::Edge::default();
+    let mut done = 0;
+    while done < head.size {
+        let entries = from.entries(done, chunk.max(1).min(head.size - done))?;
+        if entries.is_empty() || entries[0].index != done {
+            return Err(StoreError::Corrupt(format!("entry {done} is missing")));
+        }
+        let new: Vec<NewEntry> = entries
+            .iter()
+            .map(|e| NewEntry {
+                leaf: crate::merkle::leaf_hash(&e.body),
+                body: e.body.clone(),
+                integrated_time: e.integrated_time,
+                keys: keys.remove(&e.index).unwrap_or_default(),
+            })
+            .collect();
+        let leaves: Vec<Hash> = new.iter().map(|e| e.leaf).collect();
+        let tiles = edge.append(&leaves);
+        let size = done + new.len() as u64;
+        // Intermediate heads are placeholders (no checkpoint); a log opened on them re-signs.
+        let batch_head = if size == head.size {
+            head.clone()
+        } else {
+            Head {
+                size,
+                root: [0; 32],
+                checkpoint: String::new(),
+            }
+        };
+        to.append(&Batch {
+            first: done,
+            entries: new,
+            tiles,
+            head: batch_head,
+        })?;
+        done = size;
+    }
+    let cache = TileCache::new(64);
+    let root = crate::tiles::tree_root(&StoreTiles::new(to, &cache), head.size)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if root != head.root {
+        return Err(StoreError::Corrupt(
+            "the copied tree's root is not the signed root".into(),
+        ));
+    }
+    Ok(done)
 }
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -407,6 +481,21 @@ impl LogStore for Embedded {
             out.push(v.map_err(unavailable)?.value());
             if out.len() >= limit {
                 break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn search_rows(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        let db = self.handle(false)?;
+        let r = db.begin_read().map_err(unavailable)?;
+        let t = r.open_multimap_table(SEARCH).map_err(unavailable)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(unavailable)? {
+            let (k, vs) = item.map_err(unavailable)?;
+            let key = k.value().to_vec();
+            for v in vs {
+                out.push((key.clone(), v.map_err(unavailable)?.value()));
             }
         }
         Ok(out)

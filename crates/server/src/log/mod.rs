@@ -124,8 +124,22 @@ impl Log {
     pub fn open(store: Arc<dyn LogStore>, config: LogConfig) -> Result<Arc<Self>, StoreError> {
         let cache = TileCache::new(8192);
         let size = store.size()?;
+        let verifier = sigil_tlog::checkpoint::NoteVerifier::new(
+            &config.origin,
+            config.key.public_key().clone(),
+        );
         let head = match store.head()? {
-            Some(h) if h.size == size => h,
+            // Kept only when it is this log's valid checkpoint for the stored tree.
+            Some(h)
+                if h.size == size
+                    && sigil_tlog::checkpoint::Checkpoint::verify_envelope(
+                        &h.checkpoint,
+                        std::slice::from_ref(&verifier),
+                    )
+                    .is_ok_and(|c| c.size == h.size && c.root_hash == h.root) =>
+            {
+                h
+            }
             _ => {
                 // A new log, or a batch made durable whose checkpoint was not yet published.
                 let src = StoreTiles::new(store.as_ref(), &cache);

@@ -342,6 +342,17 @@ impl LogStore for Postgres {
         })
     }
 
+    fn search_rows(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
+        self.read(|c| {
+            let rows = c
+                .query("SELECT key, idx FROM sigil_log_search", &[])
+                .map_err(unavailable)?;
+            rows.iter()
+                .map(|r| Ok((r.get::<_, Vec<u8>>(0), u64_of(r.get(1))?)))
+                .collect()
+        })
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
