@@ -184,8 +184,52 @@ pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64
     Ok(done)
 }
 
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+/// Entries in chunks keyed by their first index, each entry `i64 integrated time ‖ u32 length ‖
+/// body`. A chunk grows to about one page ([`CHUNK_BYTES`]): one value per 4 KiB page keeps the
+/// file close to the raw entry size (larger values get power-of-two allocations, smaller ones
+/// per-key overhead).
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entry_chunks");
+/// Target size of an entry chunk.
+const CHUNK_BYTES: usize = 3800;
+/// Leaf hash (first [`LEAF_KEY_LEN`] bytes) to index.
 const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
+/// Bytes of a leaf hash kept in the leaf index (a 128-bit prefix).
+const LEAF_KEY_LEN: usize = 16;
+
+fn encode_entry(out: &mut Vec<u8>, integrated_time: i64, body: &[u8]) {
+    out.extend_from_slice(&integrated_time.to_be_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+}
+
+/// The entries of the chunk starting at `first` (index, time, body), in order.
+fn decode_chunk(first: u64, mut v: &[u8]) -> Result<Vec<StoredEntry>, StoreError> {
+    let bundle = first;
+    let mut out = Vec::new();
+    let mut index = first;
+    while !v.is_empty() {
+        if v.len() < 12 {
+            return Err(StoreError::Corrupt(format!(
+                "entry chunk {bundle} is truncated"
+            )));
+        }
+        let time = i64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+        let len = u32::from_be_bytes(v[8..12].try_into().expect("4 bytes")) as usize;
+        if v.len() < 12 + len {
+            return Err(StoreError::Corrupt(format!(
+                "entry chunk {bundle} is truncated"
+            )));
+        }
+        out.push(StoredEntry {
+            index,
+            integrated_time: time,
+            body: v[12..12 + len].to_vec(),
+        });
+        index += 1;
+        v = &v[12 + len..];
+    }
+    Ok(out)
+}
 const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
 const SEARCH: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("search");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -399,19 +443,32 @@ impl LogStore for Embedded {
                 let mut entries = w.open_table(ENTRIES).map_err(unavailable)?;
                 let mut leaves = w.open_table(LEAVES).map_err(unavailable)?;
                 let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
-                let mut buf = Vec::new();
+                // The last chunk grows until it is about a page; then a new one starts.
+                let (mut chunk, mut buf) = match entries.last().map_err(unavailable)? {
+                    Some((k, v)) if v.value().len() < CHUNK_BYTES => {
+                        (k.value(), v.value().to_vec())
+                    }
+                    _ => (batch.first, Vec::new()),
+                };
                 for (i, e) in batch.entries.iter().enumerate() {
                     let index = batch.first + i as u64;
-                    buf.clear();
-                    buf.extend_from_slice(&e.integrated_time.to_be_bytes());
-                    buf.extend_from_slice(&e.body);
-                    entries.insert(index, buf.as_slice()).map_err(unavailable)?;
-                    leaves.insert(&e.leaf[..], index).map_err(unavailable)?;
+                    if !buf.is_empty() && buf.len() + 12 + e.body.len() > CHUNK_BYTES {
+                        entries.insert(chunk, buf.as_slice()).map_err(unavailable)?;
+                        buf.clear();
+                        chunk = index;
+                    }
+                    encode_entry(&mut buf, e.integrated_time, &e.body);
+                    leaves
+                        .insert(&e.leaf[..LEAF_KEY_LEN], index)
+                        .map_err(unavailable)?;
                     for k in &e.keys {
                         search
                             .insert(&k[..SEARCH_KEY_LEN], index)
                             .map_err(unavailable)?;
                     }
+                }
+                if !buf.is_empty() {
+                    entries.insert(chunk, buf.as_slice()).map_err(unavailable)?;
                 }
                 let mut tiles = w.open_table(TILES).map_err(unavailable)?;
                 for (level, index, hashes) in &batch.tiles {
@@ -430,27 +487,26 @@ impl LogStore for Embedded {
     }
 
     fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        let end = start.saturating_add(count);
+        if count == 0 {
+            return Ok(Vec::new());
+        }
         let db = self.handle(false)?;
         let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(ENTRIES).map_err(unavailable)?;
+        // The chunk holding `start` begins at or before it.
+        let from = match t.range(..=start).map_err(unavailable)?.next_back() {
+            Some(item) => item.map_err(unavailable)?.0.value(),
+            None => start,
+        };
         let mut out = Vec::new();
-        for item in t
-            .range(start..start.saturating_add(count))
-            .map_err(unavailable)?
-        {
+        for item in t.range(from..end).map_err(unavailable)? {
             let (k, v) = item.map_err(unavailable)?;
-            let v = v.value();
-            if v.len() < 8 {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {} is truncated",
-                    k.value()
-                )));
-            }
-            out.push(StoredEntry {
-                index: k.value(),
-                integrated_time: i64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
-                body: v[8..].to_vec(),
-            });
+            out.extend(
+                decode_chunk(k.value(), v.value())?
+                    .into_iter()
+                    .filter(|e| e.index >= start && e.index < end),
+            );
         }
         Ok(out)
     }
@@ -459,7 +515,9 @@ impl LogStore for Embedded {
         let db = self.handle(false)?;
         let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(LEAVES).map_err(unavailable)?;
-        Ok(t.get(&leaf[..]).map_err(unavailable)?.map(|v| v.value()))
+        Ok(t.get(&leaf[..LEAF_KEY_LEN])
+            .map_err(unavailable)?
+            .map(|v| v.value()))
     }
 
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {

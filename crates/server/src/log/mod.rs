@@ -465,10 +465,20 @@ impl Log {
             return Ok(None);
         };
         let leaf: Hash = bytes.try_into().expect("32 bytes");
-        Ok(self
+        let Some(i) = self
             .store
             .find_leaf(&leaf)?
-            .filter(|i| *i < self.head().size))
+            .filter(|i| *i < self.head().size)
+        else {
+            return Ok(None);
+        };
+        // The embedded index keeps a 128-bit prefix: confirm the whole hash.
+        let confirmed = self
+            .store
+            .entries(i, 1)?
+            .first()
+            .is_some_and(|e| leaf_hash(&e.body) == leaf);
+        Ok(confirmed.then_some(i))
     }
 
     /// A consistency proof between two published sizes (`second` at most the head's).
