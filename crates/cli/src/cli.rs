@@ -767,6 +767,12 @@ pub struct LogServe {
     /// Write the listening address here once the server is ready (for scripts and tests).
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

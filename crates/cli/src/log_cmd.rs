@@ -123,19 +123,35 @@ pub fn serve(a: LogServe) -> Result<()> {
         let log = tokio::task::spawn_blocking(move || Log::open(store, config)).await??;
         let head = log.head();
         eprintln!(
-            "sigil log: {origin} on http://{addr}, {} store{}, {} entries, log ID {}",
+            "sigil log: {origin} on {addr}{}, {} store{}, {} entries, log ID {}",
+            if a.tls_cert.is_some() { " (TLS)" } else { "" },
             log.backend(),
             if a.database_url.is_some() { String::new() } else { format!(" in {}", a.data.display()) },
             head.size,
             hex_lower(&log.id())
         );
+        let tls = match (&a.tls_cert, &a.tls_key) {
+            (Some(c), Some(k)) => Some((
+                read_limited(c, 1 << 20, "TLS certificate")?,
+                read_limited(k, 1 << 20, "TLS key")?,
+            )),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         if let Some(f) = &a.ready_file {
             let mut o = crate::support::AtomicOutputs::new(true);
-            o.add(f, format!("http://{addr}\n").as_bytes(), 0o644)?;
+            o.add(f, format!("{scheme}://{addr}\n").as_bytes(), 0o644)?;
             o.commit()?;
         }
         let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
-        sigil_server::serve(listener, app, shutdown_signal()).await?;
+        match tls {
+            None => sigil_server::serve(listener, app, shutdown_signal()).await?,
+            Some((cert, key)) => {
+                sigil_server::serve_tls(listener.into_std()?, app, cert, key, shutdown_signal())
+                    .await
+                    .context("TLS")?
+            }
+        }
         eprintln!("sigil log: stopping at {} entries", log.head().size);
         // Shut down and drop the log (and a database client with its own runtime) off the
         // async workers.

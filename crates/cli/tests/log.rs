@@ -1172,3 +1172,94 @@ fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
         .unwrap();
     assert_eq!(restored["treeSize"], 43);
 }
+
+#[test]
+fn the_log_serves_https_and_clients_trust_it_through_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // A CA and a server certificate for 127.0.0.1, made with openssl.
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=sigil-test-ca",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1",
+    );
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    sh(
+        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
+    );
+    let tls_cert = d.join("leaf.pem");
+    let tls_key = d.join("leaf.key");
+    let mut log = LogServer::start(
+        BIN,
+        &d.join("log"),
+        &[
+            "--tls-cert",
+            tls_cert.to_str().unwrap(),
+            "--tls-key",
+            tls_key.to_str().unwrap(),
+        ],
+    );
+    assert!(log.url.starts_with("https://127.0.0.1:"), "{}", log.url);
+    generate(d, "ecdsa-p256", "k");
+    std::fs::write(d.join("f"), b"over tls").unwrap();
+    // Not trusted: the client says why and logs nothing.
+    fails(
+        sigil(d).env_remove("SSL_CERT_FILE").args([
+            "sign-blob",
+            "--key",
+            "k.key",
+            "--tlog-upload",
+            "--rekor-url",
+            &log.url,
+            "f",
+        ]),
+        3,
+        "certificate",
+    );
+    let ca = d.join("ca.pem");
+    ok(sigil(d).env("SSL_CERT_FILE", &ca).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        "--bundle",
+        "b.json",
+        "f",
+    ]));
+    ok(sigil(d).env("SSL_CERT_FILE", &ca).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        &log.url,
+        "--out",
+        "root.json",
+    ]));
+    ok(sigil(d).args([
+        "verify-blob",
+        "--key",
+        "k.pub",
+        "--bundle",
+        "b.json",
+        "--trusted-root",
+        "root.json",
+        "f",
+    ]));
+    // A graceful stop: SIGTERM, exit 0.
+    assert!(log.stop().success());
+}
