@@ -610,8 +610,15 @@ fn dir_size(p: &Path) -> u64 {
 
 pub fn bench(a: LogBench) -> Result<()> {
     let base = a.rekor_url.trim_end_matches('/').to_owned();
-    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
-    let pem = STANDARD.encode(key.public_key().to_pem());
+    // 256 signers, so that neighbouring entries do not share a key (as in a real log, where
+    // most entries carry their own certificate).
+    let keys: Vec<(SigningKey, String)> = (0..256)
+        .map(|_| {
+            let k = SigningKey::generate(KeyAlgorithm::EcdsaP256)?;
+            let pem = STANDARD.encode(k.public_key().to_pem());
+            Ok((k, pem))
+        })
+        .collect::<Result<_>>()?;
     let run_id: u64 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -622,12 +629,13 @@ pub fn bench(a: LogBench) -> Result<()> {
     let proposals: Vec<Vec<u8>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
             .map(|t| {
-                let (key, pem) = (&key, &pem);
+                let keys = &keys;
                 s.spawn(move || {
                     let start = t * chunk;
                     let end = (start + chunk).min(a.entries);
                     (start..end)
                         .map(|i| {
+                            let (key, pem) = &keys[i % keys.len()];
                             let data = format!("sigil log bench {run_id} entry {i}");
                             let d = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
                             let sig = key.sign(data.as_bytes()).expect("sign");

@@ -185,12 +185,55 @@ pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64
 }
 
 /// Entries in chunks keyed by their first index, each entry `i64 integrated time ‖ u32 length ‖
-/// body`. A chunk grows to about one page ([`CHUNK_BYTES`]): one value per 4 KiB page keeps the
-/// file close to the raw entry size (larger values get power-of-two allocations, smaller ones
-/// per-key overhead).
+/// body`, stored deflate-compressed (a tag byte says how). A chunk grows to
+/// [`CHUNK_RAW_BYTES`], which compresses to about one 4 KiB page for typical entries (base64
+/// keys, certificates and signatures compress by a quarter or more): few large values, no
+/// per-entry key overhead, no power-of-two slack.
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entry_chunks");
-/// Target size of an entry chunk.
-const CHUNK_BYTES: usize = 3800;
+/// Uncompressed size at which a chunk is closed.
+const CHUNK_RAW_BYTES: usize = 7600;
+/// Largest uncompressed chunk accepted when reading (a single entry may exceed the target).
+const MAX_CHUNK_RAW: u64 = 16 * 1024 * 1024;
+
+/// A chunk as stored: `1 ‖ deflate(raw)` when that is smaller, else `0 ‖ raw`.
+fn pack_chunk(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(vec![1u8], flate2::Compression::fast());
+    if enc.write_all(raw).is_ok()
+        && let Ok(c) = enc.finish()
+        && c.len() < raw.len() + 1
+    {
+        return c;
+    }
+    let mut v = Vec::with_capacity(raw.len() + 1);
+    v.push(0);
+    v.extend_from_slice(raw);
+    v
+}
+
+/// The raw bytes of a stored chunk.
+fn unpack_chunk(first: u64, v: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Read as _;
+    match v.split_first() {
+        Some((0, raw)) => Ok(raw.to_vec()),
+        Some((1, packed)) => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(packed)
+                .take(MAX_CHUNK_RAW + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| StoreError::Corrupt(format!("entry chunk {first}: {e}")))?;
+            if out.len() as u64 > MAX_CHUNK_RAW {
+                return Err(StoreError::Corrupt(format!(
+                    "entry chunk {first} is too large"
+                )));
+            }
+            Ok(out)
+        }
+        _ => Err(StoreError::Corrupt(format!(
+            "entry chunk {first} has an unknown format"
+        ))),
+    }
+}
 /// Leaf hash (first [`LEAF_KEY_LEN`] bytes) to index.
 const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
 /// Bytes of a leaf hash kept in the leaf index (a 128-bit prefix).
@@ -445,15 +488,22 @@ impl LogStore for Embedded {
                 let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
                 // The last chunk grows until it is about a page; then a new one starts.
                 let (mut chunk, mut buf) = match entries.last().map_err(unavailable)? {
-                    Some((k, v)) if v.value().len() < CHUNK_BYTES => {
-                        (k.value(), v.value().to_vec())
+                    Some((k, v)) => {
+                        let raw = unpack_chunk(k.value(), v.value())?;
+                        if raw.len() < CHUNK_RAW_BYTES {
+                            (k.value(), raw)
+                        } else {
+                            (batch.first, Vec::new())
+                        }
                     }
-                    _ => (batch.first, Vec::new()),
+                    None => (batch.first, Vec::new()),
                 };
                 for (i, e) in batch.entries.iter().enumerate() {
                     let index = batch.first + i as u64;
-                    if !buf.is_empty() && buf.len() + 12 + e.body.len() > CHUNK_BYTES {
-                        entries.insert(chunk, buf.as_slice()).map_err(unavailable)?;
+                    if !buf.is_empty() && buf.len() + 12 + e.body.len() > CHUNK_RAW_BYTES {
+                        entries
+                            .insert(chunk, pack_chunk(&buf).as_slice())
+                            .map_err(unavailable)?;
                         buf.clear();
                         chunk = index;
                     }
@@ -468,7 +518,9 @@ impl LogStore for Embedded {
                     }
                 }
                 if !buf.is_empty() {
-                    entries.insert(chunk, buf.as_slice()).map_err(unavailable)?;
+                    entries
+                        .insert(chunk, pack_chunk(&buf).as_slice())
+                        .map_err(unavailable)?;
                 }
                 let mut tiles = w.open_table(TILES).map_err(unavailable)?;
                 for (level, index, hashes) in &batch.tiles {
@@ -502,8 +554,9 @@ impl LogStore for Embedded {
         let mut out = Vec::new();
         for item in t.range(from..end).map_err(unavailable)? {
             let (k, v) = item.map_err(unavailable)?;
+            let raw = unpack_chunk(k.value(), v.value())?;
             out.extend(
-                decode_chunk(k.value(), v.value())?
+                decode_chunk(k.value(), &raw)?
                     .into_iter()
                     .filter(|e| e.index >= start && e.index < end),
             );
