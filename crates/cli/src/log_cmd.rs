@@ -240,6 +240,15 @@ impl Client {
     }
 }
 
+/// A JSON list of hex hashes (proof paths).
+fn hash_list(v: &Value, what: &str) -> Result<Vec<Hash>> {
+    v.as_array()
+        .ok_or_else(|| anyhow!("no {what}"))?
+        .iter()
+        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
+        .collect()
+}
+
 fn hash_of(hex: &str, what: &str) -> Result<Hash> {
     hex_decode(hex)
         .and_then(|b| b.try_into().ok())
@@ -281,12 +290,7 @@ fn verify_entry(c: &Client, uuid: &str, e: &Value) -> Result<Value> {
         .as_u64()
         .ok_or_else(|| anyhow!("no treeSize"))?;
     let root = hash_of(p["rootHash"].as_str().unwrap_or_default(), "rootHash")?;
-    let hashes: Vec<Hash> = p["hashes"]
-        .as_array()
-        .ok_or_else(|| anyhow!("no proof hashes"))?
-        .iter()
-        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
-        .collect::<Result<_>>()?;
+    let hashes = hash_list(&p["hashes"], "proof hashes")?;
     merkle::verify_inclusion(index, size, &leaf, &hashes, &root)
         .map_err(|e| VerificationFailed(format!("inclusion proof: {e}")))?;
     let cp = c.checkpoint(p["checkpoint"].as_str().unwrap_or_default())?;
@@ -436,12 +440,7 @@ fn prove_consistency(c: &Client, first: &Checkpoint, second: &Checkpoint) -> Res
         c.base, first.size, second.size
     );
     let v = get_json(&c.http, &url)?;
-    let hashes: Vec<Hash> = v["hashes"]
-        .as_array()
-        .ok_or_else(|| anyhow!("{url}: no hashes"))?
-        .iter()
-        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
-        .collect::<Result<_>>()?;
+    let hashes = hash_list(&v["hashes"], "proof hashes")?;
     merkle::verify_consistency(
         first.size,
         second.size,
@@ -508,12 +507,7 @@ pub fn verify(a: LogVerify) -> Result<()> {
             )?;
             hash_of(v1["rootHash"].as_str().unwrap_or_default(), "rootHash")?
         };
-        let hashes: Vec<Hash> = v["hashes"]
-            .as_array()
-            .ok_or_else(|| anyhow!("{url}: no hashes"))?
-            .iter()
-            .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
-            .collect::<Result<_>>()?;
+        let hashes = hash_list(&v["hashes"], "proof hashes")?;
         merkle::verify_consistency(first, last, &first_root, &last_root, &hashes)
             .map_err(|e| VerificationFailed(format!("consistency {first} -> {last}: {e}")))?;
         json!({"verified": "consistency", "firstSize": first, "lastSize": last,

@@ -22,6 +22,20 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sigil");
 
+/// A hashedrekord proposal: `signature` by `key` declared over SHA-256 of `signed_data`.
+fn proposal(key: &sigil_crypto::SigningKey, signed_data: &[u8], signature: &[u8]) -> Value {
+    let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, signed_data);
+    json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+        "signature": {"content": STANDARD.encode(signature),
+                      "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
+        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}})
+}
+
+/// A correctly signed hashedrekord proposal for `data`.
+fn signed(key: &sigil_crypto::SigningKey, data: &[u8]) -> Value {
+    proposal(key, data, &key.sign(data).unwrap())
+}
+
 fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
 }
@@ -376,11 +390,7 @@ fn the_v1_api_answers_bad_input_precisely() {
     // A signature that does not verify.
     let key = sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap();
     let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, b"data");
-    let entry = |sig: Vec<u8>| {
-        json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
-        "signature": {"content": STANDARD.encode(sig), "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
-        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}}).to_string()
-    };
+    let entry = |sig: Vec<u8>| proposal(&key, b"data", &sig).to_string();
     let (s, _, t) = post(&entry(key.sign(b"other data").unwrap()));
     assert_eq!(s, 400);
     assert!(t.contains("does not verify"), "{t}");
@@ -510,19 +520,26 @@ fn kill_9_case(backend: &[&str]) {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let data = format!("client {c} item {i}");
                     i += 1;
-                    let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
-                    let body = json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
-                        "signature": {"content": STANDARD.encode(key.sign(data.as_bytes()).unwrap()),
-                                      "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
-                        "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}});
-                    let Ok(r) = http.post(format!("{url}/api/v1/log/entries")).json(&body).send() else { break };
+                    let body = signed(&key, data.as_bytes());
+                    let Ok(r) = http
+                        .post(format!("{url}/api/v1/log/entries"))
+                        .json(&body)
+                        .send()
+                    else {
+                        break;
+                    };
                     if r.status().as_u16() != 201 {
                         break;
                     }
                     let Ok(v) = r.json::<Value>() else { break };
                     let (uuid, e) = v.as_object().unwrap().iter().next().unwrap();
                     acked.push((e["logIndex"].as_u64().unwrap(), uuid.clone()));
-                    checkpoints.push(e["verification"]["inclusionProof"]["checkpoint"].as_str().unwrap().to_owned());
+                    checkpoints.push(
+                        e["verification"]["inclusionProof"]["checkpoint"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned(),
+                    );
                 }
                 (acked, checkpoints)
             })
@@ -823,11 +840,7 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
     let c = http();
     let post = |i: usize| {
         let data = format!("item {i} {}", "x".repeat(200));
-        let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, data.as_bytes());
-        let body = json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
-            "signature": {"content": STANDARD.encode(key.sign(data.as_bytes()).unwrap()),
-                          "publicKey": {"content": STANDARD.encode(key.public_key().to_pem())}},
-            "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}});
+        let body = signed(&key, data.as_bytes());
         let r = c
             .post(format!("{url}/api/v1/log/entries"))
             .json(&body)
