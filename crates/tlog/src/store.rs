@@ -108,6 +108,11 @@ pub trait LogStore: Send + Sync {
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError>;
     /// Indexes of entries carrying a search key, ascending, at most `limit`.
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// Whether calls are fast local reads that may run on an async worker (an embedded file),
+    /// rather than network round trips that belong on a blocking thread.
+    fn is_local(&self) -> bool {
+        false
+    }
     /// Every search-index row: the stored key prefix and the entry index (for migrations).
     fn search_rows(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError>;
     /// A human name of the backend (`embedded`, `postgres`).
@@ -610,6 +615,10 @@ impl LogStore for Embedded {
             }
         }
         Ok(out)
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 
     fn backend(&self) -> &'static str {

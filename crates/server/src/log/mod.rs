@@ -196,6 +196,11 @@ impl Log {
         self.key.public_key()
     }
 
+    /// Whether storage calls may run on an async worker (see [`LogStore::is_local`]).
+    pub fn store_is_local(&self) -> bool {
+        self.store.is_local()
+    }
+
     /// The storage backend's name.
     pub fn backend(&self) -> &'static str {
         self.store.backend()
