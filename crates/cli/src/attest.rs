@@ -17,14 +17,15 @@ use crate::support::{AtomicOutputs, Input, load_signing_key, progress, read_limi
 /// Largest predicate accepted (SBOMs can be large).
 const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
 
-fn resolve_type(t: &str) -> Result<String> {
+/// The predicate type URI for a `--type` value (cosign's shortcuts, or a URI).
+pub fn resolve_type(t: &str) -> Result<String> {
     dsse::predicate_type(t)
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("--type {t:?} is neither a cosign shortcut (custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex) nor a URI"))
 }
 
 /// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
-fn now() -> Timestamp {
+pub fn now() -> Timestamp {
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -36,16 +37,22 @@ fn now() -> Timestamp {
     Timestamp::from_unix(secs)
 }
 
+/// The predicate for `--type`/`--predicate`: the file's JSON, or for `custom` cosign's wrapper
+/// around the file's text.
+pub fn read_predicate(type_: &str, path: &std::path::Path) -> Result<serde_json::Value> {
+    let raw = read_limited(path, MAX_PREDICATE_LEN, "predicate")?;
+    if type_ == "custom" {
+        return Ok(
+            serde_json::json!({"Data": String::from_utf8_lossy(&raw), "Timestamp": now().to_rfc3339()}),
+        );
+    }
+    serde_json::from_slice(&raw)
+        .with_context(|| format!("the predicate {} is not JSON", path.display()))
+}
+
 pub fn attest(args: AttestBlob) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
-    let raw = read_limited(&args.predicate, MAX_PREDICATE_LEN, "predicate")?;
-    let predicate: serde_json::Value = if args.type_ == "custom" {
-        // cosign's custom predicate wraps the file's text.
-        serde_json::json!({"Data": String::from_utf8_lossy(&raw), "Timestamp": now().to_rfc3339()})
-    } else {
-        serde_json::from_slice(&raw)
-            .with_context(|| format!("the predicate {} is not JSON", args.predicate.display()))?
-    };
+    let predicate = read_predicate(&args.type_, &args.predicate)?;
     let input = Input::open(&args.file)?;
     let key = load_signing_key(&args.key)?;
     let pb = progress(input.len(), "hashing");

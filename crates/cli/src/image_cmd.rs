@@ -21,6 +21,7 @@ use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, Repo};
 use sigil_verify::image::{ImageClaims, check_simple_signing, check_statement};
 use sigil_verify::{Artifact, Options, Requirement, TrustMaterial, verify_bundle};
 
+use crate::attest::{read_predicate, resolve_type};
 use crate::cli::{
     AttestImage, Clean, CleanType, CopyImage, DownloadAttestation, DownloadCmd, OutputFormat,
     ReferrersMode, SignImage, Tree, VerifyAttestation, VerifyImage,
@@ -34,24 +35,10 @@ pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 /// Exit code: signatures exist, none verifies (cosign's 12).
 pub const EXIT_NO_MATCHING: u8 = 12;
-/// Largest predicate accepted.
-const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
 
 fn trust() -> &'static TrustMaterial {
     static T: OnceLock<TrustMaterial> = OnceLock::new();
     T.get_or_init(TrustMaterial::public_good)
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-    sigil_formats::time::Timestamp::from_unix(secs).to_rfc3339()
 }
 
 /// One manifest to sign or verify.
@@ -349,7 +336,10 @@ fn write_bundle_referrer(
             mf::ANNOTATION_BUNDLE_PREDICATE_TYPE.to_owned(),
             statement.predicate_type.clone(),
         ),
-        (mf::ANNOTATION_CREATED.to_owned(), now_rfc3339()),
+        (
+            mf::ANNOTATION_CREATED.to_owned(),
+            crate::attest::now().to_rfc3339(),
+        ),
     ]);
     let digest = attach::write_referrer(
         registry,
@@ -389,22 +379,10 @@ fn sign_referrer(
 // ----------------------------------------------------------------------------------------
 // attest
 
-fn resolve_type(t: &str) -> Result<String> {
-    dsse::predicate_type(t)
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("--type {t:?} is neither a cosign shortcut (custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex) nor a URI"))
-}
-
 pub fn attest(args: AttestImage) -> Result<()> {
     let rekor = args.tlog_upload.then_some(args.rekor_url.as_str());
     let predicate_type = resolve_type(&args.type_)?;
-    let raw = read_limited(&args.predicate, MAX_PREDICATE_LEN, "predicate")?;
-    let predicate: Value = if args.type_ == "custom" {
-        json!({"Data": String::from_utf8_lossy(&raw), "Timestamp": now_rfc3339()})
-    } else {
-        serde_json::from_slice(&raw)
-            .with_context(|| format!("the predicate {} is not JSON", args.predicate.display()))?
-    };
+    let predicate = read_predicate(&args.type_, &args.predicate)?;
     let images: Vec<ImageRef> = args
         .images
         .iter()

@@ -22,9 +22,6 @@ use crate::cli::{
 };
 use crate::support::{VerificationFailed, load_signing_key, print_json, read_limited};
 
-/// Largest response read from a log.
-const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
-
 fn load_log_key(a: &LogServe) -> Result<SigningKey> {
     if let Some(p) = &a.key {
         let pem = read_limited(p, 64 * 1024, "log signing key")?;
@@ -176,49 +173,15 @@ struct Client {
 
 fn get_json(http: &reqwest::blocking::Client, url: &str) -> Result<Value> {
     let resp = http.get(url).send().with_context(|| format!("GET {url}"))?;
-    read_json(resp, url)
-}
-
-fn read_json(resp: reqwest::blocking::Response, url: &str) -> Result<Value> {
-    let status = resp.status();
-    let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(resp, MAX_RESPONSE + 1), &mut body)?;
-    if body.len() as u64 > MAX_RESPONSE {
-        bail!("{url}: the response is over {MAX_RESPONSE} bytes");
-    }
-    if !status.is_success() {
-        let msg = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
-        bail!("{url}: {status}: {msg}");
-    }
-    serde_json::from_slice(&body).with_context(|| format!("{url}: the response is not JSON"))
+    crate::rekor::read_json_ok(resp, url)
 }
 
 impl Client {
     fn new(t: &LogTarget) -> Result<Self> {
         let base = t.rekor_url.trim_end_matches('/').to_owned();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()?;
-        let (key, key_fetched) = match &t.log_public_key {
-            Some(p) => (
-                PublicKey::from_pem(&read_limited(p, 64 * 1024, "log public key")?)?,
-                false,
-            ),
-            None => {
-                let url = format!("{base}/api/v1/log/publicKey");
-                let resp = http
-                    .get(&url)
-                    .send()
-                    .with_context(|| format!("GET {url}"))?;
-                if !resp.status().is_success() {
-                    bail!("{url}: {}", resp.status());
-                }
-                (PublicKey::from_pem(&resp.bytes()?)?, true)
-            }
-        };
+        let http = crate::rekor::http()?;
+        let (key, key_fetched) =
+            crate::rekor::log_public_key(&http, &base, t.log_public_key.as_deref())?;
         Ok(Self {
             base,
             http,
@@ -384,7 +347,7 @@ pub fn search(a: LogSearch) -> Result<()> {
         .json(&Value::Object(q))
         .send()
         .with_context(|| format!("POST {url}"))?;
-    let v = read_json(resp, &url)?;
+    let v = crate::rekor::read_json_ok(resp, &url)?;
     let uuids: Vec<String> = v
         .as_array()
         .ok_or_else(|| anyhow!("{url}: not a list"))?
@@ -528,9 +491,10 @@ pub fn verify(a: LogVerify) -> Result<()> {
 pub fn monitor(a: LogMonitor) -> Result<()> {
     let c = Client::new(&a.target)?;
     let (new, text) = current(&c)?;
-    let previous = match std::fs::read_to_string(&a.state) {
-        Ok(s) => {
-            let v: Value = serde_json::from_str(&s)
+    let previous = match std::fs::metadata(&a.state) {
+        Ok(_) => {
+            let bytes = read_limited(&a.state, 1024 * 1024, "state file")?;
+            let v: Value = serde_json::from_slice(&bytes)
                 .with_context(|| format!("state file {}", a.state.display()))?;
             let cp_text = v["checkpoint"]
                 .as_str()

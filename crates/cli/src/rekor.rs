@@ -17,23 +17,70 @@ use sigil_formats::bundle::{
 use crate::cli::TrustedRootCreate;
 use crate::support::{AtomicOutputs, read_limited};
 
+/// Largest response read from a log.
 const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 
-fn http() -> Result<reqwest::blocking::Client> {
+/// The HTTP client every log client uses.
+pub fn http() -> Result<reqwest::blocking::Client> {
     Ok(reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?)
 }
 
-fn read_json(resp: reqwest::blocking::Response, url: &str) -> Result<(u16, Value)> {
+/// A response's status and body, refused beyond [`MAX_RESPONSE`] bytes.
+fn read_body(resp: reqwest::blocking::Response, url: &str) -> Result<(u16, Vec<u8>)> {
     let status = resp.status().as_u16();
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(resp, MAX_RESPONSE + 1), &mut body)?;
     if body.len() as u64 > MAX_RESPONSE {
         bail!("{url}: the response is over {MAX_RESPONSE} bytes");
     }
-    let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Ok((status, v))
+    Ok((status, body))
+}
+
+fn read_json(resp: reqwest::blocking::Response, url: &str) -> Result<(u16, Value)> {
+    let (status, body) = read_body(resp, url)?;
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// A successful response's JSON; any other status is an error carrying the log's message.
+pub fn read_json_ok(resp: reqwest::blocking::Response, url: &str) -> Result<Value> {
+    let (status, body) = read_body(resp, url)?;
+    if !(200..300).contains(&status) {
+        let msg = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+        bail!("{url}: {status}: {msg}");
+    }
+    serde_json::from_slice(&body).with_context(|| format!("{url}: the response is not JSON"))
+}
+
+/// The log's public key: the pinned PEM file, else fetched from the log (`true` when fetched).
+pub fn log_public_key(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    pinned: Option<&std::path::Path>,
+) -> Result<(PublicKey, bool)> {
+    if let Some(p) = pinned {
+        return Ok((
+            PublicKey::from_pem(&read_limited(p, 64 * 1024, "log public key")?)?,
+            false,
+        ));
+    }
+    let url = format!("{base}/api/v1/log/publicKey");
+    let resp = http
+        .get(&url)
+        .send()
+        .with_context(|| format!("GET {url}"))?;
+    let (status, body) = read_body(resp, &url)?;
+    if !(200..300).contains(&status) {
+        bail!("{url}: {status}");
+    }
+    Ok((
+        PublicKey::from_pem(&body).with_context(|| url.clone())?,
+        true,
+    ))
 }
 
 /// Posts a proposed entry; returns the log's `TransparencyLogEntry` (a duplicate's too).
@@ -173,20 +220,7 @@ pub fn cosign_bundle_annotation(e: &TransparencyLogEntry) -> String {
 pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     let base = a.rekor_url.trim_end_matches('/').to_owned();
     let client = http()?;
-    let key = match &a.rekor_public_key {
-        Some(p) => PublicKey::from_pem(&read_limited(p, 64 * 1024, "log public key")?)?,
-        None => {
-            let url = format!("{base}/api/v1/log/publicKey");
-            let r = client
-                .get(&url)
-                .send()
-                .with_context(|| format!("GET {url}"))?;
-            if !r.status().is_success() {
-                bail!("{url}: {}", r.status());
-            }
-            PublicKey::from_pem(&r.bytes()?)?
-        }
-    };
+    let (key, _) = log_public_key(&client, &base, a.rekor_public_key.as_deref())?;
     let start = match &a.rekor_start_time {
         Some(t) => t.clone(),
         None => {
@@ -196,8 +230,7 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
                 .get(&url)
                 .send()
                 .ok()
-                .filter(|r| r.status().is_success())
-                .and_then(|r| r.json::<Value>().ok())
+                .and_then(|r| read_json_ok(r, &url).ok())
                 .and_then(|v| v.as_object()?.values().next()?["integratedTime"].as_i64());
             let secs = first.unwrap_or_else(|| {
                 std::time::SystemTime::now()

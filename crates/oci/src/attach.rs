@@ -433,16 +433,26 @@ pub fn write_referrer(
         let mut entry = Descriptor::of(OCI_MANIFEST, &bytes);
         entry.artifact_type = Some(artifact_type.to_owned());
         entry.annotations = m.annotations.clone();
-        update_fallback_index(registry, image, &subject.digest, |i| {
-            if i.manifests.iter().any(|d| d.digest == entry.digest) {
-                false
-            } else {
-                i.manifests.push(entry.clone());
-                true
-            }
-        })?;
+        add_to_fallback_index(registry, image, &subject.digest, &entry)?;
     }
     Ok(digest)
+}
+
+/// Lists the referrer `entry` in the tag-schema index of `subject` (once).
+pub fn add_to_fallback_index(
+    registry: &Registry,
+    image: &ImageRef,
+    subject: &str,
+    entry: &Descriptor,
+) -> Result<(), RegistryError> {
+    update_fallback_index(registry, image, subject, |i| {
+        if i.manifests.iter().any(|d| d.digest == entry.digest) {
+            false
+        } else {
+            i.manifests.push(entry.clone());
+            true
+        }
+    })
 }
 
 /// Changes the referrers tag-schema index of `subject` with `edit` (which says whether it

@@ -95,18 +95,14 @@ pub fn copy(
             report.attachments.push(to.to_string());
         }
         if options.referrers {
-            for d in attach::referrers(registry, src, subject, &[])? {
+            let found = attach::referrers(registry, src, subject, &[])?;
+            // Whether the destination lists referrers itself: asked once per subject.
+            let dst_has_api =
+                !found.is_empty() && registry.referrers(dst.into(), subject)?.is_some();
+            for d in found {
                 copy_manifest(registry, src, dst, &d.digest, None, &mut report)?;
-                let entry = d.clone();
-                if registry.referrers(dst.into(), subject)?.is_none() {
-                    attach::update_fallback_index(registry, dst, subject, |i| {
-                        if i.manifests.iter().any(|m| m.digest == entry.digest) {
-                            false
-                        } else {
-                            i.manifests.push(entry.clone());
-                            true
-                        }
-                    })?;
+                if !dst_has_api {
+                    attach::add_to_fallback_index(registry, dst, subject, &d)?;
                 }
                 report.referrers.push(dst.with_digest(&d.digest));
             }

@@ -162,9 +162,14 @@ async fn by_uuid(State(log): State<Arc<Log>>, Path(uuid): Path<String>) -> Respo
         );
     }
     let uuid = uuid.to_ascii_lowercase();
-    let (l, u) = (log.clone(), uuid.clone());
-    match tokio::task::spawn_blocking(move || l.index_of_uuid(&u)).await {
-        Ok(Ok(Some(i))) => entry_response(log, i).await,
+    let u = uuid.clone();
+    let found = tokio::task::spawn_blocking(move || match log.entry_by_uuid(&u)? {
+        Some(e) => log.entry_json_with(e.index, Some(e)),
+        None => Ok(None),
+    })
+    .await;
+    match found {
+        Ok(Ok(Some((uuid, v)))) => axum::Json(json!({ uuid: v })).into_response(),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no entry with UUID {uuid}")),
         Ok(Err(e)) => storage(e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -222,15 +227,16 @@ async fn retrieve(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         leaves.push(hex_lower(&sigil_tlog::merkle::leaf_hash(&a.body)));
     }
     let out = tokio::task::spawn_blocking(move || {
-        let mut indexes: Vec<u64> = q.indexes.iter().map(|i| *i as u64).collect();
+        let mut found: Vec<(u64, Option<sigil_tlog::store::StoredEntry>)> =
+            q.indexes.iter().map(|i| (*i as u64, None)).collect();
         for u in q.uuids.iter().map(|u| u.to_ascii_lowercase()).chain(leaves) {
-            if let Some(i) = log.index_of_uuid(&u)? {
-                indexes.push(i);
+            if let Some(e) = log.entry_by_uuid(&u)? {
+                found.push((e.index, Some(e)));
             }
         }
         let mut out = Vec::new();
-        for i in indexes {
-            if let Some((uuid, v)) = log.entry_json(i)? {
+        for (i, known) in found {
+            if let Some((uuid, v)) = log.entry_json_with(i, known)? {
                 out.push(json!({ uuid: v }));
             }
         }

@@ -331,7 +331,7 @@ impl Log {
                 return Err(e);
             }
         };
-        for (p, known) in batch.into_iter().zip(known) {
+        for (mut p, known) in batch.into_iter().zip(known) {
             if let Some(&i) = in_batch.get(&p.leaf) {
                 answers.push((p, Appended::Duplicate(i)));
                 continue;
@@ -343,7 +343,8 @@ impl Log {
             let index = first + entries.len() as u64;
             in_batch.insert(p.leaf, index);
             entries.push(NewEntry {
-                body: p.admitted.body.clone(),
+                // The pending request needs only its reply from here on.
+                body: std::mem::take(&mut p.admitted.body),
                 leaf: p.leaf,
                 integrated_time: now,
                 keys: p.admitted.keys.iter().map(|k| search_key(k)).collect(),
@@ -463,8 +464,11 @@ impl Log {
         Ok(Some((uuid, entry)))
     }
 
-    /// The index of the entry with this UUID (64 hex, or 80 hex with a tree-ID prefix).
-    pub fn index_of_uuid(&self, uuid: &str) -> Result<Option<u64>, StoreError> {
+    /// The published entry with this UUID (64 hex, or 80 hex with a tree-ID prefix).
+    pub fn entry_by_uuid(
+        &self,
+        uuid: &str,
+    ) -> Result<Option<sigil_tlog::store::StoredEntry>, StoreError> {
         let hex = if uuid.len() == 80 { &uuid[16..] } else { uuid };
         let Some(bytes) = sigil_crypto::hash::hex_decode(hex).filter(|b| b.len() == 32) else {
             return Ok(None);
@@ -478,12 +482,12 @@ impl Log {
             return Ok(None);
         };
         // The embedded index keeps a 128-bit prefix: confirm the whole hash.
-        let confirmed = self
+        Ok(self
             .store
             .entries(i, 1)?
-            .first()
-            .is_some_and(|e| leaf_hash(&e.body) == leaf);
-        Ok(confirmed.then_some(i))
+            .into_iter()
+            .next()
+            .filter(|e| leaf_hash(&e.body) == leaf))
     }
 
     /// A consistency proof between two published sizes (`second` at most the head's).
