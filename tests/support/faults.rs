@@ -1,6 +1,7 @@
 //! A fault-injecting HTTP proxy in front of the real test registry: requests whose path contains
-//! a given string get a canned status; everything else is forwarded unchanged (one upstream
-//! connection per request, `Connection: close`). It counts what it forwards.
+//! a given string (and method, when set) get a canned status and body, every time or the first
+//! `times` times; everything else is forwarded unchanged (one upstream connection per request,
+//! `Connection: close`). It counts the faults it injected.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,9 +15,34 @@ pub struct FaultProxy {
     pub faults: Arc<AtomicUsize>,
 }
 
+/// Which requests get which canned answer.
+#[derive(Clone)]
+pub struct Rule {
+    pub method: Option<&'static str>,
+    pub needle: &'static str,
+    pub status: u16,
+    pub body: &'static str,
+    /// Inject only this many faults, then forward (`usize::MAX`: always).
+    pub times: usize,
+}
+
 impl FaultProxy {
     /// Forwards to `upstream`; answers `status` to requests whose path contains `needle`.
     pub fn start(upstream: &str, needle: &'static str, status: u16) -> Self {
+        Self::with_rule(
+            upstream,
+            Rule {
+                method: None,
+                needle,
+                status,
+                body: "injected fault",
+                times: usize::MAX,
+            },
+        )
+    }
+
+    /// Forwards to `upstream`, answering as `rule` says.
+    pub fn with_rule(upstream: &str, rule: Rule) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
@@ -28,9 +54,9 @@ impl FaultProxy {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (f, up) = (f.clone(), up.clone());
+                let (f, up, rule) = (f.clone(), up.clone(), rule.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &up, needle, status, &f);
+                    let _ = serve(conn, &up, &rule, &f);
                 });
             }
         });
@@ -48,8 +74,7 @@ impl Drop for FaultProxy {
 fn serve(
     conn: TcpStream,
     upstream: &str,
-    needle: &str,
-    status: u16,
+    rule: &Rule,
     faults: &AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -81,13 +106,27 @@ fn serve(
         }
         let mut body = vec![0u8; content_length];
         reader.read_exact(&mut body)?;
-        let path = request_line.split_whitespace().nth(1).unwrap_or("");
-        if path.contains(needle) {
-            faults.fetch_add(1, Ordering::Relaxed);
-            let msg = b"injected fault";
+        let mut words = request_line.split_whitespace();
+        let method = words.next().unwrap_or("");
+        let path = words.next().unwrap_or("");
+        if path.contains(rule.needle)
+            && rule.method.is_none_or(|m| m == method)
+            && faults
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < rule.times).then_some(n + 1)
+                })
+                .is_ok()
+        {
+            let msg = rule.body.as_bytes();
+            let kind = if msg.starts_with(b"{") {
+                "application/json"
+            } else {
+                "text/plain"
+            };
             write!(
                 conn,
-                "HTTP/1.1 {status} Injected\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
+                "HTTP/1.1 {} Injected\r\nContent-Length: {}\r\nContent-Type: {kind}\r\n\r\n",
+                rule.status,
                 msg.len()
             )?;
             conn.write_all(msg)?;

@@ -703,6 +703,46 @@ fn concurrent_signers_keep_every_signature() {
     }
 }
 
+/// distribution's filesystem driver rewrites a blob's repository link in place, so a manifest
+/// PUT racing another upload of the same payload can be refused with MANIFEST_BLOB_UNKNOWN
+/// while the blob is there (seen in CI with eight signers). `sign` re-checks and tries again;
+/// a registry that keeps refusing is reported, not retried forever.
+#[test]
+fn transient_blob_unknown_on_manifest_put_is_retried() {
+    let r = registry::TestRegistry::start();
+    push(&r.addr, "team/app:v1", b"v1", "amd64");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let rule = |times| faults::Rule {
+        method: Some("PUT"),
+        needle: "/manifests/sha256-",
+        status: 400,
+        body: r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+        times,
+    };
+    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(1));
+    let via = format!("{}/team/app:v1", proxy.addr);
+    ok(sg(d).args(["sign", "--key", "k.key", &via]));
+    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
+    ok(sg(d).args([
+        "verify",
+        "--key",
+        "k.pub",
+        &format!("{}/team/app:v1", r.addr),
+    ]));
+
+    generate(d, "ecdsa-p256", "k2");
+    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(usize::MAX));
+    let via = format!("{}/team/app:v1", proxy.addr);
+    fails(
+        sg(d).args(["sign", "--key", "k2.key", &via]),
+        3,
+        "MANIFEST_BLOB_UNKNOWN",
+    );
+    assert_eq!(sig_layers(d, &format!("{}/team/app:v1", r.addr)), 1);
+}
+
 #[test]
 fn cached_verification_costs_two_heads() {
     let r = registry::TestRegistry::start();

@@ -353,7 +353,16 @@ fn append_once(
             std::thread::sleep(jitter(attempt));
             return Ok(None);
         }
-        let written = registry.put_manifest(repo, tag, &bytes, OCI_MANIFEST)?;
+        let written = match registry.put_manifest(repo, tag, &bytes, OCI_MANIFEST) {
+            Ok(w) => w,
+            Err(e) if e.is_blob_unknown() && attempt + 1 < MAX_ATTEMPTS => {
+                // Upload our layer again if it is really gone (HEAD first), then start over.
+                *uploaded = false;
+                std::thread::sleep(jitter(attempt));
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         if survived(registry, repo, tag, desc, attempt)? {
             return Ok(Some(Written::Added {
                 reference: at.to_string(),
@@ -428,7 +437,19 @@ pub fn write_referrer(
     };
     let bytes = to_json(&m);
     let digest = manifest::sha256_digest(&bytes);
-    registry.put_manifest(repo, &digest, &bytes, OCI_MANIFEST)?;
+    for attempt in 0.. {
+        match registry.put_manifest(repo, &digest, &bytes, OCI_MANIFEST) {
+            Ok(_) => break,
+            // Concurrent uploads of the shared empty config (or one payload) can hide a blob
+            // for a moment; make sure both are there and try again.
+            Err(e) if (e.is_blob_unknown() || e.is_transient()) && attempt + 1 < MAX_ATTEMPTS => {
+                std::thread::sleep(jitter(attempt));
+                registry.put_blob(repo, OCI_EMPTY, b"{}")?;
+                registry.put_blob(repo, &layer.media_type, &layer.data)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     if registry.referrers(repo, &subject.digest)?.is_none() {
         let mut entry = Descriptor::of(OCI_MANIFEST, &bytes);
         entry.artifact_type = Some(artifact_type.to_owned());

@@ -970,14 +970,16 @@ fn check_status(repo: Repo<'_>, url: &str, resp: Response) -> Result<Response, R
         #[serde(default)]
         message: String,
     }
-    let detail = match serde_json::from_slice::<Envelope>(&body) {
-        Ok(env) if !env.errors.is_empty() => env
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", e.code, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        _ => snippet(&body),
+    let (codes, detail) = match serde_json::from_slice::<Envelope>(&body) {
+        Ok(env) if !env.errors.is_empty() => (
+            env.errors.iter().map(|e| e.code.clone()).collect(),
+            env.errors
+                .iter()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        _ => (Vec::new(), snippet(&body)),
     };
     let registry = repo.registry.to_owned();
     let detail = format!("{url}: {status} {detail}");
@@ -988,6 +990,7 @@ fn check_status(repo: Repo<'_>, url: &str, resp: Response) -> Result<Response, R
         _ => RegistryError::Status {
             registry,
             status: status.as_u16(),
+            codes,
             detail,
         },
     })

@@ -82,6 +82,8 @@ pub enum RegistryError {
         registry: String,
         /// The HTTP status.
         status: u16,
+        /// The registry's error codes (`MANIFEST_BLOB_UNKNOWN`, ...), when it sent any.
+        codes: Vec<String>,
         /// The request and the registry's error codes.
         detail: String,
     },
@@ -126,6 +128,15 @@ impl RegistryError {
     /// concurrent writes of one tag).
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Status { status, .. } if *status >= 500 || *status == 429)
+    }
+
+    /// Whether a manifest PUT was refused because the registry could not see a blob it
+    /// references. Registries with non-atomic storage (distribution's filesystem driver
+    /// rewrites a blob's repository link in place when two clients upload the same blob) answer
+    /// this transiently while the blob is there; the caller re-checks its blobs and tries again.
+    pub fn is_blob_unknown(&self) -> bool {
+        matches!(self, Self::Status { status: 400, codes, .. }
+            if codes.iter().any(|c| c == "MANIFEST_BLOB_UNKNOWN" || c == "BLOB_UNKNOWN"))
     }
 }
 
