@@ -19,6 +19,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Generate an SBOM (SPDX 2.3 / CycloneDX 1.5, 1.6) from a directory, root filesystem or image.
+    Sbom(Sbom),
     /// Generate a key pair: an encrypted private key (P.key) and a public key (P.pub).
     GenerateKeyPair(GenerateKeyPair),
     /// Import a PEM private key (PKCS#1, SEC1 or PKCS#8) into cosign's encrypted format.
@@ -866,4 +868,33 @@ pub struct TrustedRootCreate {
     /// Output file [default: standard output].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct Sbom {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// What to write, as FORMAT or FORMAT=FILE (repeatable): spdx-json, cyclonedx-json, or json
+    /// (a summary: packages per ecosystem and warnings). Without a file, standard output.
+    /// Default: spdx-json on standard output.
+    #[arg(long, short = 'o', value_name = "FORMAT[=FILE]")]
+    pub output: Vec<String>,
+    /// The CycloneDX version to write.
+    #[arg(long, value_parser = ["1.5", "1.6"], default_value = "1.6")]
+    pub cyclonedx_version: String,
+    /// Leave out development and test dependencies (they are included and marked by default).
+    #[arg(long)]
+    pub exclude_dev: bool,
+    /// The platform to pick from a multi-platform image.
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: String,
+    /// Files larger than this are skipped and reported.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// No progress bar and no summary table on standard error (warnings are still printed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// dir:PATH (the default for a path), rootfs:PATH, oci-dir:PATH[:TAG],
+    /// oci-archive:FILE[:TAG], docker-archive:FILE or registry:REF.
+    pub source: String,
 }

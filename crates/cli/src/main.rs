@@ -20,6 +20,7 @@ mod keys_cmd;
 mod log_cmd;
 mod oci_cmd;
 mod rekor;
+mod sbom_cmd;
 mod support;
 
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{ChecksumsCmd, Cli, Command, LogCmd, TrustedRootCmd};
-use support::{EXIT_ERROR, EXIT_VERIFY_FAILED, VerificationFailed};
+use support::{EXIT_ERROR, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Bench(a)) => log_cmd::bench(a),
         Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
+        Command::Sbom(a) => sbom_cmd::sbom(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),
         Command::Version(a) => {
@@ -76,6 +78,9 @@ fn main() -> ExitCode {
             if let Some(code) = oci_cmd::exit_code(&e) {
                 eprintln!("Error: {e:#}");
                 ExitCode::from(code)
+            } else if e.downcast_ref::<PartialResult>().is_some() {
+                eprintln!("Error: {e:#}");
+                ExitCode::from(EXIT_PARTIAL)
             } else if e.downcast_ref::<VerificationFailed>().is_some() {
                 eprintln!("Error: verification failed: {e:#}");
                 ExitCode::from(EXIT_VERIFY_FAILED)

@@ -16,6 +16,20 @@ use zeroize::Zeroizing;
 pub const EXIT_VERIFY_FAILED: u8 = 1;
 /// Exit code: bad input, I/O error, wrong password (anything that is not a clean "no").
 pub const EXIT_ERROR: u8 = 3;
+/// The command did its work, but some inputs were skipped (an SBOM with warnings).
+pub const EXIT_PARTIAL: u8 = 4;
+
+/// A result was produced but is incomplete; the message says why.
+#[derive(Debug)]
+pub struct PartialResult(pub String);
+
+impl std::fmt::Display for PartialResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PartialResult {}
 
 /// Marks an error as a verification failure (exit 1) rather than an input error (exit 3).
 #[derive(Debug)]
