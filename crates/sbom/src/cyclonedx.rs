@@ -4,10 +4,12 @@
 //! entry per component, listing only components that exist, plus the root's (the components
 //! nothing else depends on). Development packages get scope `optional` and the property
 //! `sigil:scope=dev`; every location is a `sigil:location` property.
+//!
+//! The document is serialised straight from borrowed data (no intermediate JSON tree).
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::{DocumentInfo, Ecosystem, HashAlg, Inventory, License, Package, Scope};
 
@@ -45,142 +47,207 @@ fn alg(a: HashAlg) -> &'static str {
 fn group_name(p: &Package) -> (Option<&str>, &str) {
     match p.ecosystem {
         Ecosystem::Npm => crate::purl::npm_parts(&p.name),
-        Ecosystem::Maven => p
-            .name
-            .split_once(':')
-            .map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
-        Ecosystem::Composer => p
-            .name
-            .split_once('/')
-            .map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
+        Ecosystem::Maven => p.name.split_once(':').map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
+        Ecosystem::Composer => p.name.split_once('/').map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
         _ => (None, p.name.as_str()),
     }
 }
 
-fn component(p: &Package) -> Value {
+#[derive(Serialize)]
+struct Bom<'a> {
+    #[serde(rename = "bomFormat")]
+    format: &'static str,
+    #[serde(rename = "specVersion")]
+    spec: &'static str,
+    #[serde(rename = "serialNumber")]
+    serial: String,
+    version: u32,
+    metadata: Metadata<'a>,
+    components: Vec<Component<'a>>,
+    dependencies: Vec<Dependency<'a>>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    timestamp: String,
+    tools: Tools<'a>,
+    component: Component<'a>,
+}
+
+#[derive(Serialize)]
+struct Tools<'a> {
+    components: [Component<'a>; 1],
+}
+
+#[derive(Serialize, Default)]
+struct Component<'a> {
+    #[serde(rename = "bom-ref", skip_serializing_if = "str::is_empty")]
+    bom_ref: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hashes: Vec<CdxHash<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    licenses: Vec<LicenseChoice<'a>>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    purl: &'a str,
+    #[serde(rename = "externalReferences", skip_serializing_if = "Vec::is_empty")]
+    external: Vec<ExternalReference<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<Property<'a>>,
+}
+
+#[derive(Serialize)]
+struct CdxHash<'a> {
+    alg: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LicenseChoice<'a> {
+    License { license: NamedLicense<'a> },
+    Expression { expression: &'a str },
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum NamedLicense<'a> {
+    Id { id: &'a str },
+    Name { name: &'a str },
+}
+
+#[derive(Serialize)]
+struct ExternalReference<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Property<'a> {
+    name: &'static str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct Dependency<'a> {
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    #[serde(rename = "dependsOn")]
+    depends_on: Vec<&'a str>,
+}
+
+fn component(p: &Package) -> Component<'_> {
     let (group, name) = group_name(p);
-    let mut o = serde_json::Map::new();
-    o.insert("bom-ref".into(), json!(p.purl));
-    o.insert("type".into(), json!("library"));
-    if let Some(g) = group {
-        o.insert("group".into(), json!(g));
-    }
-    o.insert("name".into(), json!(name));
-    if !p.version.is_empty() {
-        o.insert("version".into(), json!(p.version));
-    }
-    o.insert(
-        "scope".into(),
-        json!(if p.scope == Scope::Required {
-            "required"
-        } else {
-            "optional"
-        }),
-    );
-    if !p.hashes.is_empty() {
-        o.insert(
-            "hashes".into(),
-            Value::Array(
-                p.hashes
-                    .iter()
-                    .map(|h| json!({"alg": alg(h.alg), "content": h.hex}))
-                    .collect(),
-            ),
-        );
-    }
-    if let Some(l) = &p.license {
-        let entry = match (l.single_id(), l) {
-            (Some(id), _) => json!({"license": {"id": id}}),
-            (None, License::Expression(e)) => json!({"expression": e}),
-            (None, License::Named(n)) => json!({"license": {"name": n}}),
-        };
-        o.insert("licenses".into(), json!([entry]));
-    }
-    o.insert("purl".into(), json!(p.purl));
-    if let Some(u) = &p.download {
-        o.insert(
-            "externalReferences".into(),
-            json!([{"type": "distribution", "url": u}]),
-        );
-    }
-    let mut props: Vec<Value> = p
+    let mut properties: Vec<Property<'_>> = p
         .locations
         .iter()
-        .map(|l| json!({"name": "sigil:location", "value": l}))
+        .map(|l| Property { name: "sigil:location", value: l })
         .collect();
     if p.scope == Scope::Dev {
-        props.push(json!({"name": "sigil:scope", "value": "dev"}));
+        properties.push(Property { name: "sigil:scope", value: "dev" });
     }
-    o.insert("properties".into(), Value::Array(props));
-    Value::Object(o)
+    Component {
+        bom_ref: &p.purl,
+        kind: "library",
+        group,
+        name,
+        version: &p.version,
+        description: "",
+        scope: Some(if p.scope == Scope::Required { "required" } else { "optional" }),
+        hashes: p.hashes.iter().map(|h| CdxHash { alg: alg(h.alg), content: &h.hex }).collect(),
+        licenses: p
+            .license
+            .as_ref()
+            .map(|l| match (l.single_id(), l) {
+                (Some(id), _) => LicenseChoice::License { license: NamedLicense::Id { id } },
+                (None, License::Expression(e)) => LicenseChoice::Expression { expression: e },
+                (None, License::Named(n)) => LicenseChoice::License { license: NamedLicense::Name { name: n } },
+            })
+            .into_iter()
+            .collect(),
+        purl: &p.purl,
+        external: p
+            .download
+            .as_deref()
+            .map(|url| ExternalReference { kind: "distribution", url })
+            .into_iter()
+            .collect(),
+        properties,
+    }
 }
 
 /// Writes the inventory as a CycloneDX JSON document of `version`.
 pub fn write(inv: &Inventory, info: &DocumentInfo, version: SpecVersion) -> Vec<u8> {
     let uuid = crate::content_uuid(inv, info, version.as_str());
-    let purls: BTreeSet<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
-    let mut components: Vec<Value> = Vec::with_capacity(inv.packages.len() + 1);
-    let mut dependencies: Vec<Value> = Vec::with_capacity(inv.packages.len() + 1);
-    let mut depended: BTreeSet<&str> = BTreeSet::new();
+    let purls: HashSet<&str> = inv.packages.iter().map(|p| p.purl.as_str()).collect();
+    let mut components: Vec<Component<'_>> = Vec::with_capacity(inv.packages.len() + 1);
+    let mut dependencies: Vec<Dependency<'_>> = Vec::with_capacity(inv.packages.len() + 2);
+    let mut depended: HashSet<&str> = HashSet::new();
     for p in &inv.packages {
         components.push(component(p));
-        let on: Vec<&str> = p
-            .depends_on
-            .iter()
-            .map(String::as_str)
-            .filter(|d| purls.contains(d))
-            .collect();
+        let on: Vec<&str> = p.depends_on.iter().map(String::as_str).filter(|d| purls.contains(d)).collect();
         depended.extend(on.iter().copied());
-        dependencies.push(json!({"ref": p.purl, "dependsOn": on}));
+        dependencies.push(Dependency { reference: &p.purl, depends_on: on });
     }
-    let mut top: Vec<String> = inv
+    let mut top: Vec<&str> = inv
         .packages
         .iter()
         .map(|p| p.purl.as_str())
         .filter(|p| !depended.contains(p))
-        .map(str::to_owned)
         .collect();
-    if let Some(d) = &inv.distro {
-        let r = format!("sigil:os:{}", d.qualifier());
-        components.push(json!({
-            "bom-ref": r,
-            "type": "operating-system",
-            "name": d.id,
-            "version": d.version_id,
-            "description": d.name,
-        }));
-        dependencies.push(json!({"ref": r, "dependsOn": []}));
+    let os_ref = inv.distro.as_ref().map(|d| format!("sigil:os:{}", d.qualifier()));
+    if let (Some(d), Some(r)) = (&inv.distro, &os_ref) {
+        components.push(Component {
+            bom_ref: r,
+            kind: "operating-system",
+            name: &d.id,
+            version: &d.version_id,
+            description: &d.name,
+            ..Component::default()
+        });
+        dependencies.push(Dependency { reference: r, depends_on: Vec::new() });
         top.push(r);
     }
-    let mut root = serde_json::Map::new();
-    root.insert("bom-ref".into(), json!(ROOT_REF));
-    root.insert(
-        "type".into(),
-        json!(if inv.source.image {
-            "container"
-        } else {
-            "application"
-        }),
-    );
-    root.insert("name".into(), json!(inv.source.name));
-    if let Some(d) = &inv.source.digest {
-        root.insert("version".into(), json!(d));
-    }
-    dependencies.push(json!({"ref": ROOT_REF, "dependsOn": top}));
-    let doc = json!({
-        "bomFormat": "CycloneDX",
-        "specVersion": version.as_str(),
-        "serialNumber": format!("urn:uuid:{uuid}"),
-        "version": 1,
-        "metadata": {
-            "timestamp": info.timestamp(),
-            "tools": {"components": [{"type": "application", "name": "sigil", "version": info.tool_version}]},
-            "component": Value::Object(root),
+    dependencies.push(Dependency { reference: ROOT_REF, depends_on: top });
+    let bom = Bom {
+        format: "CycloneDX",
+        spec: version.as_str(),
+        serial: format!("urn:uuid:{uuid}"),
+        version: 1,
+        metadata: Metadata {
+            timestamp: info.timestamp(),
+            tools: Tools {
+                components: [Component {
+                    kind: "application",
+                    name: "sigil",
+                    version: &info.tool_version,
+                    ..Component::default()
+                }],
+            },
+            component: Component {
+                bom_ref: ROOT_REF,
+                kind: if inv.source.image { "container" } else { "application" },
+                name: &inv.source.name,
+                version: inv.source.digest.as_deref().unwrap_or(""),
+                ..Component::default()
+            },
         },
-        "components": components,
-        "dependencies": dependencies,
-    });
-    let mut out = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");
+        components,
+        dependencies,
+    };
+    let mut out = Vec::with_capacity(1024 + inv.packages.len() * 900);
+    serde_json::to_writer_pretty(&mut out, &bom).expect("serialising to memory cannot fail");
     out.push(b'\n');
     out
 }

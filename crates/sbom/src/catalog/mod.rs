@@ -116,6 +116,7 @@ pub(crate) fn is_auxiliary(path: &str) -> bool {
     name == "go.sum"
         || (name == "copyright" && path.contains("usr/share/doc/"))
         || (path.contains("lib/dpkg/status.d/") && name.ends_with(".md5sums"))
+        || name == "rpmdb.sqlite-wal"
 }
 
 /// The files of a source.

@@ -191,20 +191,38 @@ pub(crate) fn copyright_license(text: &str) -> Option<License> {
             }
         }
     }
-    if names.is_empty() {
-        for part in text.split("/usr/share/common-licenses/").skip(1) {
-            let n: String = part
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || "-.+".contains(*c))
-                .collect();
-            let n = n.trim_end_matches('.');
-            if !n.is_empty() {
-                names.push(n.to_owned());
-            }
+    let from_common = names.is_empty();
+    if from_common {
+        // Older copyright files only point at the system's license texts.
+        names = common_license_refs(text);
+    }
+    let parts: Vec<License> = names
+        .iter()
+        .filter_map(|n| {
+            debian_license(n).or_else(|| {
+                // A versionless reference ("common-licenses/GPL") names that text, not an
+                // SPDX license; keep it by name rather than guess a version.
+                from_common.then(|| License::Named(n.clone()))
+            })
+        })
+        .collect();
+    License::all(parts)
+}
+
+/// The license texts a copyright file points at: `/usr/share/common-licenses/<name>`.
+fn common_license_refs(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for part in text.split("/usr/share/common-licenses/").skip(1) {
+        let n: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-.+".contains(*c))
+            .collect();
+        let n = n.trim_end_matches('.');
+        if !n.is_empty() && !names.iter().any(|x| x == n) {
+            names.push(n.to_owned());
         }
     }
-    let parts: Vec<License> = names.iter().filter_map(|n| debian_license(n)).collect();
-    License::all(parts)
+    names
 }
 
 /// A Debian short license name (`GPL-2+`, `LGPL-2.1`, `BSD-3-clause`, `Artistic`) as SPDX.

@@ -117,8 +117,23 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
         .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
     std::fs::write(tmp.path(), data)
         .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
-    let blobs =
-        read_blobs(tmp.path()).map_err(|e| ParseError::new(None, format!("SQLite: {e}")))?;
+    // Changes not yet checkpointed live in the write-ahead log beside the database; SQLite
+    // applies it when it sits beside our copy under the same name.
+    let wal_copy = match ctx.tree.read(&format!("{}-wal", ctx.path)) {
+        Ok(Some(wal)) if !wal.is_empty() => {
+            let p = format!("{}-wal", tmp.path().display());
+            std::fs::write(&p, wal)
+                .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
+            Some(p)
+        }
+        _ => None,
+    };
+    let blobs = read_blobs(tmp.path(), wal_copy.is_some());
+    if let Some(p) = &wal_copy {
+        let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_file(format!("{}-shm", tmp.path().display()));
+    }
+    let blobs = blobs.map_err(|e| ParseError::new(None, format!("SQLite: {e}")))?;
     let distro_id = ctx.distro.map_or("redhat", |d| d.id.as_str()).to_owned();
     let distro_q = ctx.distro.map(Distro::qualifier).unwrap_or_default();
     let mut headers = Vec::new();
@@ -131,7 +146,10 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
     }
     let purl_of = |h: &Header| {
         let epoch = h.epoch.map(|e| e.to_string()).unwrap_or_default();
-        let src = h.source_rpm.strip_suffix(".src.rpm").unwrap_or("");
+        // The source package's name, when it differs: "glibc-2.39-1.fc40.src.rpm" → "glibc".
+        let src_nvr = h.source_rpm.strip_suffix(".src.rpm").unwrap_or("");
+        let src = src_nvr.rsplitn(3, '-').nth(2).unwrap_or("");
+        let src = if src == h.name { "" } else { src };
         purl::build(
             "rpm",
             Some(&distro_id),
@@ -177,11 +195,11 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
         .collect())
 }
 
-fn read_blobs(path: &std::path::Path) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+fn read_blobs(path: &std::path::Path, with_wal: bool) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
+    use rusqlite::OpenFlags;
+    // Applying a WAL needs write access (to our private copy only).
+    let access = if with_wal { OpenFlags::SQLITE_OPEN_READ_WRITE } else { OpenFlags::SQLITE_OPEN_READ_ONLY };
+    let conn = rusqlite::Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let mut stmt = conn.prepare("SELECT hnum, blob FROM Packages")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     rows.collect()
