@@ -47,8 +47,14 @@ fn alg(a: HashAlg) -> &'static str {
 fn group_name(p: &Package) -> (Option<&str>, &str) {
     match p.ecosystem {
         Ecosystem::Npm => crate::purl::npm_parts(&p.name),
-        Ecosystem::Maven => p.name.split_once(':').map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
-        Ecosystem::Composer => p.name.split_once('/').map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
+        Ecosystem::Maven => p
+            .name
+            .split_once(':')
+            .map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
+        Ecosystem::Composer => p
+            .name
+            .split_once('/')
+            .map_or((None, p.name.as_str()), |(g, a)| (Some(g), a)),
         _ => (None, p.name.as_str()),
     }
 }
@@ -152,10 +158,16 @@ fn component(p: &Package) -> Component<'_> {
     let mut properties: Vec<Property<'_>> = p
         .locations
         .iter()
-        .map(|l| Property { name: "sigil:location", value: l })
+        .map(|l| Property {
+            name: "sigil:location",
+            value: l,
+        })
         .collect();
     if p.scope == Scope::Dev {
-        properties.push(Property { name: "sigil:scope", value: "dev" });
+        properties.push(Property {
+            name: "sigil:scope",
+            value: "dev",
+        });
     }
     Component {
         bom_ref: &p.purl,
@@ -164,15 +176,30 @@ fn component(p: &Package) -> Component<'_> {
         name,
         version: &p.version,
         description: "",
-        scope: Some(if p.scope == Scope::Required { "required" } else { "optional" }),
-        hashes: p.hashes.iter().map(|h| CdxHash { alg: alg(h.alg), content: &h.hex }).collect(),
+        scope: Some(if p.scope == Scope::Required {
+            "required"
+        } else {
+            "optional"
+        }),
+        hashes: p
+            .hashes
+            .iter()
+            .map(|h| CdxHash {
+                alg: alg(h.alg),
+                content: &h.hex,
+            })
+            .collect(),
         licenses: p
             .license
             .as_ref()
             .map(|l| match (l.single_id(), l) {
-                (Some(id), _) => LicenseChoice::License { license: NamedLicense::Id { id } },
+                (Some(id), _) => LicenseChoice::License {
+                    license: NamedLicense::Id { id },
+                },
                 (None, License::Expression(e)) => LicenseChoice::Expression { expression: e },
-                (None, License::Named(n)) => LicenseChoice::License { license: NamedLicense::Name { name: n } },
+                (None, License::Named(n)) => LicenseChoice::License {
+                    license: NamedLicense::Name { name: n },
+                },
             })
             .into_iter()
             .collect(),
@@ -180,7 +207,10 @@ fn component(p: &Package) -> Component<'_> {
         external: p
             .download
             .as_deref()
-            .map(|url| ExternalReference { kind: "distribution", url })
+            .map(|url| ExternalReference {
+                kind: "distribution",
+                url,
+            })
             .into_iter()
             .collect(),
         properties,
@@ -196,9 +226,17 @@ pub fn write(inv: &Inventory, info: &DocumentInfo, version: SpecVersion) -> Vec<
     let mut depended: HashSet<&str> = HashSet::new();
     for p in &inv.packages {
         components.push(component(p));
-        let on: Vec<&str> = p.depends_on.iter().map(String::as_str).filter(|d| purls.contains(d)).collect();
+        let on: Vec<&str> = p
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .filter(|d| purls.contains(d))
+            .collect();
         depended.extend(on.iter().copied());
-        dependencies.push(Dependency { reference: &p.purl, depends_on: on });
+        dependencies.push(Dependency {
+            reference: &p.purl,
+            depends_on: on,
+        });
     }
     let mut top: Vec<&str> = inv
         .packages
@@ -206,7 +244,10 @@ pub fn write(inv: &Inventory, info: &DocumentInfo, version: SpecVersion) -> Vec<
         .map(|p| p.purl.as_str())
         .filter(|p| !depended.contains(p))
         .collect();
-    let os_ref = inv.distro.as_ref().map(|d| format!("sigil:os:{}", d.qualifier()));
+    let os_ref = inv
+        .distro
+        .as_ref()
+        .map(|d| format!("sigil:os:{}", d.qualifier()));
     if let (Some(d), Some(r)) = (&inv.distro, &os_ref) {
         components.push(Component {
             bom_ref: r,
@@ -216,10 +257,16 @@ pub fn write(inv: &Inventory, info: &DocumentInfo, version: SpecVersion) -> Vec<
             description: &d.name,
             ..Component::default()
         });
-        dependencies.push(Dependency { reference: r, depends_on: Vec::new() });
+        dependencies.push(Dependency {
+            reference: r,
+            depends_on: Vec::new(),
+        });
         top.push(r);
     }
-    dependencies.push(Dependency { reference: ROOT_REF, depends_on: top });
+    dependencies.push(Dependency {
+        reference: ROOT_REF,
+        depends_on: top,
+    });
     let bom = Bom {
         format: "CycloneDX",
         spec: version.as_str(),
@@ -237,7 +284,11 @@ pub fn write(inv: &Inventory, info: &DocumentInfo, version: SpecVersion) -> Vec<
             },
             component: Component {
                 bom_ref: ROOT_REF,
-                kind: if inv.source.image { "container" } else { "application" },
+                kind: if inv.source.image {
+                    "container"
+                } else {
+                    "application"
+                },
                 name: &inv.source.name,
                 version: inv.source.digest.as_deref().unwrap_or(""),
                 ..Component::default()

@@ -49,7 +49,13 @@ impl LayerTree {
 
     /// Applies one layer from its tar stream.
     fn apply(&mut self, layer: &str, tar: impl Read, max_file_size: u64) -> Result<(), String> {
-        let mut archive = tar::Archive::new(tar);
+        let consumed = std::cell::Cell::new(0u64);
+        let mut archive = tar::Archive::new(Counting {
+            inner: tar,
+            n: &consumed,
+        });
+        // Where the last entry's data ends in the stream.
+        let mut data_end = 0u64;
         let mut added: Vec<(String, Vec<u8>)> = Vec::new();
         let mut added_links: Vec<(String, String)> = Vec::new();
         let mut removed: Vec<String> = Vec::new();
@@ -59,7 +65,15 @@ impl LayerTree {
             .entries()
             .map_err(|e| format!("not a tar stream: {e}"))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| format!("malformed tar: {e}"))?;
+            let mut entry = match entry {
+                Ok(e) => e,
+                // umoci 0.4 writes layers that stop right after the last file's data, without
+                // its padding and the end-of-archive blocks (the diff_id covers exactly those
+                // bytes). Nothing is lost then; a stream cut anywhere else is an error.
+                Err(_) if consumed.get() == data_end && data_end > 0 => break,
+                Err(e) => return Err(format!("malformed tar: {e}")),
+            };
+            data_end = entry.raw_file_position() + entry.size();
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let Some(path) = normalise(&raw) else {
                 self.warnings.push(Warning {
@@ -133,6 +147,12 @@ impl LayerTree {
             entry
                 .read_to_end(&mut data)
                 .map_err(|e| format!("{path}: {e}"))?;
+            if data.len() as u64 != size {
+                return Err(format!(
+                    "{path}: the layer ends inside this file ({} of {size} bytes)",
+                    data.len()
+                ));
+            }
             added.push((path, data));
         }
         // Whiteouts hide what lower layers had; this layer's own files stay.
@@ -234,6 +254,20 @@ fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, String> {
     } else {
         Box::new(br)
     })
+}
+
+/// Counts the bytes read through it.
+struct Counting<'a, R> {
+    inner: R,
+    n: &'a std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n.set(self.n.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Hashes what passes through, to check a blob against its digest.
@@ -731,6 +765,25 @@ mod tests {
         t.apply("l3", &layer(&[(".wh.var", b"")])[..], 1 << 20)
             .unwrap();
         assert!(t.files.is_empty());
+    }
+
+    #[test]
+    fn a_layer_without_its_end_blocks_is_read_and_a_cut_one_refused() {
+        let full = layer(&[
+            ("app/Cargo.lock", b"version = 3\n"),
+            ("x/Gemfile.lock", &[b'a'; 700]),
+        ]);
+        // What umoci 0.4 writes: the last file's data, then nothing.
+        let data_end = 512 + 512 + 512 + 700;
+        let mut t = LayerTree::new();
+        t.apply("l", &full[..data_end], 1 << 20).unwrap();
+        assert_eq!(t.files["x/Gemfile.lock"].len(), 700);
+        let mut t = LayerTree::new();
+        let e = t.apply("l", &full[..data_end - 1], 1 << 20).unwrap_err();
+        assert!(
+            e.starts_with("x/Gemfile.lock") || e.contains("malformed tar"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,7 +19,13 @@ use crate::{DocumentInfo, HashAlg, Inventory, License, Package, Scope};
 /// `[A-Za-z0-9.-]` only, as SPDX identifiers require.
 pub fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -62,7 +68,10 @@ struct Doc<'a> {
     creation: Creation,
     packages: Vec<SpdxPackage<'a>>,
     relationships: Vec<Relationship<'a>>,
-    #[serde(rename = "hasExtractedLicensingInfos", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "hasExtractedLicensingInfos",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     extracted: Vec<Extracted<'a>>,
 }
 
@@ -170,12 +179,20 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
         concluded: NOASSERTION,
         declared: NOASSERTION,
         copyright: NOASSERTION,
-        purpose: if inv.source.image { "CONTAINER" } else { "SOURCE" },
+        purpose: if inv.source.image {
+            "CONTAINER"
+        } else {
+            "SOURCE"
+        },
         source_info: String::new(),
         checksums: Vec::new(),
         external_refs: Vec::new(),
     });
-    relationships.push(Relationship { from: "SPDXRef-DOCUMENT", kind: "DESCRIBES", to: ROOT_ID });
+    relationships.push(Relationship {
+        from: "SPDXRef-DOCUMENT",
+        kind: "DESCRIBES",
+        to: ROOT_ID,
+    });
     if let Some(d) = &inv.distro {
         packages.push(SpdxPackage {
             id: OS_ID,
@@ -192,7 +209,11 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
             checksums: Vec::new(),
             external_refs: Vec::new(),
         });
-        relationships.push(Relationship { from: ROOT_ID, kind: "CONTAINS", to: OS_ID });
+        relationships.push(Relationship {
+            from: ROOT_ID,
+            kind: "CONTAINS",
+            to: OS_ID,
+        });
     }
     for (p, id) in inv.packages.iter().zip(&ids) {
         let declared = match &p.license {
@@ -210,12 +231,19 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
             concluded: NOASSERTION,
             declared,
             copyright: NOASSERTION,
-            purpose: if p.ecosystem.is_os() { "INSTALL" } else { "LIBRARY" },
+            purpose: if p.ecosystem.is_os() {
+                "INSTALL"
+            } else {
+                "LIBRARY"
+            },
             source_info: format!("found in: {}", p.locations.join(", ")),
             checksums: p
                 .hashes
                 .iter()
-                .map(|h| Checksum { algorithm: algorithm(h.alg), value: &h.hex })
+                .map(|h| Checksum {
+                    algorithm: algorithm(h.alg),
+                    value: &h.hex,
+                })
                 .collect(),
             external_refs: vec![ExternalRef {
                 category: "PACKAGE-MANAGER",
@@ -223,15 +251,35 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
                 locator: &p.purl,
             }],
         });
-        relationships.push(Relationship { from: ROOT_ID, kind: "CONTAINS", to: id });
+        relationships.push(Relationship {
+            from: ROOT_ID,
+            kind: "CONTAINS",
+            to: id,
+        });
         match p.scope {
-            Scope::Dev => relationships.push(Relationship { from: id, kind: "DEV_DEPENDENCY_OF", to: ROOT_ID }),
-            Scope::Optional => relationships.push(Relationship { from: id, kind: "OPTIONAL_DEPENDENCY_OF", to: ROOT_ID }),
+            Scope::Dev => relationships.push(Relationship {
+                from: id,
+                kind: "DEV_DEPENDENCY_OF",
+                to: ROOT_ID,
+            }),
+            Scope::Optional => relationships.push(Relationship {
+                from: id,
+                kind: "OPTIONAL_DEPENDENCY_OF",
+                to: ROOT_ID,
+            }),
             Scope::Required => {}
         }
-        let targets: BTreeSet<&str> = p.depends_on.iter().filter_map(|d| by_purl.get(d.as_str()).copied()).collect();
+        let targets: BTreeSet<&str> = p
+            .depends_on
+            .iter()
+            .filter_map(|d| by_purl.get(d.as_str()).copied())
+            .collect();
         for t in targets {
-            relationships.push(Relationship { from: id, kind: "DEPENDS_ON", to: t });
+            relationships.push(Relationship {
+                from: id,
+                kind: "DEPENDS_ON",
+                to: t,
+            });
         }
     }
     let doc = Doc {
@@ -239,7 +287,10 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
         data_license: "CC0-1.0",
         id: "SPDXRef-DOCUMENT",
         name: &inv.source.name,
-        namespace: format!("https://sigil.invalid/spdxdocs/{}-{uuid}", sanitize(&inv.source.name)),
+        namespace: format!(
+            "https://sigil.invalid/spdxdocs/{}-{uuid}",
+            sanitize(&inv.source.name)
+        ),
         creation: Creation {
             created: info.timestamp(),
             creators: [format!("Tool: sigil-{}", info.tool_version)],
@@ -248,7 +299,11 @@ pub fn write(inv: &Inventory, info: &DocumentInfo) -> Vec<u8> {
         relationships,
         extracted: refs
             .iter()
-            .map(|(name, id)| Extracted { id, name, text: name })
+            .map(|(name, id)| Extracted {
+                id,
+                name,
+                text: name,
+            })
             .collect(),
     };
     let mut out = Vec::with_capacity(1024 + inv.packages.len() * 1200);

@@ -198,8 +198,13 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
 fn read_blobs(path: &std::path::Path, with_wal: bool) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
     use rusqlite::OpenFlags;
     // Applying a WAL needs write access (to our private copy only).
-    let access = if with_wal { OpenFlags::SQLITE_OPEN_READ_WRITE } else { OpenFlags::SQLITE_OPEN_READ_ONLY };
-    let conn = rusqlite::Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let access = if with_wal {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    };
+    let conn =
+        rusqlite::Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     let mut stmt = conn.prepare("SELECT hnum, blob FROM Packages")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     rows.collect()
