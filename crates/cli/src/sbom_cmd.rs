@@ -104,8 +104,15 @@ pub fn sbom(a: Sbom) -> Result<()> {
         progress: Some(&report),
         threads: 0,
     };
-    let inv =
-        sigil_sbom::scan(&source, &opts).with_context(|| format!("cannot scan {}", a.source))?;
+    let inv = match sigil_sbom::scan(&source, &opts) {
+        Ok(inv) => inv,
+        // Registry errors keep their type, so "no such tag" (11) and "unreachable" (14) keep
+        // their exit codes.
+        Err(sigil_sbom::SbomError::Registry(e)) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot scan {}", a.source)));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot scan {}", a.source))),
+    };
     bar.finish_and_clear();
     let info = DocumentInfo::now();
     let version = if a.cyclonedx_version == "1.5" {

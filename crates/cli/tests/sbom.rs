@@ -459,6 +459,23 @@ fn debian_rootfs_and_its_images_give_the_same_88_packages() {
         &[&format!("registry:{}/debian/minbase:bookworm", reg.addr)],
     );
     assert_eq!(purls_cdx(&from_registry), want);
+    fails(
+        sigil(d).args([
+            "sbom",
+            &format!("registry:{}/debian/minbase:nope", reg.addr),
+        ]),
+        11,
+        "",
+    );
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    fails(
+        sigil(d).args(["sbom", &format!("registry:{gone}/debian/minbase:bookworm")]),
+        14,
+        "unreachable",
+    );
     assert_eq!(
         from_registry["metadata"]["component"]["version"], oci["metadata"]["component"]["version"],
         "the same manifest digest"

@@ -583,6 +583,26 @@ impl Blobs for TarBlobs {
     }
 }
 
+pub(crate) fn single_layer(data: &[u8]) -> Result<Inventory, SbomError> {
+    let mut tree = LayerTree::new();
+    let stream = decompress(data).map_err(|e| SbomError::Image(format!("layer: {e}")))?;
+    tree.apply("layer", stream, crate::DEFAULT_MAX_FILE_SIZE)
+        .map_err(|e| SbomError::Image(format!("layer: {e}")))?;
+    let tree = tree.finish();
+    Ok(catalog::run(
+        &tree,
+        &ScanOptions {
+            threads: 1,
+            ..ScanOptions::default()
+        },
+        SourceInfo {
+            name: "layer".into(),
+            image: true,
+            digest: None,
+        },
+    ))
+}
+
 pub(crate) fn scan_oci_dir(
     path: &Path,
     tag: Option<&str>,
@@ -683,7 +703,9 @@ pub(crate) fn scan_registry(
     let (digest, manifest) = loop {
         let m = registry
             .get_manifest((&image).into(), &at)?
-            .ok_or_else(|| SbomError::Image(format!("{reference}: no such manifest")))?;
+            .ok_or_else(|| sigil_oci::RegistryError::NoSuchImage {
+                image: reference.to_owned(),
+            })?;
         match m.manifest {
             Manifest::Image(i) => break (m.digest, i),
             Manifest::Index(i) => {

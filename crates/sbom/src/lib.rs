@@ -2,7 +2,7 @@
 //! or a container image, and write them as SPDX 2.3 or CycloneDX 1.5/1.6 JSON.
 //!
 //! Catalogers read lockfiles (Cargo, npm, yarn, pnpm, bun, Go, pip, Poetry, Pipenv, uv, Bundler,
-//! Composer, Maven, Gradle, NuGet), installed packages (`node_modules`, Python `dist-info`) and
+//! Composer, Maven, Gradle, NuGet, SwiftPM, CocoaPods), installed packages (`node_modules`, Python `dist-info`) and
 //! OS package databases (dpkg, apk, RPM). Packages are merged by purl: one package per purl, with
 //! every location it was found at. Images are read layer by layer as streams; only the files a
 //! cataloger needs are kept, whiteouts are applied, nothing is unpacked to disk.
@@ -54,6 +54,10 @@ pub enum Ecosystem {
     Maven,
     /// NuGet packages.
     NuGet,
+    /// Swift packages (SwiftPM).
+    Swift,
+    /// CocoaPods.
+    CocoaPods,
     /// Debian packages.
     Deb,
     /// Alpine packages.
@@ -74,6 +78,8 @@ impl Ecosystem {
             Self::Composer => "composer",
             Self::Maven => "maven",
             Self::NuGet => "nuget",
+            Self::Swift => "swift",
+            Self::CocoaPods => "cocoapods",
             Self::Deb => "deb",
             Self::Apk => "apk",
             Self::Rpm => "rpm",
@@ -450,6 +456,18 @@ pub fn scan(source: &Source, opts: &ScanOptions<'_>) -> Result<Inventory, SbomEr
     };
     inv.source.name = name;
     Ok(inv)
+}
+
+/// Catalogues one file's bytes as the cataloger for `path` reads it (no sibling files, no
+/// distribution). `None` when no cataloger reads such a file. For tests and fuzzing.
+pub fn catalog_file(path: &str, data: &[u8]) -> Option<Result<Vec<Package>, Warning>> {
+    catalog::one_file(path, data)
+}
+
+/// Reads one image layer (a tar stream, compressed or not) and catalogues the files it keeps.
+/// For tests and fuzzing.
+pub fn catalog_layer(data: &[u8]) -> Result<Inventory, SbomError> {
+    image::single_layer(data)
 }
 
 /// Document metadata that is not derived from the scan: creation time and tool.

@@ -264,6 +264,24 @@ fn dependency_edges_and_scopes_come_from_the_lockfiles() {
         railties.depends_on
     );
 
+    // SwiftPM and CocoaPods (not in the independent counts; syft finds the same 2 + 2).
+    let swift = one("google+osv-scanner/cmd/osv-scanner/scan/source/testdata");
+    let swift_purls: Vec<&str> = swift
+        .packages
+        .iter()
+        .map(|p| p.purl.as_str())
+        .filter(|p| p.starts_with("pkg:swift/") || p.starts_with("pkg:cocoapods/"))
+        .collect();
+    assert_eq!(
+        swift_purls,
+        [
+            "pkg:cocoapods/GlossButtonNode@3.1.2",
+            "pkg:cocoapods/PINCache@3.0.3",
+            "pkg:swift/github.com/apple/swift-nio-http2@1.19.1",
+            "pkg:swift/github.com/pytorch/executorch@0.6.0",
+        ]
+    );
+
     // Composer: packages-dev are dev.
     let composer = one("composer+composer/composer.lock");
     assert_eq!(

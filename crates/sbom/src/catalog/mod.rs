@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{Distro, Inventory, Package, Progress, ScanOptions, Scope, SourceInfo, Warning};
 
+mod apple;
 mod dotnet;
 mod golang;
 mod java;
@@ -54,6 +55,10 @@ pub enum Kind {
     GradleLock,
     /// NuGet `packages.lock.json`.
     NugetLock,
+    /// SwiftPM `Package.resolved` (v1–v3).
+    PackageResolved,
+    /// CocoaPods `Podfile.lock`.
+    PodfileLock,
     /// dpkg `status`.
     DpkgStatus,
     /// One file of distroless `status.d/`.
@@ -86,6 +91,8 @@ pub fn classify(path: &str) -> Option<Kind> {
         "Gemfile.lock" | "gems.locked" => Kind::GemfileLock,
         "composer.lock" => Kind::ComposerLock,
         "packages.lock.json" => Kind::NugetLock,
+        "Package.resolved" => Kind::PackageResolved,
+        "Podfile.lock" => Kind::PodfileLock,
         "rpmdb.sqlite" if dir.ends_with("rpm") => Kind::RpmDb,
         "os-release" if dir.ends_with("etc") || dir.ends_with("usr/lib") => Kind::OsRelease,
         "installed" if dir.ends_with("lib/apk/db") => Kind::ApkInstalled,
@@ -229,11 +236,43 @@ fn parse(kind: Kind, ctx: &Ctx<'_>, data: &[u8]) -> Parsed {
         Kind::Pom => java::pom(ctx, text),
         Kind::GradleLock => java::gradle_lock(ctx, text),
         Kind::NugetLock => dotnet::packages_lock(ctx, text),
+        Kind::PackageResolved => apple::package_resolved(ctx, text),
+        Kind::PodfileLock => apple::podfile_lock(ctx, text),
         Kind::DpkgStatus | Kind::DpkgStatusD => os::dpkg(ctx, text),
         Kind::ApkInstalled => os::apk(ctx, text),
         Kind::OsRelease => Ok(Vec::new()),
         Kind::RpmDb => unreachable!("handled above"),
     }
+}
+
+/// One file with no tree around it.
+pub(crate) fn one_file(path: &str, data: &[u8]) -> Option<Result<Vec<Package>, Warning>> {
+    struct Nothing;
+    impl Tree for Nothing {
+        fn entries(&self) -> &[(String, Kind)] {
+            &[]
+        }
+        fn walk_warnings(&self) -> &[Warning] {
+            &[]
+        }
+        fn read(&self, _: &str) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
+        }
+        fn list(&self, _: &str) -> Vec<String> {
+            Vec::new()
+        }
+    }
+    let kind = classify(path)?;
+    let ctx = Ctx {
+        tree: &Nothing,
+        distro: None,
+        path,
+    };
+    Some(parse(kind, &ctx, data).map_err(|e| Warning {
+        path: path.to_owned(),
+        line: e.line,
+        message: e.message,
+    }))
 }
 
 /// Catalogues every file of `tree` (in parallel), then merges by purl.
