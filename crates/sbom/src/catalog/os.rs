@@ -60,23 +60,17 @@ fn root_of<'a>(path: &'a str, marker: &str) -> &'a str {
     }
 }
 
-pub(super) fn dpkg(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError> {
-    let root = root_of(ctx.path, "var/lib/dpkg/");
-    let root = if ctx.path.contains("var/lib/dpkg/") {
-        root
-    } else {
-        root_of(ctx.path, "lib/dpkg/")
-    };
-    let distro_id = ctx.distro.map_or("debian", |d| d.id.as_str());
-    let distro_q = ctx.distro.map(Distro::qualifier).unwrap_or_default();
-    struct Deb {
-        name: String,
-        version: String,
-        arch: String,
-        source: String,
-        depends: Vec<String>,
-        provides: Vec<String>,
-    }
+struct Deb {
+    name: String,
+    version: String,
+    arch: String,
+    source: String,
+    depends: Vec<String>,
+    provides: Vec<String>,
+}
+
+/// The installed packages of a dpkg status file (or one `status.d/` file).
+fn parse_debs(text: &str) -> Result<Vec<Deb>, ParseError> {
     let mut debs: Vec<Deb> = Vec::new();
     for (line, fields) in paragraphs(text) {
         let get = |k: &str| {
@@ -135,6 +129,39 @@ pub(super) fn dpkg(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError
             provides: rel_names("Provides"),
         });
     }
+    Ok(debs)
+}
+
+pub(super) fn dpkg(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError> {
+    let marker = if ctx.path.contains("var/lib/dpkg/") {
+        "var/lib/dpkg/"
+    } else {
+        "lib/dpkg/"
+    };
+    let root = root_of(ctx.path, marker);
+    let distro_id = ctx.distro.map_or("debian", |d| d.id.as_str());
+    let distro_q = ctx.distro.map(Distro::qualifier).unwrap_or_default();
+    let debs = parse_debs(text)?;
+    // Distroless images keep one file per package in status.d/: dependencies resolve against
+    // the packages of the sibling files too.
+    let mut known: Vec<Deb> = Vec::new();
+    if let Some(dir) = ctx
+        .path
+        .strip_suffix(ctx.path.rsplit('/').next().unwrap_or(""))
+    {
+        if dir.ends_with("status.d/") {
+            let dir = dir.trim_end_matches('/');
+            for name in ctx.tree.list(dir) {
+                let sibling = format!("{dir}/{name}");
+                if name.contains('.') || sibling == ctx.path {
+                    continue;
+                }
+                if let Ok(Some(data)) = ctx.tree.read(&sibling) {
+                    known.extend(parse_debs(&String::from_utf8_lossy(&data)).unwrap_or_default());
+                }
+            }
+        }
+    }
     let purl_of = |d: &Deb| {
         purl::build(
             "deb",
@@ -148,13 +175,14 @@ pub(super) fn dpkg(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError
             ],
         )
     };
+    let all: Vec<&Deb> = debs.iter().chain(&known).collect();
     let mut provider: HashMap<&str, usize> = HashMap::new();
-    for (i, d) in debs.iter().enumerate() {
+    for (i, d) in all.iter().enumerate() {
         for p in &d.provides {
             provider.entry(p.as_str()).or_insert(i);
         }
     }
-    for (i, d) in debs.iter().enumerate() {
+    for (i, d) in all.iter().enumerate().rev() {
         provider.insert(d.name.as_str(), i);
     }
     Ok(debs
@@ -165,7 +193,7 @@ pub(super) fn dpkg(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError
                 .depends
                 .iter()
                 .filter_map(|n| provider.get(n.as_str()))
-                .map(|&i| purl_of(&debs[i]))
+                .map(|&i| purl_of(all[i]))
                 .collect();
             let copyright = format!("{root}usr/share/doc/{}/copyright", d.name);
             if let Ok(Some(c)) = ctx.tree.read(&copyright) {
