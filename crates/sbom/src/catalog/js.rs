@@ -26,7 +26,7 @@ fn alias_target(version: &str) -> Option<(&str, &str)> {
 
 /// `@scope/name@1.2.3` → (`@scope/name`, `1.2.3`): the last `@` that is not the first char.
 pub(super) fn split_name_version(s: &str) -> Option<(&str, &str)> {
-    let at = s[1..].rfind('@')? + 1;
+    let at = s.get(1..)?.rfind('@')? + 1;
     Some((&s[..at], &s[at + 1..]))
 }
 
@@ -710,6 +710,8 @@ mod tests {
     #[test]
     fn names_and_keys() {
         assert_eq!(split_name_version("@a/b@1.0.0"), Some(("@a/b", "1.0.0")));
+        assert_eq!(split_name_version(""), None);
+        assert_eq!(split_name_version("é@1"), None);
         assert_eq!(
             alias_target("npm:string-width@4.2.3"),
             Some(("string-width", "4.2.3"))
