@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use sha2::Digest;
-use sigil_oci::manifest::{Descriptor, Manifest};
+use sigil_oci::manifest::{Descriptor, ImageManifest, Manifest};
 
 use crate::catalog::{self, Kind, Tree};
 use crate::{Inventory, Progress, SbomError, ScanOptions, SourceInfo, Warning};
@@ -429,28 +429,48 @@ fn scan_layout(
             }
         },
     };
-    let mut digest = chosen.digest.clone();
-    let mut depth = 0;
-    let manifest = loop {
-        let bytes = blobs.document(&blob_path(&digest)?)?;
-        check_digest(&bytes, &digest)?;
-        match parse_manifest(&bytes, &digest)? {
-            Manifest::Image(m) => break m,
-            Manifest::Index(i) => {
-                depth += 1;
-                if depth > 4 {
-                    return Err(SbomError::Image("indexes nested too deep".into()));
-                }
-                digest = pick_platform(&i.manifests, &opts.platform)?.digest.clone();
-            }
-        }
-    };
+    let (digest, manifest) = resolve_manifest(
+        |digest| {
+            let bytes = blobs.document(&blob_path(digest)?)?;
+            check_digest(&bytes, digest)?;
+            Ok((digest.to_owned(), parse_manifest(&bytes, digest)?))
+        },
+        &chosen.digest,
+        &opts.platform,
+    )?;
     let layers: Vec<(String, Option<String>)> = manifest
         .layers
         .iter()
         .map(|l| Ok((blob_path(&l.digest)?, Some(l.digest.clone()))))
         .collect::<Result<_, SbomError>>()?;
-    let tree = read_layers(blobs, &layers, opts)?;
+    inventory(blobs, &layers, opts, digest)
+}
+
+/// Follows indexes (at most 4 deep, picking `platform`) from `first` to an image manifest;
+/// `fetch` gives a reference's digest and parsed document.
+fn resolve_manifest(
+    mut fetch: impl FnMut(&str) -> Result<(String, Manifest), SbomError>,
+    first: &str,
+    platform: &str,
+) -> Result<(String, ImageManifest), SbomError> {
+    let mut at = first.to_owned();
+    for _ in 0..=4 {
+        match fetch(&at)? {
+            (digest, Manifest::Image(m)) => return Ok((digest, m)),
+            (_, Manifest::Index(i)) => at = pick_platform(&i.manifests, platform)?.digest.clone(),
+        }
+    }
+    Err(SbomError::Image("indexes nested too deep".into()))
+}
+
+/// Reads the layers and catalogues what they hold; `digest` names the image.
+fn inventory(
+    blobs: &mut dyn Blobs,
+    layers: &[(String, Option<String>)],
+    opts: &ScanOptions<'_>,
+    digest: String,
+) -> Result<Inventory, SbomError> {
+    let tree = read_layers(blobs, layers, opts)?;
     Ok(catalog::run(
         &tree,
         opts,
@@ -654,16 +674,7 @@ pub(crate) fn scan_docker_archive(
             (p, digest)
         })
         .collect();
-    let tree = read_layers(&mut blobs, &layers, opts)?;
-    Ok(catalog::run(
-        &tree,
-        opts,
-        SourceInfo {
-            name: String::new(),
-            image: true,
-            digest: Some(image_id),
-        },
-    ))
+    inventory(&mut blobs, &layers, opts, image_id)
 }
 
 struct RegistryBlobs<'a> {
@@ -694,51 +705,33 @@ pub(crate) fn scan_registry(
         .registry
         .ok_or_else(|| SbomError::Source("registry: sources need registry access".into()))?;
     let image = sigil_oci::ImageRef::parse(reference)?;
-    let mut at = image
+    let first = image
         .digest()
         .or(image.tag())
         .unwrap_or("latest")
         .to_owned();
-    let mut depth = 0;
-    let (digest, manifest) = loop {
-        let m = registry
-            .get_manifest((&image).into(), &at)?
-            .ok_or_else(|| sigil_oci::RegistryError::NoSuchImage {
-                image: reference.to_owned(),
-            })?;
-        match m.manifest {
-            Manifest::Image(i) => break (m.digest, i),
-            Manifest::Index(i) => {
-                depth += 1;
-                if depth > 4 {
-                    return Err(SbomError::Image("indexes nested too deep".into()));
+    let (digest, manifest) = resolve_manifest(
+        |at| {
+            let m = registry.get_manifest((&image).into(), at)?.ok_or_else(|| {
+                sigil_oci::RegistryError::NoSuchImage {
+                    image: reference.to_owned(),
                 }
-                at = pick_platform(&i.manifests, &opts.platform)?.digest.clone();
-            }
-        }
-    };
+            })?;
+            Ok((m.digest, m.manifest))
+        },
+        &first,
+        &opts.platform,
+    )?;
     let layers: Vec<(String, Option<String>)> = manifest
         .layers
         .iter()
         .map(|l| (l.digest.clone(), Some(l.digest.clone())))
         .collect();
-    let tree = read_layers(
-        &mut RegistryBlobs {
-            registry,
-            image: &image,
-        },
-        &layers,
-        opts,
-    )?;
-    Ok(catalog::run(
-        &tree,
-        opts,
-        SourceInfo {
-            name: String::new(),
-            image: true,
-            digest: Some(digest),
-        },
-    ))
+    let mut blobs = RegistryBlobs {
+        registry,
+        image: &image,
+    };
+    inventory(&mut blobs, &layers, opts, digest)
 }
 
 #[cfg(test)]
