@@ -894,7 +894,7 @@ pub struct Sbom {
     /// No progress bar and no summary table on standard error (warnings are still printed).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// dir:PATH (the default for a path), rootfs:PATH, oci-dir:PATH[:TAG],
-    /// oci-archive:FILE[:TAG], docker-archive:FILE or registry:REF.
+    /// dir:PATH (the default for a path), rootfs:PATH, oci-dir:PATH (or oci-dir:PATH:TAG),
+    /// oci-archive:FILE (or oci-archive:FILE:TAG), docker-archive:FILE or registry:REF.
     pub source: String,
 }
