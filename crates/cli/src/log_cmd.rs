@@ -553,17 +553,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn dir_size(p: &Path) -> u64 {
+/// The files under `p`: (apparent bytes, bytes allocated on disk). They differ when a store
+/// extends its file ahead of use (the extension is sparse until written).
+fn dir_size(p: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
     let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
+        return (0, 0);
     };
     rd.filter_map(|e| e.ok())
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
+            Ok(m) => (m.len(), m.blocks() * 512),
+            Err(_) => (0, 0),
         })
-        .sum()
+        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
 }
 
 pub fn bench(a: LogBench) -> Result<()> {
@@ -717,8 +720,12 @@ pub fn bench(a: LogBench) -> Result<()> {
     } else {
         body_bytes as f64 / proof_lat.len() as f64
     };
-    let storage = a.data.as_deref().map(dir_size);
-    let ratio = storage.map(|s| s as f64 / (avg_body * size as f64).max(1.0));
+    let sizes = a.data.as_deref().map(dir_size);
+    let raw = (avg_body * size as f64).max(1.0);
+    let storage = sizes.map(|(apparent, _)| apparent);
+    let allocated = sizes.map(|(_, allocated)| allocated);
+    let ratio = storage.map(|s| s as f64 / raw);
+    let allocated_ratio = allocated.map(|s| s as f64 / raw);
     let out = json!({
         "entries": appended, "errors": errors, "clients": a.clients,
         "wallSeconds": wall.as_secs_f64(), "appendsPerSecond": rate,
@@ -726,6 +733,7 @@ pub fn bench(a: LogBench) -> Result<()> {
         "treeSize": size, "firstIndexThisRun": first_index,
         "proofMs": {"count": proof_lat.len(), "p50": percentile(&proof_lat, 0.5), "p99": percentile(&proof_lat, 0.99)},
         "averageEntryBytes": avg_body, "storageBytes": storage, "storageToRawRatio": ratio,
+        "allocatedBytes": allocated, "allocatedToRawRatio": allocated_ratio,
     });
     match a.output {
         OutputFormat::Json => print_json(&out),
@@ -747,10 +755,13 @@ pub fn bench(a: LogBench) -> Result<()> {
                 percentile(&proof_lat, 0.5),
                 percentile(&proof_lat, 0.99)
             );
-            if let (Some(s), Some(r)) = (storage, ratio) {
+            if let (Some(s), Some(r), Some(al), Some(ar)) =
+                (storage, ratio, allocated, allocated_ratio)
+            {
                 println!(
                     "storage:      {s} bytes for {size} entries of ~{avg_body:.0} bytes = {r:.2}x the raw entry bytes"
                 );
+                println!("allocated:    {al} bytes on disk = {ar:.2}x the raw entry bytes");
             }
             Ok(())
         }
