@@ -14,7 +14,13 @@ pub struct LogServer {
 impl LogServer {
     /// Starts a log with its data in `data` (and `extra` flags); waits until it listens.
     pub fn start(bin: &str, data: &Path, extra: &[&str]) -> Self {
-        let ready = data.with_extension("ready");
+        Self::start_with_ready_file(bin, data, &data.with_extension("ready"), extra)
+    }
+
+    /// [`start`](Self::start) with the ready file elsewhere (when `data`'s directory cannot be
+    /// written).
+    pub fn start_with_ready_file(bin: &str, data: &Path, ready: &Path, extra: &[&str]) -> Self {
+        let ready = ready.to_owned();
         let _ = std::fs::remove_file(&ready);
         let child = Command::new(bin)
             .args(["log", "serve", "--listen", "127.0.0.1:0", "--data"])
@@ -23,7 +29,12 @@ impl LogServer {
             .arg(&ready)
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // SIGIL_TEST_VERBOSE=1 shows the server's messages.
+            .stderr(if std::env::var_os("SIGIL_TEST_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start sigil log serve");
         let start = Instant::now();

@@ -120,12 +120,13 @@ pub fn serve(a: LogServe) -> Result<()> {
         let log = tokio::task::spawn_blocking(move || Log::open(store, config)).await??;
         let head = log.head();
         eprintln!(
-            "sigil log: {origin} on {addr}{}, {} store{}, {} entries, log ID {}",
+            "sigil log: {origin} on {addr}{}, {} store{}, {} entries, log ID {}{}",
             if a.tls_cert.is_some() { " (TLS)" } else { "" },
             log.backend(),
             if a.database_url.is_some() { String::new() } else { format!(" in {}", a.data.display()) },
             head.size,
-            hex_lower(&log.id())
+            hex_lower(&log.id()),
+            if log.read_only() { " (read-only data directory: serving reads, appends answer 503)" } else { "" }
         );
         let tls = match (&a.tls_cert, &a.tls_key) {
             (Some(c), Some(k)) => Some((

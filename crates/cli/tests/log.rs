@@ -834,7 +834,7 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
     ]);
     let _guard = Tmpfs(mnt.clone());
     let data = mnt.join("log");
-    let log = LogServer::start(BIN, &data, &["--batch-max-age-ms", "2"]);
+    let mut log = LogServer::start(BIN, &data, &["--batch-max-age-ms", "2"]);
     let url = log.url.clone();
     let key = sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap();
     let c = http();
@@ -923,20 +923,41 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
         "--first-size",
         "1",
     ]));
+    // A graceful stop closes the database cleanly (a read-only directory cannot be repaired).
+    assert!(log.stop().success());
     drop(log);
-    // A read-only data directory: the log refuses to start, says why, and changes nothing.
+    // A read-only data directory: the log starts read-only, serves reads (proofs included),
+    // answers appends with 503 and changes nothing.
     mount(&["-o", "remount,ro", mnt.to_str().unwrap()]);
-    let o = Command::new(BIN)
-        .args(["log", "serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("storage unavailable") && err.contains("Read-only file system"),
-        "{err}"
-    );
+    {
+        let ro = LogServer::start_with_ready_file(BIN, &data, &d.join("ro.ready"), &[]);
+        let health: Value = c
+            .get(format!("{}/healthz", ro.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(health["readOnly"], true, "{health}");
+        assert_eq!(health["treeSize"].as_u64(), Some(acked + 3));
+        ok(sigil(d).args([
+            "log",
+            "verify",
+            "--rekor-url",
+            &ro.url,
+            "--log-public-key",
+            "log.pub",
+            "--log-index",
+            &acked.to_string(),
+        ]));
+        let body = signed(&key, b"while read-only");
+        let r = c
+            .post(format!("{}/api/v1/log/entries", ro.url))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        assert!(r.text().unwrap().contains("read-only"));
+    }
     mount(&["-o", "remount,rw", mnt.to_str().unwrap()]);
     // And the store reopens cleanly after the ordeal.
     let log = LogServer::start(BIN, &data, &[]);

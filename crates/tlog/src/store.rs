@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{
-    Database, MultimapTableDefinition, ReadableMultimapTable, ReadableTable, TableDefinition,
+    Database, MultimapTableDefinition, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
+    ReadableMultimapTable, ReadableTable, TableDefinition,
 };
 
 use crate::merkle::Hash;
@@ -108,6 +109,10 @@ pub trait LogStore: Send + Sync {
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError>;
     /// Indexes of entries carrying a search key, ascending, at most `limit`.
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// Whether the store only serves reads (an embedded log on a read-only directory).
+    fn read_only(&self) -> bool {
+        false
+    }
     /// Whether calls are fast local reads that may run on an async worker (an embedded file),
     /// rather than network round trips that belong on a blocking thread.
     fn is_local(&self) -> bool {
@@ -290,10 +295,49 @@ const SEARCH_KEY_LEN: usize = 16;
 /// After a failed write (a full or read-only disk), redb refuses further writes on the same
 /// handle; the store then reopens the file before the next write, which recovers it to the last
 /// committed transaction. Until a reopen succeeds, operations answer [`StoreError::Unavailable`].
+///
+/// A data directory that cannot be written at all (a read-only mount or permissions) is opened
+/// read-only: reads are served, every write answers [`StoreError::Unavailable`].
 pub struct Embedded {
-    db: std::sync::RwLock<Option<Arc<Database>>>,
+    db: std::sync::RwLock<Option<Arc<Handle>>>,
     failed: std::sync::atomic::AtomicBool,
     path: PathBuf,
+    read_only: bool,
+}
+
+/// An open database: read-write, or read-only when the directory cannot be written.
+enum Handle {
+    ReadWrite(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl Handle {
+    fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match self {
+            Self::ReadWrite(db) => db.begin_read(),
+            Self::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    fn writable(&self) -> Result<&Database, StoreError> {
+        match self {
+            Self::ReadWrite(db) => Ok(db),
+            Self::ReadOnly(_) => Err(StoreError::Unavailable(
+                "the data directory is read-only: this log serves reads only".into(),
+            )),
+        }
+    }
+}
+
+/// Whether opening for writing failed because the file system or the permissions forbid it.
+fn is_read_only_error(e: &redb::DatabaseError) -> bool {
+    match e {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            io.kind() == std::io::ErrorKind::PermissionDenied
+                || io.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+        }
+        _ => false,
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -343,12 +387,39 @@ pub fn tile_hashes(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
 }
 
 impl Embedded {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`. When the directory cannot be written but holds a
+    /// log, the log is opened read-only (see [`Embedded::is_read_only`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("{}: {e}", dir.display())))?;
         let path = dir.join("log.redb");
-        let db =
-            Database::create(&path).map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+        let created = std::fs::create_dir_all(dir)
+            .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))
+            .and_then(|()| Database::create(&path));
+        let db = match created {
+            Ok(db) => db,
+            Err(e) if is_read_only_error(&e) && path.is_file() => {
+                let db = ReadOnlyDatabase::open(&path).map_err(|e2| match e2 {
+                    redb::DatabaseError::RepairAborted => unavailable(format!(
+                        "{}: {e}; it cannot be opened read-only either: it was not closed \
+                         cleanly and needs a repair, which needs write access (start the log \
+                         once with the directory writable)",
+                        path.display()
+                    )),
+                    e2 => unavailable(format!("{}: {e}; read-only: {e2}", path.display())),
+                })?;
+                // The tables must be there already: a read-only log cannot create them.
+                let r = db.begin_read().map_err(unavailable)?;
+                r.open_table(META)
+                    .map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+                drop(r);
+                return Ok(Self {
+                    db: std::sync::RwLock::new(Some(Arc::new(Handle::ReadOnly(db)))),
+                    failed: std::sync::atomic::AtomicBool::new(false),
+                    path,
+                    read_only: true,
+                });
+            }
+            Err(e) => return Err(unavailable(format!("{}: {e}", path.display()))),
+        };
         let w = db.begin_write().map_err(unavailable)?;
         {
             w.open_table(ENTRIES).map_err(unavailable)?;
@@ -359,16 +430,22 @@ impl Embedded {
         }
         w.commit().map_err(unavailable)?;
         Ok(Self {
-            db: std::sync::RwLock::new(Some(Arc::new(db))),
+            db: std::sync::RwLock::new(Some(Arc::new(Handle::ReadWrite(db)))),
             failed: std::sync::atomic::AtomicBool::new(false),
             path,
+            read_only: false,
         })
     }
 
+    /// Whether the store was opened read-only (its directory cannot be written).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// The database handle, reopened first when a write failed (`for_write`) or none is open.
-    fn handle(&self, for_write: bool) -> Result<Arc<Database>, StoreError> {
+    fn handle(&self, for_write: bool) -> Result<Arc<Handle>, StoreError> {
         use std::sync::atomic::Ordering;
-        let reopen = for_write && self.failed.load(Ordering::Acquire);
+        let reopen = for_write && !self.read_only && self.failed.load(Ordering::Acquire);
         if !reopen && let Some(db) = self.db.read().expect("lock").as_ref() {
             return Ok(db.clone());
         }
@@ -392,7 +469,7 @@ impl Embedded {
             }
             let db = Database::create(&self.path)
                 .map_err(|e| unavailable(format!("reopening {}: {e}", self.path.display())))?;
-            *slot = Some(Arc::new(db));
+            *slot = Some(Arc::new(Handle::ReadWrite(db)));
             self.failed.store(false, Ordering::Release);
         }
         slot.as_ref()
@@ -405,8 +482,8 @@ impl Embedded {
         &self,
         f: impl FnOnce(&Database) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let db = self.handle(true)?;
-        let r = f(&db);
+        let handle = self.handle(true)?;
+        let r = f(handle.writable()?);
         if matches!(r, Err(StoreError::Unavailable(_))) {
             self.failed
                 .store(true, std::sync::atomic::Ordering::Release);
@@ -434,6 +511,10 @@ fn read_size(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64,
 }
 
 impl LogStore for Embedded {
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn head(&self) -> Result<Option<Head>, StoreError> {
         let db = self.handle(false)?;
         let r = db.begin_read().map_err(unavailable)?;

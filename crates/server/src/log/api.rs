@@ -532,7 +532,7 @@ async fn tile(State(log): State<Arc<Log>>, Path(path): Path<String>) -> Response
 
 async fn healthz(State(log): State<Arc<Log>>) -> Response {
     let h = log.head();
-    axum::Json(json!({"status": "ok", "treeSize": h.size, "backend": log.backend()}))
+    axum::Json(json!({"status": "ok", "treeSize": h.size, "backend": log.backend(), "readOnly": log.read_only()}))
         .into_response()
 }
 

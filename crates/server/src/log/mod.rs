@@ -201,6 +201,11 @@ impl Log {
         self.store.is_local()
     }
 
+    /// Whether the log only serves reads (its data directory cannot be written).
+    pub fn read_only(&self) -> bool {
+        self.store.read_only()
+    }
+
     /// The storage backend's name.
     pub fn backend(&self) -> &'static str {
         self.store.backend()
@@ -222,6 +227,11 @@ impl Log {
         &self,
         admitted: Admitted,
     ) -> Result<(Appended, Option<i64>), AppendError> {
+        if self.store.read_only() {
+            return Err(AppendError::Unavailable(
+                "the data directory is read-only: this log serves reads only".into(),
+            ));
+        }
         let leaf = leaf_hash(&admitted.body);
         let (reply, rx) = tokio::sync::oneshot::channel();
         let tx = self
