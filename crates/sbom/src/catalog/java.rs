@@ -86,16 +86,7 @@ pub(super) fn pom(_ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError
                         props.insert(format!("project.parent.{field}"), value.clone());
                         props.entry(format!("project.{field}")).or_insert(value);
                     }
-                    ["project", "dependencies", "dependency", field]
-                    | [
-                        "project",
-                        "build",
-                        "plugins",
-                        "plugin",
-                        "dependencies",
-                        "dependency",
-                        field,
-                    ] => {
+                    [within @ .., field] if within == DEPENDENCY || within == PLUGIN_DEPENDENCY => {
                         if let Some(d) = cur.as_mut() {
                             match *field {
                                 "groupId" => d.group = value,
