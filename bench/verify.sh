@@ -15,8 +15,13 @@ command -v hyperfine >/dev/null || { $sudo apt-get update -qq; DEBIAN_FRONTEND=n
 venv="$root/.bench/venv"
 [ -x "$venv/bin/python" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q sigstore; }
 
-cargo build -q --release --locked -p sigil -p sigil-verify --example throughput
-tc="$(mktemp)"; trap 'rm -f "$tc"' EXIT
+cargo build -q --release --locked -p sigil -p sigil-verify --example throughput --example peer_oneshot
+tc="$(mktemp)"; pie="$(mktemp)"; trap 'rm -f "$tc" "$pie"' EXIT
+# `cargo build --release`: PIE, dynamically linked (relinked when cargo left the static one)
+LC_ALL=C readelf -h target/release/sigil | grep -q 'Type: *DYN' || { touch crates/cli/src/main.rs; cargo build -q --release --locked -p sigil; }
+LC_ALL=C readelf -h target/release/sigil | grep -q 'Type: *DYN' || { echo "no PIE build" >&2; exit 1; }
+cp target/release/sigil "$pie" && chmod +x "$pie"
+scripts/build-release >/dev/null # the release build: static, no PIE (target/release/sigil)
 python3 - "$tc" <<'PY'
 import json, sys
 tc = {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
@@ -39,15 +44,28 @@ D=tests/data/conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json
 ID="https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
 ISS="https://token.actions.githubusercontent.com"
 json="$(mktemp)"
-hyperfine -N --warmup 10 --runs 300 --export-json "$json.sigil" \
-  "target/release/sigil verify-bundle --bundle $D --certificate-identity $ID --certificate-oidc-issuer $ISS tests/data/conformance/a.txt" >/dev/null
+args="verify-bundle --bundle $D --certificate-identity $ID --certificate-oidc-issuer $ISS tests/data/conformance/a.txt"
+peer="target/release/examples/peer_oneshot tests/data/trust/public-good/trusted_root.json $D tests/data/conformance/a.txt $ID $ISS"
+# Ten interleaved rounds of 40 runs each: this VM's speed drifts within minutes, and one long
+# series per binary would compare different periods.
+for round in $(seq 10); do
+  hyperfine -N --warmup 5 --runs 40 --export-json "$json.$round" \
+    "target/release/sigil $args" "$pie $args" "$peer" >/dev/null 2>&1
+done
 hyperfine -N --warmup 2 --runs 15 --export-json "$json.py" \
   "$venv/bin/python -m sigstore --trust-config $tc verify identity --bundle $D --cert-identity $ID --cert-oidc-issuer $ISS tests/data/conformance/a.txt" >/dev/null
-python3 - "$json.sigil" "$json.py" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))["results"][0]; p = json.load(open(sys.argv[2]))["results"][0]
-print(f"sigil verify-bundle:          median {s['median']*1000:7.2f} ms  (mean {s['mean']*1000:.2f})")
-print(f"python -m sigstore verify:    median {p['median']*1000:7.2f} ms  (mean {p['mean']*1000:.2f})")
-print(f"ratio: sigil is {p['median']/s['median']:.0f}x faster end to end")
+python3 - "$json.py" "$json".{1..10} <<'PY'
+import json, statistics, sys
+p = json.load(open(sys.argv[1]))["results"][0]
+times = [[], [], []]
+for f in sys.argv[2:]:
+    for i, r in enumerate(json.load(open(f))["results"]):
+        times[i] += r["times"]
+s, d, r = (statistics.median(t) for t in times)
+print(f"sigil verify-bundle:          median {s*1000:7.2f} ms  (release build: static, no PIE; {len(times[0])} runs)")
+print(f"  the same, cargo build:      median {d*1000:7.2f} ms  (PIE, dynamically linked)")
+print(f"sigstore-verify 0.15.1:       median {r*1000:7.2f} ms  (examples/peer_oneshot, cargo build)")
+print(f"python -m sigstore verify:    median {p['median']*1000:7.2f} ms")
+print(f"ratios: {r/s:.2f}x sigstore-verify, {p['median']/s:.0f}x sigstore-python end to end")
 PY
-rm -f "$json" "$json.sigil" "$json.py"
+rm -f "$json" "$json.py" "$json".{1..10}

@@ -1,8 +1,9 @@
 //! Command-line definitions. Names and flags follow cosign where cosign has the command.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -15,6 +16,54 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments. A one-shot verification command is first parsed against
+    /// a tree holding only that subcommand: building clap's whole tree (every command, every
+    /// flag) costs a cold process more than verifying a bundle does. Anything else, and any
+    /// error or help request, goes through the whole tree, so messages and help are the same.
+    pub fn parse_args() -> Self {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Self::parse_one(&args).unwrap_or_else(|| Self::parse_from(args))
+    }
+
+    /// The commands parsed alone by [`parse_args`](Self::parse_args).
+    #[cfg(test)]
+    pub const ONE_SHOT: [&'static str; 5] = [
+        "verify-bundle",
+        "verify-blob",
+        "verify-blob-attestation",
+        "verify",
+        "version",
+    ];
+
+    /// The subcommand `name` alone, when it is a one-shot verification command.
+    pub fn one_shot(name: &str) -> Option<clap::Command> {
+        let (name, augment): (&'static str, fn(clap::Command) -> clap::Command) = match name {
+            "verify-bundle" => ("verify-bundle", VerifyBundle::augment_args),
+            "verify-blob" => ("verify-blob", VerifyBlob::augment_args),
+            "verify-blob-attestation" => (
+                "verify-blob-attestation",
+                VerifyBlobAttestation::augment_args,
+            ),
+            "verify" => ("verify", VerifyImage::augment_args),
+            "version" => ("version", VersionCmd::augment_args),
+            _ => return None,
+        };
+        Some(augment(clap::Command::new(name)))
+    }
+
+    /// `args` parsed against a tree with only the subcommand `args[1]`, when that is a one-shot
+    /// verification command and the arguments parse; `None` otherwise.
+    pub fn parse_one(args: &[OsString]) -> Option<Self> {
+        let sub = Self::one_shot(args.get(1)?.to_str()?)?;
+        let matches = clap::Command::new("sigil")
+            .subcommand(sub)
+            .try_get_matches_from(args)
+            .ok()?;
+        Self::from_arg_matches(&matches).ok()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -897,4 +946,128 @@ pub struct Sbom {
     /// dir:PATH (the default for a path), rootfs:PATH, oci-dir:PATH (or oci-dir:PATH:TAG),
     /// oci-archive:FILE (or oci-archive:FILE:TAG), docker-archive:FILE or registry:REF.
     pub source: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<OsString> {
+        std::iter::once("sigil")
+            .chain(a.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn one_shot_commands_parse_as_the_whole_tree_does() {
+        let id = "--certificate-identity=https://example.com/id";
+        let cases: &[&[&str]] = &[
+            &[
+                "verify-bundle",
+                "--bundle",
+                "b.json",
+                id,
+                "--certificate-oidc-issuer",
+                "https://i",
+                "sha256:00",
+            ],
+            &[
+                "verify-bundle",
+                "--bundle",
+                "b.json",
+                "--key",
+                "k.pub",
+                "--trusted-root",
+                "t.json",
+                "f",
+            ],
+            &[
+                "verify-blob",
+                "--key",
+                "k.pub",
+                "--signature",
+                "s",
+                "--offline",
+                "f",
+            ],
+            &[
+                "verify-blob",
+                "--bundle",
+                "b",
+                "--certificate-identity-regexp",
+                ".*",
+                "--certificate-oidc-issuer-regexp",
+                ".*",
+                "f",
+            ],
+            &[
+                "verify-blob-attestation",
+                "--key",
+                "k.pub",
+                "--type",
+                "slsaprovenance",
+                "--bundle",
+                "b",
+                "f",
+            ],
+            &[
+                "verify",
+                "--key",
+                "k.pub",
+                "--output",
+                "json",
+                "localhost:5000/a:b",
+            ],
+            &["version", "--json"],
+            &["version"],
+        ];
+        for c in cases {
+            let a = argv(c);
+            let fast = Cli::parse_one(&a).unwrap_or_else(|| panic!("{c:?} not parsed alone"));
+            let full = Cli::try_parse_from(&a).expect("full parse");
+            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn errors_help_and_other_commands_go_through_the_whole_tree() {
+        for c in [
+            &["verify-bundle", "--bundle"][..],
+            &["verify-bundle", "--no-such-flag", "x"],
+            &["verify-blob", "--help"],
+            &["verify", "-h"],
+            &["sign-blob", "--key", "k", "f"],
+            &["log", "serve"],
+            &["--version"],
+            &[],
+        ] {
+            assert!(Cli::parse_one(&argv(c)).is_none(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn every_one_shot_command_exists_in_the_whole_tree() {
+        let full = <Cli as clap::CommandFactory>::command();
+        for name in Cli::ONE_SHOT {
+            let sub = full
+                .find_subcommand(name)
+                .unwrap_or_else(|| panic!("{name} is not a subcommand"));
+            let alone = Cli::parse_one(&argv(&[name, "--help"]));
+            assert!(alone.is_none());
+            // Same flags as in the whole tree.
+            let mut flags: Vec<_> = sub
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect();
+            flags.sort();
+            let sub_alone = Cli::one_shot(name).expect("one-shot");
+            let mut alone: Vec<_> = sub_alone
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect();
+            alone.sort();
+            assert_eq!(flags, alone, "{name}");
+        }
+    }
 }

@@ -25,13 +25,11 @@ mod support;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use cli::{ChecksumsCmd, Cli, Command, LogCmd, TrustedRootCmd};
 use support::{EXIT_ERROR, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let result = match cli.command {
         Command::GenerateKeyPair(a) => keys_cmd::generate(a),
         Command::ImportKeyPair(a) => keys_cmd::import(a),
