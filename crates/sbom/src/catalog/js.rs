@@ -390,12 +390,9 @@ struct PnpmLock {
     importers: BTreeMap<String, PnpmImporter>,
     packages: BTreeMap<String, PnpmPackage>,
     snapshots: BTreeMap<String, PnpmPackage>,
-    // Lockfiles without importers keep the root's dependencies at the top.
-    dependencies: BTreeMap<String, Value>,
-    #[serde(rename = "devDependencies")]
-    dev_dependencies: BTreeMap<String, Value>,
-    #[serde(rename = "optionalDependencies")]
-    optional_dependencies: BTreeMap<String, Value>,
+    /// Lockfiles without importers keep the root's dependencies at the top.
+    #[serde(flatten)]
+    root: PnpmImporter,
 }
 
 #[derive(Deserialize, Default)]
@@ -516,21 +513,18 @@ pub(super) fn pnpm_lock(_ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, Pars
     if explicit_dev.is_empty() {
         let mut prod: Vec<(String, String)> = Vec::new();
         let mut dev: Vec<(String, String)> = Vec::new();
-        let roots = lock.importers.values().map(|i| {
-            (
-                &i.dependencies,
-                &i.optional_dependencies,
-                &i.dev_dependencies,
-            )
-        });
-        let top = std::iter::once((
-            &lock.dependencies,
-            &lock.optional_dependencies,
-            &lock.dev_dependencies,
-        ));
-        for (d, o, dv) in roots.chain(top) {
-            prod.extend(d.iter().chain(o).filter_map(|(n, v)| pnpm_ref(n, v)));
-            dev.extend(dv.iter().filter_map(|(n, v)| pnpm_ref(n, v)));
+        for i in lock.importers.values().chain(std::iter::once(&lock.root)) {
+            prod.extend(
+                i.dependencies
+                    .iter()
+                    .chain(&i.optional_dependencies)
+                    .filter_map(|(n, v)| pnpm_ref(n, v)),
+            );
+            dev.extend(
+                i.dev_dependencies
+                    .iter()
+                    .filter_map(|(n, v)| pnpm_ref(n, v)),
+            );
         }
         let reach = |start: Vec<(String, String)>| {
             let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -730,5 +724,59 @@ mod tests {
             "{\"a\": [1 ] \n}"
         );
         assert_eq!(strip_trailing_commas("{\"a,]\": 1}"), "{\"a,]\": 1}");
+    }
+
+    /// A single-project pnpm lockfile has no `importers`: the root's dependencies sit at the top,
+    /// and with no per-package `dev` flags they decide what is dev-only.
+    #[test]
+    fn pnpm_root_dependencies_at_the_top() {
+        let tree = crate::catalog::tests_support::Empty;
+        let ctx = Ctx {
+            tree: &tree,
+            distro: None,
+            path: "pnpm-lock.yaml",
+        };
+        let lock = r#"lockfileVersion: '6.0'
+dependencies:
+  a:
+    specifier: ^1.0.0
+    version: 1.0.0
+optionalDependencies:
+  o:
+    specifier: ^3.0.0
+    version: 3.0.0
+devDependencies:
+  t:
+    specifier: ^2.0.0
+    version: 2.0.0
+packages:
+  /a@1.0.0:
+    resolution: {integrity: sha512-AA==}
+    dependencies:
+      b: 1.1.0
+  /b@1.1.0:
+    resolution: {integrity: sha512-AA==}
+  /o@3.0.0:
+    resolution: {integrity: sha512-AA==}
+  /t@2.0.0:
+    resolution: {integrity: sha512-AA==}
+    dependencies:
+      b: 1.1.0
+      u: 2.1.0
+  /u@2.1.0:
+    resolution: {integrity: sha512-AA==}
+"#;
+        let pkgs = pnpm_lock(&ctx, lock).unwrap();
+        let scopes: Vec<(&str, Scope)> = pkgs.iter().map(|p| (p.purl.as_str(), p.scope)).collect();
+        assert_eq!(
+            scopes,
+            [
+                ("pkg:npm/a@1.0.0", Scope::Required),
+                ("pkg:npm/b@1.1.0", Scope::Required),
+                ("pkg:npm/o@3.0.0", Scope::Required),
+                ("pkg:npm/t@2.0.0", Scope::Dev),
+                ("pkg:npm/u@2.1.0", Scope::Dev),
+            ]
+        );
     }
 }
