@@ -58,6 +58,20 @@ fn storage(e: StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, e)
 }
 
+/// Runs a store call: inline on the async worker for the embedded store (local reads, mostly
+/// from the tile cache, cost less than a hand-off to another thread), on the blocking pool for
+/// a store across the network.
+async fn on_store<T: Send + 'static>(
+    log: &Log,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if log.store_is_local() {
+        Ok(f())
+    } else {
+        tokio::task::spawn_blocking(f).await
+    }
+}
+
 fn entry_location(uuid: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("/api/v1/log/entries/{uuid}")).expect("hex is a header value")
 }
@@ -87,8 +101,7 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         body,
         integrated_time,
     });
-    let entry = match tokio::task::spawn_blocking(move || log2.entry_json_with(index, known)).await
-    {
+    let entry = match on_store(&log, move || log2.entry_json_with(index, known)).await {
         Ok(Ok(Some(e))) => e,
         Ok(Ok(None)) => {
             return error(
@@ -132,7 +145,8 @@ struct IndexQuery {
 }
 
 async fn entry_response(log: Arc<Log>, index: u64) -> Response {
-    match tokio::task::spawn_blocking(move || log.entry_json(index)).await {
+    let l = log.clone();
+    match on_store(&log, move || l.entry_json(index)).await {
         Ok(Ok(Some((uuid, v)))) => axum::Json(json!({ uuid: v })).into_response(),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no entry at index {index}")),
         Ok(Err(e)) => storage(e),
