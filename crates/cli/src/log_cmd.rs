@@ -570,8 +570,28 @@ fn dir_size(p: &Path) -> (u64, u64) {
         .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
 }
 
+/// An HTTP/1.1 connection to `addr` for the load generator.
+async fn bench_connect(
+    addr: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
 pub fn bench(a: LogBench) -> Result<()> {
     let base = a.rekor_url.trim_end_matches('/').to_owned();
+    let addr = base
+        .strip_prefix("http://")
+        .ok_or_else(|| {
+            anyhow!("log bench drives a log over plain HTTP (an http:// URL, usually on loopback)")
+        })?
+        .to_owned();
     // 256 signers, so that neighbouring entries do not share a key (as in a real log, where
     // most entries carry their own certificate).
     let keys: Vec<(SigningKey, String)> = (0..256)
@@ -618,70 +638,70 @@ pub fn bench(a: LogBench) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let proposals = Arc::new(proposals);
+    let proposals: Arc<Vec<bytes::Bytes>> =
+        Arc::new(proposals.into_iter().map(bytes::Bytes::from).collect());
     let (latencies, wall, errors, first_index) = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(a.clients)
-            .build()?;
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let first_index = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
         let start = std::time::Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..a.clients {
-            let (client, next, errors, proposals, base, first_index) = (
-                client.clone(),
+            let (next, errors, proposals, addr, first_index) = (
                 next.clone(),
                 errors.clone(),
                 proposals.clone(),
-                base.clone(),
+                addr.clone(),
                 first_index.clone(),
             );
             tasks.push(tokio::spawn(async move {
+                // One keep-alive HTTP/1.1 connection per client, with as little client-side
+                // work as possible: the load generator shares the machine with the log.
                 let mut lat = Vec::new();
+                let mut sender = bench_connect(&addr).await?;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(p) = proposals.get(i) else { break };
                     let t = std::time::Instant::now();
-                    let r = client
-                        .post(format!("{base}/api/v1/log/entries"))
-                        .header("content-type", "application/json")
-                        .body(p.clone())
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().as_u16() == 201 => {
-                            let body = r.bytes().await.unwrap_or_default();
-                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                            if let Some(idx) = serde_json::from_slice::<Value>(&body)
-                                .ok()
-                                .and_then(|v| v.as_object()?.values().next()?["logIndex"].as_u64())
-                            {
-                                first_index.fetch_min(idx, std::sync::atomic::Ordering::Relaxed);
-                            }
-                        }
-                        other => {
+                    let req = hyper::Request::post("/api/v1/log/entries")
+                        .header(hyper::header::HOST, &addr)
+                        .header(hyper::header::CONTENT_TYPE, "application/json")
+                        .body(http_body_util::Full::new(p.clone()))?;
+                    let r = match sender.send_request(req).await {
+                        Ok(r) => r,
+                        Err(e) => {
                             if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
-                                match other {
-                                    Ok(r) => {
-                                        let s = r.status();
-                                        eprintln!(
-                                            "error: {s}: {}",
-                                            r.text().await.unwrap_or_default()
-                                        );
-                                    }
-                                    Err(e) => eprintln!("error: {e}"),
-                                }
+                                eprintln!("error: {e}");
                             }
+                            sender = bench_connect(&addr).await?;
+                            continue;
                         }
+                    };
+                    let status = r.status();
+                    let body = http_body_util::BodyExt::collect(r.into_body())
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    if status.as_u16() != 201 {
+                        if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+                            eprintln!("error: {status}: {}", String::from_utf8_lossy(&body));
+                        }
+                        continue;
+                    }
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    if let Some(idx) = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v.as_object()?.values().next()?["logIndex"].as_u64())
+                    {
+                        first_index.fetch_min(idx, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-                lat
+                Ok::<_, anyhow::Error>(lat)
             }));
         }
         let mut all = Vec::new();
         for t in tasks {
-            all.extend(t.await?);
+            all.extend(t.await??);
         }
         Ok::<_, anyhow::Error>((
             all,

@@ -1297,3 +1297,61 @@ fn the_log_serves_https_and_clients_trust_it_through_ssl_cert_file() {
     // A graceful stop: SIGTERM, exit 0.
     assert!(log.stop().success());
 }
+
+/// `log bench` appends every entry it signs, reads proofs back, and reports both in its JSON;
+/// a URL it cannot drive is refused with the reason.
+#[test]
+fn log_bench_reports_what_it_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &[]);
+    let o = sigil(d)
+        .args(["log", "bench", "--rekor-url", &log.url])
+        .args([
+            "--entries",
+            "300",
+            "--clients",
+            "8",
+            "--proofs",
+            "25",
+            "-o",
+            "json",
+        ])
+        .arg("--data")
+        .arg(d.join("log"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["entries"], 300, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["treeSize"], 300, "{v}");
+    assert_eq!(v["firstIndexThisRun"], 0, "{v}");
+    assert_eq!(v["proofMs"]["count"], 25, "{v}");
+    assert!(v["allocatedBytes"].as_u64().unwrap() > 0, "{v}");
+    let info: Value = http()
+        .get(format!("{}/api/v1/log", log.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["treeSize"], 300);
+
+    let o = sigil(d)
+        .args([
+            "log",
+            "bench",
+            "--rekor-url",
+            "https://127.0.0.1:1",
+            "--entries",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("plain HTTP"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -447,10 +447,7 @@ impl Log {
         let uuid = hex_lower(&leaf_hash(&e.body));
         let body_b64 = STANDARD.encode(&e.body);
         let log_id = hex_lower(&self.log_id);
-        let set_payload = json!({"body": body_b64, "integratedTime": e.integrated_time,
-                                 "logID": log_id, "logIndex": index});
-        let canonical = sigil_formats::jcs::canonicalize(&set_payload)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let canonical = set_payload(&body_b64, e.integrated_time, &log_id, index)?;
         let set = self
             .key
             .sign_message(canonical.as_bytes())
@@ -581,6 +578,35 @@ pub fn search_key(key: &str) -> [u8; 32] {
         .expect("32 bytes")
 }
 
+/// The bytes a SET signs: RFC 8785 canonical JSON of `{body, integratedTime, logID, logIndex}`.
+/// Written directly for the values a log produces (base64 and hex need no escaping; integers
+/// below 2^53 print as themselves), through the general canonicaliser otherwise.
+fn set_payload(
+    body_b64: &str,
+    integrated_time: i64,
+    log_id: &str,
+    index: u64,
+) -> Result<String, StoreError> {
+    const EXACT: u64 = 1 << 53;
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    };
+    if integrated_time >= 0
+        && (integrated_time as u64) < EXACT
+        && index < EXACT
+        && plain(body_b64)
+        && plain(log_id)
+    {
+        return Ok(format!(
+            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated_time},\"logID\":\"{log_id}\",\"logIndex\":{index}}}"
+        ));
+    }
+    let v = json!({"body": body_b64, "integratedTime": integrated_time,
+                   "logID": log_id, "logIndex": index});
+    sigil_formats::jcs::canonicalize(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 fn sign_head(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<Head, StoreError> {
     let text = format!("{origin}\n{size}\n{}\n", STANDARD.encode(root));
     let checkpoint = sigil_tlog::checkpoint::sign_note(&text, origin, key)
@@ -590,4 +616,44 @@ fn sign_head(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<He
         root,
         checkpoint,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct SET payload is byte for byte what the RFC 8785 canonicaliser writes.
+    #[test]
+    fn set_payload_matches_the_canonicaliser() {
+        let bodies = [
+            String::new(),
+            STANDARD.encode(b"{\"kind\":\"hashedrekord\"}"),
+            STANDARD.encode([0xfbu8, 0xff, 0xfe, 0x3e, 0x3f]),
+        ];
+        let times = [
+            0i64,
+            1,
+            1_700_000_000,
+            (1 << 53) - 1,
+            1 << 53,
+            -1,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let indexes = [0u64, 7, (1 << 53) - 1, 1 << 53, u64::MAX];
+        let ids = [hex_lower(&[0xab; 32]), "not \"hex\"\n".to_owned()];
+        for body in &bodies {
+            for &t in &times {
+                for &i in &indexes {
+                    for id in &ids {
+                        let v =
+                            json!({"body": body, "integratedTime": t, "logID": id, "logIndex": i});
+                        // Both refuse what canonical JSON cannot hold exactly.
+                        let want = sigil_formats::jcs::canonicalize(&v).ok();
+                        assert_eq!(set_payload(body, t, id, i).ok(), want, "{t} {i} {id:?}");
+                    }
+                }
+            }
+        }
+    }
 }
