@@ -40,6 +40,16 @@ fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::new()
 }
 
+/// `GET /api/v1/log`.
+fn log_info(url: &str) -> Value {
+    http()
+        .get(format!("{url}/api/v1/log"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
 fn js(d: &Path, args: &[&str]) -> Result<(), String> {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/js/verify_tlog.js");
@@ -564,12 +574,7 @@ fn kill_9_case(backend: &[&str]) {
     let log = LogServer::start(BIN, &data, backend);
     let url = log.url.clone();
     let c = http();
-    let info: Value = c
-        .get(format!("{url}/api/v1/log"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(&url);
     let size = info["treeSize"].as_u64().unwrap();
     let max_acked = acked.iter().map(|(i, _)| *i).max().unwrap();
     assert!(
@@ -792,12 +797,7 @@ fn images_signed_with_tlog_upload_need_their_entry_when_the_root_lists_the_log()
         &image,
     ]));
     // The log holds what was uploaded: the signature and the two attestations.
-    let info: Value = http()
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(&log.url);
     assert_eq!(info["treeSize"], 3);
 }
 
@@ -865,12 +865,7 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
     let full = full.expect("the 3 MiB disk never filled");
     assert!(full.contains("storage unavailable"), "{full}");
     // Reads still work and show exactly the acknowledged entries.
-    let info: Value = c
-        .get(format!("{url}/api/v1/log"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(&url);
     assert_eq!(info["treeSize"].as_u64(), Some(acked));
     assert_eq!(
         c.get(format!("{url}/healthz"))
@@ -961,12 +956,7 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
     mount(&["-o", "remount,rw", mnt.to_str().unwrap()]);
     // And the store reopens cleanly after the ordeal.
     let log = LogServer::start(BIN, &data, &[]);
-    let info: Value = c
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(&log.url);
     assert_eq!(info["treeSize"].as_u64(), Some(acked + 3));
 }
 
@@ -1041,12 +1031,7 @@ fn postgres_going_away_and_coming_back() {
     );
     ok(sigil(d).args(["log", "verify", "--rekor-url", url, "--first-size", "1"]));
     // "b" was refused before it was sequenced (the duplicate check could not run): not logged.
-    let info: Value = http()
-        .get(format!("{url}/api/v1/log"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(url);
     assert_eq!(info["treeSize"], 2);
 }
 
@@ -1083,12 +1068,7 @@ fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
             "f",
         ]));
     }
-    let before: Value = http()
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let before = log_info(&log.url);
     assert_eq!(before["treeSize"], 42);
     assert!(log.stop().success(), "graceful stop");
     ok(sigil(d).args([
@@ -1114,12 +1094,7 @@ fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
     );
     // The same log on PostgreSQL: the same signed head, search, proofs, and it grows.
     let log = LogServer::start(BIN, &data, &["--database-url", &pg.url]);
-    let after: Value = http()
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let after = log_info(&log.url);
     assert_eq!(after["signedTreeHead"], before["signedTreeHead"]);
     let out = ok(sigil(d).args([
         "log",
@@ -1198,12 +1173,7 @@ fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
     .unwrap();
     std::fs::copy(data.join("origin"), backup.join("origin")).unwrap();
     let log = LogServer::start(BIN, &backup, &[]);
-    let restored: Value = http()
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let restored = log_info(&log.url);
     assert_eq!(restored["treeSize"], 43);
 }
 
@@ -1329,12 +1299,7 @@ fn log_bench_reports_what_it_appended() {
     assert_eq!(v["firstIndexThisRun"], 0, "{v}");
     assert_eq!(v["proofMs"]["count"], 25, "{v}");
     assert!(v["allocatedBytes"].as_u64().unwrap() > 0, "{v}");
-    let info: Value = http()
-        .get(format!("{}/api/v1/log", log.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let info = log_info(&log.url);
     assert_eq!(info["treeSize"], 300);
 
     let o = sigil(d)
