@@ -730,12 +730,7 @@ mod tests {
     /// and with no per-package `dev` flags they decide what is dev-only.
     #[test]
     fn pnpm_root_dependencies_at_the_top() {
-        let tree = crate::catalog::tests_support::Empty;
-        let ctx = Ctx {
-            tree: &tree,
-            distro: None,
-            path: "pnpm-lock.yaml",
-        };
+        let ctx = crate::catalog::tests_support::ctx("pnpm-lock.yaml");
         let lock = r#"lockfileVersion: '6.0'
 dependencies:
   a:

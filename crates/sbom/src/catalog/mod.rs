@@ -450,6 +450,15 @@ pub(crate) mod tests_support {
     /// A tree with no files, for parser unit tests.
     pub struct Empty;
 
+    /// A context for parsing the file `path` of an empty tree, with no distribution.
+    pub fn ctx(path: &str) -> super::Ctx<'_> {
+        super::Ctx {
+            tree: &Empty,
+            distro: None,
+            path,
+        }
+    }
+
     impl super::Tree for Empty {
         fn entries(&self) -> &[(String, super::Kind)] {
             &[]

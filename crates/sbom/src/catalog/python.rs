@@ -369,12 +369,7 @@ mod tests {
 
     #[test]
     fn requirement_lines() {
-        let tree = crate::catalog::tests_support::Empty;
-        let ctx = Ctx {
-            tree: &tree,
-            distro: None,
-            path: "requirements.txt",
-        };
+        let ctx = crate::catalog::tests_support::ctx("requirements.txt");
         let r = requirements(
             &ctx,
             "# c\nDjango==4.2.1 ; python_version > '3'\nflask>=2\nrequests[socks]==2.31.0 \\\n    --hash=sha256:00\n-r other.txt\nx===1.0\n",
