@@ -588,8 +588,12 @@ pub fn bench(a: LogBench) -> Result<()> {
     let base = a.rekor_url.trim_end_matches('/').to_owned();
     let addr = base
         .strip_prefix("http://")
+        .filter(|a| !a.is_empty() && !a.contains('/'))
         .ok_or_else(|| {
-            anyhow!("log bench drives a log over plain HTTP (an http:// URL, usually on loopback)")
+            anyhow!(
+                "log bench drives a log over plain HTTP at its root: --rekor-url http://HOST:PORT \
+                 (got {base})"
+            )
         })?
         .to_owned();
     // 256 signers, so that neighbouring entries do not share a key (as in a real log, where

@@ -1319,4 +1319,15 @@ fn log_bench_reports_what_it_appended() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let prefixed = format!("{}/api", log.url);
+    let o = sigil(d)
+        .args(["log", "bench", "--rekor-url", &prefixed, "--entries", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--rekor-url http://HOST:PORT"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
