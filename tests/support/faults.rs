@@ -20,6 +20,7 @@ pub struct FaultProxy {
 pub struct Rule {
     pub method: Option<&'static str>,
     pub needle: &'static str,
+    /// The status to answer; 0 closes the connection without an answer.
     pub status: u16,
     pub body: &'static str,
     /// Inject only this many faults, then forward (`usize::MAX`: always).
@@ -117,6 +118,9 @@ fn serve(
                 })
                 .is_ok()
         {
+            if rule.status == 0 {
+                return Ok(());
+            }
             let msg = rule.body.as_bytes();
             let kind = if msg.starts_with(b"{") {
                 "application/json"

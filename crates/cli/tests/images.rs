@@ -743,6 +743,51 @@ fn transient_blob_unknown_on_manifest_put_is_retried() {
     assert_eq!(sig_layers(d, &format!("{}/team/app:v1", r.addr)), 1);
 }
 
+/// A registry that drops a connection under a request (a kept-alive connection closed as it is
+/// reused): an idempotent request is sent once more on a new connection, and only once.
+#[test]
+fn a_dropped_connection_is_retried_once() {
+    let r = registry::TestRegistry::start();
+    push(&r.addr, "team/app:v1", b"v1", "amd64");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let rule = |times| faults::Rule {
+        method: Some("HEAD"),
+        needle: "/blobs/sha256:",
+        status: 0,
+        body: "",
+        times,
+    };
+    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(1));
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "k.key",
+        &format!("{}/team/app:v1", proxy.addr),
+    ]));
+    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
+    ok(sg(d).args([
+        "verify",
+        "--key",
+        "k.pub",
+        &format!("{}/team/app:v1", r.addr),
+    ]));
+
+    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(usize::MAX));
+    fails(
+        sg(d).args([
+            "sign",
+            "--key",
+            "k.key",
+            &format!("{}/team/app:v1", proxy.addr),
+        ]),
+        3,
+        "connection closed before message completed",
+    );
+    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
 #[test]
 fn cached_verification_costs_two_heads() {
     let r = registry::TestRegistry::start();

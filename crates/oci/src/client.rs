@@ -392,10 +392,21 @@ impl Registry {
         build: &dyn Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
         let go = |this: &Self| -> Result<Response, RegistryError> {
-            let rb = build(this.http(url)?.request(method.clone(), url));
-            let rb = this.authorize(rb, repo, push)?;
-            this.count(&method);
-            rb.send().map_err(|e| transport(repo.registry, &e))
+            let mut retried = false;
+            loop {
+                let rb = build(this.http(url)?.request(method.clone(), url));
+                let rb = this.authorize(rb, repo, push)?;
+                this.count(&method);
+                match rb.send() {
+                    Ok(r) => return Ok(r),
+                    // A kept-alive connection the registry closed as it was reused: an
+                    // idempotent request goes once more, on a new connection.
+                    Err(e) if !retried && is_idempotent(&method) && connection_dropped(&e) => {
+                        retried = true;
+                    }
+                    Err(e) => return Err(transport(repo.registry, &e)),
+                }
+            }
         };
         self.token_from_known_challenge(repo, push)?;
         let resp = go(self)?;
@@ -994,6 +1005,42 @@ fn check_status(repo: Repo<'_>, url: &str, resp: Response) -> Result<Response, R
             detail,
         },
     })
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE
+    )
+}
+
+/// Whether a request failed because the connection was closed or reset under it (not a
+/// refused connection, a timeout or an answer).
+fn connection_dropped(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() || e.is_status() {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && h.is_incomplete_message()
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
