@@ -40,6 +40,26 @@ fn push(addr: &str, name: &str, content: &[u8], arch: &str) -> String {
         .unwrap()
 }
 
+/// A registry holding `team/app:v1`, and a directory with the key pair `k`.
+fn image_and_key() -> (registry::TestRegistry, tempfile::TempDir) {
+    let r = registry::TestRegistry::start();
+    push(&r.addr, "team/app:v1", b"v1", "amd64");
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), "ecdsa-p256", "k");
+    (r, dir)
+}
+
+/// `sign` with the key `k` through a proxy that injects `rule` (once) succeeds, and the
+/// signature verifies at the registry itself.
+fn sign_survives_one_fault(r: &registry::TestRegistry, d: &Path, rule: faults::Rule) {
+    let proxy = faults::FaultProxy::with_rule(&r.addr, rule);
+    let via = format!("{}/team/app:v1", proxy.addr);
+    ok(sg(d).args(["sign", "--key", "k.key", &via]));
+    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let direct = format!("{}/team/app:v1", r.addr);
+    ok(sg(d).args(["verify", "--key", "k.pub", &direct]));
+}
+
 /// Pushes an index of two platform images and returns (index, amd64, arm64) digests.
 fn push_index(addr: &str, repo: &str, tag: &str) -> (String, String, String) {
     let amd = push(addr, &format!("{repo}:amd64"), b"amd64 layer", "amd64");
@@ -709,11 +729,8 @@ fn concurrent_signers_keep_every_signature() {
 /// a registry that keeps refusing is reported, not retried forever.
 #[test]
 fn transient_blob_unknown_on_manifest_put_is_retried() {
-    let r = registry::TestRegistry::start();
-    push(&r.addr, "team/app:v1", b"v1", "amd64");
-    let dir = tempfile::tempdir().unwrap();
+    let (r, dir) = image_and_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let rule = |times| faults::Rule {
         method: Some("PUT"),
         needle: "/manifests/sha256-",
@@ -721,16 +738,7 @@ fn transient_blob_unknown_on_manifest_put_is_retried() {
         body: r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
         times,
     };
-    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(1));
-    let via = format!("{}/team/app:v1", proxy.addr);
-    ok(sg(d).args(["sign", "--key", "k.key", &via]));
-    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
-    ok(sg(d).args([
-        "verify",
-        "--key",
-        "k.pub",
-        &format!("{}/team/app:v1", r.addr),
-    ]));
+    sign_survives_one_fault(&r, d, rule(1));
 
     generate(d, "ecdsa-p256", "k2");
     let proxy = faults::FaultProxy::with_rule(&r.addr, rule(usize::MAX));
@@ -747,11 +755,8 @@ fn transient_blob_unknown_on_manifest_put_is_retried() {
 /// reused): an idempotent request is sent once more on a new connection, and only once.
 #[test]
 fn a_dropped_connection_is_retried_once() {
-    let r = registry::TestRegistry::start();
-    push(&r.addr, "team/app:v1", b"v1", "amd64");
-    let dir = tempfile::tempdir().unwrap();
+    let (r, dir) = image_and_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let rule = |times| faults::Rule {
         method: Some("HEAD"),
         needle: "/blobs/sha256:",
@@ -759,20 +764,7 @@ fn a_dropped_connection_is_retried_once() {
         body: "",
         times,
     };
-    let proxy = faults::FaultProxy::with_rule(&r.addr, rule(1));
-    ok(sg(d).args([
-        "sign",
-        "--key",
-        "k.key",
-        &format!("{}/team/app:v1", proxy.addr),
-    ]));
-    assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
-    ok(sg(d).args([
-        "verify",
-        "--key",
-        "k.pub",
-        &format!("{}/team/app:v1", r.addr),
-    ]));
+    sign_survives_one_fault(&r, d, rule(1));
 
     let proxy = faults::FaultProxy::with_rule(&r.addr, rule(usize::MAX));
     fails(
@@ -790,11 +782,8 @@ fn a_dropped_connection_is_retried_once() {
 
 #[test]
 fn cached_verification_costs_two_heads() {
-    let r = registry::TestRegistry::start();
-    push(&r.addr, "team/app:v1", b"v1", "amd64");
-    let dir = tempfile::tempdir().unwrap();
+    let (r, dir) = image_and_key();
     let d = dir.path();
-    generate(d, "ecdsa-p256", "k");
     let image = format!("{}/team/app:v1", r.addr);
     ok(sg(d).args(["sign", "--key", "k.key", &image]));
     let requests = |extra: &[&str]| -> Value {
