@@ -15,11 +15,12 @@ command -v hyperfine >/dev/null || { $sudo apt-get update -qq; DEBIAN_FRONTEND=n
 venv="$root/.bench/venv"
 [ -x "$venv/bin/python" ] || { python3 -m venv "$venv"; "$venv/bin/pip" install -q sigstore; }
 
-cargo build -q --release --locked -p sigil -p sigil-verify --example throughput --example peer_oneshot
+cargo build -q --release --locked -p sigil-verify --example throughput --example peer_oneshot
+# `cargo build --release` of the binary itself (an `--example` selection would leave whatever
+# target/release/sigil held): PIE, dynamically linked.
+cargo build -q --release --locked -p sigil --bin sigil
+LC_ALL=C readelf -h target/release/sigil | grep -q 'Type: *DYN' || { echo "target/release/sigil is not the PIE build" >&2; exit 1; }
 tc="$(mktemp)"; pie="$(mktemp)"; trap 'rm -f "$tc" "$pie"' EXIT
-# `cargo build --release`: PIE, dynamically linked (relinked when cargo left the static one)
-LC_ALL=C readelf -h target/release/sigil | grep -q 'Type: *DYN' || { touch crates/cli/src/main.rs; cargo build -q --release --locked -p sigil; }
-LC_ALL=C readelf -h target/release/sigil | grep -q 'Type: *DYN' || { echo "no PIE build" >&2; exit 1; }
 cp target/release/sigil "$pie" && chmod +x "$pie"
 scripts/build-release >/dev/null # the release build: static, no PIE (target/release/sigil)
 python3 - "$tc" <<'PY'

@@ -18,6 +18,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Adds a subcommand's arguments to a `clap::Command` (clap's `Args::augment_args`).
+type AddArgs = fn(clap::Command) -> clap::Command;
+
 impl Cli {
     /// Parses the process's arguments. A one-shot verification command is first parsed against
     /// a tree holding only that subcommand: building clap's whole tree (every command, every
@@ -28,30 +31,23 @@ impl Cli {
         Self::parse_one(&args).unwrap_or_else(|| Self::parse_from(args))
     }
 
-    /// The commands parsed alone by [`parse_args`](Self::parse_args).
-    #[cfg(test)]
-    pub const ONE_SHOT: [&'static str; 5] = [
-        "verify-bundle",
-        "verify-blob",
-        "verify-blob-attestation",
-        "verify",
-        "version",
+    /// The commands parsed alone by [`parse_args`](Self::parse_args), with the function that
+    /// adds each one's arguments.
+    const ONE_SHOT: [(&'static str, AddArgs); 5] = [
+        ("verify-bundle", VerifyBundle::augment_args),
+        ("verify-blob", VerifyBlob::augment_args),
+        (
+            "verify-blob-attestation",
+            VerifyBlobAttestation::augment_args,
+        ),
+        ("verify", VerifyImage::augment_args),
+        ("version", VersionCmd::augment_args),
     ];
 
     /// The subcommand `name` alone, when it is a one-shot verification command.
     pub fn one_shot(name: &str) -> Option<clap::Command> {
-        let (name, augment): (&'static str, fn(clap::Command) -> clap::Command) = match name {
-            "verify-bundle" => ("verify-bundle", VerifyBundle::augment_args),
-            "verify-blob" => ("verify-blob", VerifyBlob::augment_args),
-            "verify-blob-attestation" => (
-                "verify-blob-attestation",
-                VerifyBlobAttestation::augment_args,
-            ),
-            "verify" => ("verify", VerifyImage::augment_args),
-            "version" => ("version", VersionCmd::augment_args),
-            _ => return None,
-        };
-        Some(augment(clap::Command::new(name)))
+        let (name, augment) = Self::ONE_SHOT.iter().find(|(n, _)| *n == name)?;
+        Some(augment(clap::Command::new(*name)))
     }
 
     /// `args` parsed against a tree with only the subcommand `args[1]`, when that is a one-shot
@@ -1049,7 +1045,7 @@ mod tests {
     #[test]
     fn every_one_shot_command_exists_in_the_whole_tree() {
         let full = <Cli as clap::CommandFactory>::command();
-        for name in Cli::ONE_SHOT {
+        for (name, _) in Cli::ONE_SHOT {
             let sub = full
                 .find_subcommand(name)
                 .unwrap_or_else(|| panic!("{name} is not a subcommand"));
