@@ -811,6 +811,10 @@ pub struct LogServe {
     /// Largest request body; larger ones get 413.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub max_body_size: u64,
+    /// Embedded store: entries whose index keys are held in memory (and in a journal) before
+    /// they are written out as sorted index runs.
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1..))]
+    pub index_flush_entries: u64,
     /// Write the listening address here once the server is ready (for scripts and tests).
     #[arg(long)]
     pub ready_file: Option<PathBuf>,

@@ -81,7 +81,13 @@ pub fn serve(a: LogServe) -> Result<()> {
     let key = load_log_key(&a)?;
     let store: Arc<dyn sigil_tlog::store::LogStore> = match &a.database_url {
         Some(url) => Arc::new(sigil_server::log::postgres::Postgres::connect(url, 4)?),
-        None => Arc::new(Embedded::open(&a.data)?),
+        None => Arc::new(Embedded::open_with(
+            &a.data,
+            sigil_tlog::store::IndexOptions {
+                flush_entries: a.index_flush_entries,
+                ..Default::default()
+            },
+        )?),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

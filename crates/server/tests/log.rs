@@ -11,7 +11,7 @@ use sigil_crypto::{Digest, HashAlgorithm, KeyAlgorithm, SigningKey};
 use sigil_server::log::entries::admit;
 use sigil_server::log::{Appended, Log, LogConfig};
 use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier};
-use sigil_tlog::store::{Batch, Embedded, Head, LogStore, StoreError};
+use sigil_tlog::store::{Batch, Embedded, Head, IndexOptions, LogStore, StoreError};
 use sigstore_types::Sha256Hash;
 
 fn proposal(key: &SigningKey, data: &[u8]) -> Vec<u8> {
@@ -58,6 +58,26 @@ fn embedded_proofs_verify_with_sigstore_rust_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_owned();
     proofs_and_restart(&move || Arc::new(Embedded::open(&path).unwrap()));
+}
+
+#[test]
+fn embedded_proofs_and_searches_with_small_index_runs() {
+    // Index runs of 40 entries: flushes and background merges under concurrent appends, then
+    // a restart on runs and journal.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    proofs_and_restart(&move || {
+        Arc::new(
+            Embedded::open_with(
+                &path,
+                IndexOptions {
+                    flush_entries: 40,
+                    background_merge: true,
+                },
+            )
+            .unwrap(),
+        )
+    });
 }
 
 #[test]
@@ -186,6 +206,17 @@ fn proofs_and_restart(store: &dyn Fn() -> Arc<dyn LogStore>) {
     drop(log);
     let log = open_on(store(), &log_key);
     assert_eq!(log.head(), head);
+    // The indexes came back: the duplicate is still known, searches still complete.
+    let again = rt.block_on(log.append(admit(&p).unwrap())).unwrap();
+    assert_eq!(again, Appended::Duplicate(n - 1));
+    assert_eq!(
+        log.search(
+            &sigil_server::log::entries::key_search_key(signer.public_key()),
+            10_000
+        )
+        .unwrap(),
+        by_key
+    );
     let grown = rt
         .block_on(log.append(admit(&proposal(&signer, b"after restart")).unwrap()))
         .unwrap();

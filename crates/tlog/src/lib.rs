@@ -21,5 +21,6 @@
 
 pub mod checkpoint;
 pub mod merkle;
+pub mod runs;
 pub mod store;
 pub mod tiles;

@@ -19,6 +19,8 @@ use redb::{
 };
 
 use crate::merkle::Hash;
+pub use crate::runs::IndexOptions;
+use crate::runs::{EntryKeys, Key, KeyIndex};
 
 /// A stored signed tree head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +288,131 @@ fn decode_chunk(first: u64, mut v: &[u8]) -> Result<Vec<StoredEntry>, StoreError
 const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
 const SEARCH: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("search");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The key rows of entries not yet in an index run, one row per batch (keyed by its first
+/// index, so that inserts append): per entry, `leaf prefix ‖ u32 count ‖ search prefixes`.
+const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("index_journal");
+
+fn prefix(k: &[u8]) -> Key {
+    let mut p = [0u8; 16];
+    p.copy_from_slice(&k[..16]);
+    p
+}
+
+fn encode_journal(batch: &Batch) -> Vec<u8> {
+    let mut v = Vec::new();
+    for e in &batch.entries {
+        v.extend_from_slice(&e.leaf[..LEAF_KEY_LEN]);
+        v.extend_from_slice(&(e.keys.len() as u32).to_be_bytes());
+        for k in &e.keys {
+            v.extend_from_slice(&k[..SEARCH_KEY_LEN]);
+        }
+    }
+    v
+}
+
+fn decode_journal(first: u64, mut v: &[u8], out: &mut Vec<EntryKeys>) -> Result<(), StoreError> {
+    let bad = || StoreError::Corrupt(format!("index journal row {first} is truncated"));
+    let mut index = first;
+    while !v.is_empty() {
+        let head = v.get(..20).ok_or_else(bad)?;
+        let n = u32::from_be_bytes(head[16..20].try_into().expect("4 bytes")) as usize;
+        let keys = v
+            .get(20..20 + n.checked_mul(16).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        out.push(EntryKeys {
+            index,
+            leaf: prefix(head),
+            search: keys.chunks_exact(16).map(prefix).collect(),
+        });
+        v = &v[20 + n * 16..];
+        index += 1;
+    }
+    Ok(())
+}
+
+/// Refuses a key index that lost its runs: the entries below the journal's first (or below the
+/// stored size, when the journal is empty) must be covered by runs.
+fn check_index(
+    dir: &Path,
+    covered: u64,
+    first_journaled: Option<u64>,
+    size: u64,
+) -> Result<(), StoreError> {
+    let needed = first_journaled.unwrap_or(size).min(size);
+    if covered < needed {
+        return Err(StoreError::Corrupt(format!(
+            "{}: the key index covers the entries below {covered}, the journal starts at \
+             {needed}: index runs are missing (restore the index directory from the same \
+             backup as log.redb)",
+            dir.join("index").display()
+        )));
+    }
+    Ok(())
+}
+
+/// A table that a store may lack: `None` when it does.
+fn legacy_table<T>(t: Result<T, redb::TableError>) -> Result<Option<T>, StoreError> {
+    match t {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// The journaled key rows, and the rows of a store written before the run index (its B-tree
+/// tables), grouped by entry.
+fn read_keys(r: &ReadTransaction) -> Result<(Vec<EntryKeys>, Vec<EntryKeys>), StoreError> {
+    let mut journal = Vec::new();
+    if let Some(t) = legacy_table(r.open_table(JOURNAL))? {
+        for item in t.iter().map_err(unavailable)? {
+            let (k, v) = item.map_err(unavailable)?;
+            decode_journal(k.value(), v.value(), &mut journal)?;
+        }
+    }
+    let mut legacy: std::collections::BTreeMap<u64, EntryKeys> = Default::default();
+    if let Some(t) = legacy_table(r.open_table(LEAVES))? {
+        for item in t.iter().map_err(unavailable)? {
+            let (k, v) = item.map_err(unavailable)?;
+            if k.value().len() != 16 {
+                return Err(StoreError::Corrupt(
+                    "a leaf index key is not 16 bytes".into(),
+                ));
+            }
+            let i = v.value();
+            legacy
+                .entry(i)
+                .or_insert_with(|| EntryKeys {
+                    index: i,
+                    leaf: [0; 16],
+                    search: Vec::new(),
+                })
+                .leaf = prefix(k.value());
+        }
+    }
+    if let Some(t) = legacy_table(r.open_multimap_table(SEARCH))? {
+        for item in t.iter().map_err(unavailable)? {
+            let (k, vs) = item.map_err(unavailable)?;
+            if k.value().len() != 16 {
+                return Err(StoreError::Corrupt(
+                    "a search index key is not 16 bytes".into(),
+                ));
+            }
+            for v in vs {
+                let i = v.map_err(unavailable)?.value();
+                legacy
+                    .entry(i)
+                    .or_insert_with(|| EntryKeys {
+                        index: i,
+                        leaf: [0; 16],
+                        search: Vec::new(),
+                    })
+                    .search
+                    .push(prefix(k.value()));
+            }
+        }
+    }
+    Ok((journal, legacy.into_values().collect()))
+}
 
 /// Bytes of a search key kept in the index (a 128-bit prefix of the key's hash).
 const SEARCH_KEY_LEN: usize = 16;
@@ -300,6 +427,7 @@ const SEARCH_KEY_LEN: usize = 16;
 /// read-only: reads are served, every write answers [`StoreError::Unavailable`].
 pub struct Embedded {
     db: std::sync::RwLock<Option<Arc<Handle>>>,
+    keys: Arc<KeyIndex>,
     failed: std::sync::atomic::AtomicBool,
     path: PathBuf,
     read_only: bool,
@@ -390,6 +518,11 @@ impl Embedded {
     /// Opens (or creates) the store in `dir`. When the directory cannot be written but holds a
     /// log, the log is opened read-only (see [`Embedded::is_read_only`]).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, IndexOptions::default())
+    }
+
+    /// [`open`](Self::open) with the key index kept as `options` says.
+    pub fn open_with(dir: &Path, options: IndexOptions) -> Result<Self, StoreError> {
         let path = dir.join("log.redb");
         let created = std::fs::create_dir_all(dir)
             .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))
@@ -410,9 +543,17 @@ impl Embedded {
                 let r = db.begin_read().map_err(unavailable)?;
                 r.open_table(META)
                     .map_err(|e| unavailable(format!("{}: {e}", path.display())))?;
+                let (mut journal, legacy) = read_keys(&r)?;
+                let size = read_size(&r.open_table(META).map_err(unavailable)?)?;
                 drop(r);
+                // A store from before the run index keeps its rows in B-trees: held in memory.
+                journal.extend(legacy);
+                let first = journal.iter().map(|e| e.index).min();
+                let keys = KeyIndex::open(&dir.join("index"), options, false, journal)?;
+                check_index(dir, keys.covered(), first, size)?;
                 return Ok(Self {
                     db: std::sync::RwLock::new(Some(Arc::new(Handle::ReadOnly(db)))),
+                    keys,
                     failed: std::sync::atomic::AtomicBool::new(false),
                     path,
                     read_only: true,
@@ -423,14 +564,29 @@ impl Embedded {
         let w = db.begin_write().map_err(unavailable)?;
         {
             w.open_table(ENTRIES).map_err(unavailable)?;
-            w.open_table(LEAVES).map_err(unavailable)?;
             w.open_table(TILES).map_err(unavailable)?;
-            w.open_multimap_table(SEARCH).map_err(unavailable)?;
             w.open_table(META).map_err(unavailable)?;
+            w.open_table(JOURNAL).map_err(unavailable)?;
         }
         w.commit().map_err(unavailable)?;
+        let r = db.begin_read().map_err(unavailable)?;
+        let (journal, legacy) = read_keys(&r)?;
+        let size = read_size(&r.open_table(META).map_err(unavailable)?)?;
+        drop(r);
+        let first = journal.iter().chain(&legacy).map(|e| e.index).min();
+        let keys = KeyIndex::open(&dir.join("index"), options, true, journal)?;
+        if !legacy.is_empty() {
+            // A store from before the run index: its B-tree rows become runs, then go.
+            keys.import(&legacy)?;
+            let w = db.begin_write().map_err(unavailable)?;
+            w.delete_table(LEAVES).map_err(unavailable)?;
+            w.delete_multimap_table(SEARCH).map_err(unavailable)?;
+            w.commit().map_err(unavailable)?;
+        }
+        check_index(dir, keys.covered(), first, size)?;
         Ok(Self {
             db: std::sync::RwLock::new(Some(Arc::new(Handle::ReadWrite(db)))),
+            keys,
             failed: std::sync::atomic::AtomicBool::new(false),
             path,
             read_only: false,
@@ -570,8 +726,21 @@ impl LogStore for Embedded {
                     });
                 }
                 let mut entries = w.open_table(ENTRIES).map_err(unavailable)?;
-                let mut leaves = w.open_table(LEAVES).map_err(unavailable)?;
-                let mut search = w.open_multimap_table(SEARCH).map_err(unavailable)?;
+                let mut journal = w.open_table(JOURNAL).map_err(unavailable)?;
+                // Rows already written to index runs leave the journal.
+                let covered = self.keys.covered();
+                if journal
+                    .first()
+                    .map_err(unavailable)?
+                    .is_some_and(|(k, _)| k.value() < covered)
+                {
+                    journal
+                        .retain_in(..covered, |_, _| false)
+                        .map_err(unavailable)?;
+                }
+                journal
+                    .insert(batch.first, encode_journal(batch).as_slice())
+                    .map_err(unavailable)?;
                 // The last chunk grows until it is about a page; then a new one starts.
                 let (mut chunk, mut buf) = match entries.last().map_err(unavailable)? {
                     Some((k, v)) => {
@@ -594,14 +763,6 @@ impl LogStore for Embedded {
                         chunk = index;
                     }
                     encode_entry(&mut buf, e.integrated_time, &e.body);
-                    leaves
-                        .insert(&e.leaf[..LEAF_KEY_LEN], index)
-                        .map_err(unavailable)?;
-                    for k in &e.keys {
-                        search
-                            .insert(&k[..SEARCH_KEY_LEN], index)
-                            .map_err(unavailable)?;
-                    }
                 }
                 if !buf.is_empty() {
                     entries
@@ -621,7 +782,22 @@ impl LogStore for Embedded {
                     .map_err(unavailable)?;
             }
             w.commit().map_err(unavailable)
-        })
+        })?;
+        // The batch is durable. Its rows join the index; when that writes a run and the run
+        // fails (a full disk), the rows stay in memory and the journal, and the next batch
+        // tries again: the append itself stands.
+        let rows: Vec<EntryKeys> = batch
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EntryKeys {
+                index: batch.first + i as u64,
+                leaf: prefix(&e.leaf),
+                search: e.keys.iter().map(|k| prefix(k)).collect(),
+            })
+            .collect();
+        let _ = self.keys.committed(&rows);
+        Ok(())
     }
 
     fn entries(&self, start: u64, count: u64) -> Result<Vec<StoredEntry>, StoreError> {
@@ -651,12 +827,7 @@ impl LogStore for Embedded {
     }
 
     fn find_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
-        let db = self.handle(false)?;
-        let r = db.begin_read().map_err(unavailable)?;
-        let t = r.open_table(LEAVES).map_err(unavailable)?;
-        Ok(t.get(&leaf[..LEAF_KEY_LEN])
-            .map_err(unavailable)?
-            .map(|v| v.value()))
+        self.keys.find_leaf(&prefix(leaf))
     }
 
     fn tile(&self, level: u8, index: u64) -> Result<Vec<Hash>, StoreError> {
@@ -670,32 +841,16 @@ impl LogStore for Embedded {
     }
 
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError> {
-        let db = self.handle(false)?;
-        let r = db.begin_read().map_err(unavailable)?;
-        let t = r.open_multimap_table(SEARCH).map_err(unavailable)?;
-        let mut out = Vec::new();
-        for v in t.get(&key[..SEARCH_KEY_LEN]).map_err(unavailable)? {
-            out.push(v.map_err(unavailable)?.value());
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+        self.keys.search(&prefix(key), limit)
     }
 
     fn search_rows(&self) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-        let db = self.handle(false)?;
-        let r = db.begin_read().map_err(unavailable)?;
-        let t = r.open_multimap_table(SEARCH).map_err(unavailable)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(unavailable)? {
-            let (k, vs) = item.map_err(unavailable)?;
-            let key = k.value().to_vec();
-            for v in vs {
-                out.push((key.clone(), v.map_err(unavailable)?.value()));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .keys
+            .search_rows()?
+            .into_iter()
+            .map(|(k, i)| (k.to_vec(), i))
+            .collect())
     }
 
     fn is_local(&self) -> bool {
@@ -813,5 +968,114 @@ impl crate::tiles::TileSource for StoreTiles<'_> {
         })?);
         self.cache.insert(level, index, t.clone());
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(first: u64, n: u64) -> Batch {
+        let entries: Vec<NewEntry> = (first..first + n)
+            .map(|i| NewEntry {
+                body: format!("{{\"i\":{i}}}").into_bytes(),
+                leaf: crate::merkle::leaf_hash(format!("{{\"i\":{i}}}").as_bytes()),
+                integrated_time: 1,
+                keys: vec![[7u8; 32]],
+            })
+            .collect();
+        Batch {
+            first,
+            entries,
+            tiles: Vec::new(),
+            head: Head {
+                size: first + n,
+                root: [0; 32],
+                checkpoint: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_store_written_before_the_run_index_is_converted_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = batch(0, 3);
+        Embedded::open(dir.path()).unwrap().append(&b).unwrap();
+        // Rewrite it as the B-tree index kept its rows: no journal, no runs.
+        std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+        {
+            let db = Database::create(dir.path().join("log.redb")).unwrap();
+            let w = db.begin_write().unwrap();
+            {
+                w.open_table(JOURNAL).unwrap().retain(|_, _| false).unwrap();
+                let mut leaves = w.open_table(LEAVES).unwrap();
+                let mut search = w.open_multimap_table(SEARCH).unwrap();
+                for (i, e) in b.entries.iter().enumerate() {
+                    leaves.insert(&e.leaf[..16], i as u64).unwrap();
+                    search.insert(&[7u8; 16][..], i as u64).unwrap();
+                }
+            }
+            w.commit().unwrap();
+        }
+        let store = Embedded::open(dir.path()).unwrap();
+        assert_eq!(store.find_leaf(&b.entries[2].leaf).unwrap(), Some(2));
+        assert_eq!(store.search(&[7u8; 32], 10).unwrap(), vec![0, 1, 2]);
+        // The old tables are gone; the rows live in runs and come back on the next open.
+        drop(store);
+        {
+            let db = Database::create(dir.path().join("log.redb")).unwrap();
+            let r = db.begin_read().unwrap();
+            assert!(matches!(
+                r.open_table(LEAVES),
+                Err(redb::TableError::TableDoesNotExist(_))
+            ));
+        }
+        let store = Embedded::open(dir.path()).unwrap();
+        assert_eq!(store.find_leaf(&b.entries[0].leaf).unwrap(), Some(0));
+        store.append(&batch(3, 2)).unwrap();
+        assert_eq!(store.search(&[7u8; 32], 10).unwrap(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn the_journal_keeps_only_rows_not_yet_in_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = IndexOptions {
+            flush_entries: 10,
+            background_merge: false,
+        };
+        let store = Embedded::open_with(dir.path(), options).unwrap();
+        for i in 0..5 {
+            store.append(&batch(i * 4, 4)).unwrap();
+        }
+        // 20 entries: runs hold the first 12 (flushed after the third batch), the journal the
+        // rest once the next batch trimmed it.
+        assert_eq!(store.keys.covered(), 12);
+        drop(store);
+        let db = Database::create(dir.path().join("log.redb")).unwrap();
+        let r = db.begin_read().unwrap();
+        let keys: Vec<u64> = r
+            .open_table(JOURNAL)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|x| x.unwrap().0.value())
+            .collect();
+        assert_eq!(keys, vec![12, 16]);
+        drop(r);
+        drop(db);
+        let store = Embedded::open_with(dir.path(), options).unwrap();
+        assert_eq!(
+            store.search(&[7u8; 32], 100).unwrap(),
+            (0..20).collect::<Vec<_>>()
+        );
+        drop(store);
+        // A copy of the data directory without its index runs is refused, not served with
+        // searches that miss entries.
+        std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+        let e = Embedded::open_with(dir.path(), options).err().unwrap();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("index runs are missing")),
+            "{e}"
+        );
     }
 }
