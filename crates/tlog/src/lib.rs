@@ -1,6 +1,7 @@
 //! Transparency log math for Sigil: RFC 6962 Merkle trees and proofs, and C2SP signed-note
-//! checkpoints. Pure functions over bytes; no I/O. The log service and every verifier of
-//! log evidence (bundles, `sigil log verify`, monitors) use it.
+//! checkpoints, as pure functions over bytes; and the log's storage ([`store`]: the trait, the
+//! embedded backend, and its key index of sorted runs in [`runs`]). The log service and every
+//! verifier of log evidence (bundles, `sigil log verify`, monitors) use it.
 //!
 //! # Example: check an entry's inclusion under a signed checkpoint
 //!

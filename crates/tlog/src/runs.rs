@@ -926,7 +926,73 @@ mod tests {
         assert_eq!(index.covered(), 20);
     }
 
+    /// A run file holding `rows` as given (sorted or not), with a valid checksum.
+    fn run_bytes(rows: &[(Key, u64)]) -> Vec<u8> {
+        let mut v = MAGIC.to_vec();
+        for (k, i) in rows {
+            v.extend_from_slice(k);
+            v.extend_from_slice(&i.to_be_bytes());
+        }
+        v.extend_from_slice(&(rows.len() as u64).to_be_bytes());
+        let d = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, &v);
+        v.extend_from_slice(d.as_bytes());
+        v
+    }
+
+    fn open_run_file(bytes: &[u8]) -> Result<Arc<KeyIndex>, StoreError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "sigil key index 1\ncovered 3\nleaves 1\nsearch\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("00000001.run"), bytes).unwrap();
+        KeyIndex::open(dir.path(), options(10), false, [])
+    }
+
+    #[test]
+    fn runs_out_of_order_are_refused_even_with_a_valid_checksum() {
+        let rows = [(key(1), 1), (key(2), 2), (key(3), 3)];
+        let mut sorted = rows.to_vec();
+        sorted.sort();
+        let index = open_run_file(&run_bytes(&sorted)).unwrap();
+        assert_eq!(index.find_leaf(&key(2)).unwrap(), Some(2));
+        let mut shuffled = sorted.clone();
+        shuffled.swap(0, 2);
+        let e = open_run_file(&run_bytes(&shuffled)).err().unwrap();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("out of order")),
+            "{e}"
+        );
+        // A repeated row is out of order too.
+        let e = open_run_file(&run_bytes(&[sorted[0], sorted[0]]))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("row 1 is out of order")),
+            "{e}"
+        );
+        let mut wrong_magic = run_bytes(&sorted);
+        wrong_magic[0] = b'X';
+        let e = open_run_file(&wrong_magic).err().unwrap();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("not a sigil index run")),
+            "{e}"
+        );
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_run_file_is_served_or_refused(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = open_run_file(&bytes).map(|i| i.find_leaf(&key(1)));
+        }
+
+        #[test]
+        fn any_manifest_is_parsed_or_refused(text in "\\PC{0,80}") {
+            let _ = parse_manifest(&text);
+            let _ = parse_manifest(&format!("sigil key index 1\n{text}"));
+        }
+
         #[test]
         fn the_bloom_filter_has_no_false_negatives(keys in proptest::collection::vec(proptest::array::uniform16(0u8..), 1..300)) {
             let mut b = Bloom::new(keys.len() as u64);

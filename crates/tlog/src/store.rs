@@ -1036,6 +1036,17 @@ mod tests {
         assert_eq!(store.search(&[7u8; 32], 10).unwrap(), vec![0, 1, 2, 3, 4]);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_journal_row_decodes_or_is_refused(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut out = Vec::new();
+            match decode_journal(9, &bytes, &mut out) {
+                Ok(()) => proptest::prop_assert!(out.iter().enumerate().all(|(i, e)| e.index == 9 + i as u64)),
+                Err(e) => proptest::prop_assert!(matches!(e, StoreError::Corrupt(_))),
+            }
+        }
+    }
+
     #[test]
     fn the_journal_keeps_only_rows_not_yet_in_runs() {
         let dir = tempfile::tempdir().unwrap();
