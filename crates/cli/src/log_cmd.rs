@@ -576,18 +576,77 @@ fn dir_size(p: &Path) -> (u64, u64) {
         .fold((0, 0), |(a, b), (x, y)| (a + x, b + y))
 }
 
-/// An HTTP/1.1 connection to `addr` for the load generator.
-async fn bench_connect(
-    addr: &str,
-) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
+/// One keep-alive HTTP/1.1 connection of the load generator: it writes a request prepared in
+/// advance and reads the answer's status and body (`Content-Length` framing, as the log sends),
+/// with no per-request allocation beyond a growing buffer.
+struct BenchConnection {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+/// The largest answer the load generator accepts.
+const BENCH_MAX_RESPONSE: usize = 1 << 20;
+
+impl BenchConnection {
+    async fn connect(addr: &str) -> Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(8192),
+        })
+    }
+
+    /// Sends `request` (a whole HTTP/1.1 request); returns the status and the body.
+    async fn exchange(&mut self, request: &[u8]) -> Result<(u16, &[u8])> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(request).await?;
+        self.buf.clear();
+        let (head_len, body_len) = loop {
+            if self.buf.len() >= BENCH_MAX_RESPONSE {
+                bail!("an answer larger than {BENCH_MAX_RESPONSE} bytes");
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("the log closed the connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = std::str::from_utf8(&self.buf[..end]).context("an answer head")?;
+            let length = head
+                .lines()
+                .skip(1)
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .ok_or_else(|| anyhow!("an answer without Content-Length: {head}"))?;
+            break (end + 4, length);
+        };
+        if body_len > BENCH_MAX_RESPONSE {
+            bail!("an answer of {body_len} bytes");
+        }
+        while self.buf.len() < head_len + body_len {
+            let mut chunk = [0u8; 8192];
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("the log closed the connection mid-answer");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let status = self
+            .buf
+            .get(9..12)
+            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+            .ok_or_else(|| anyhow!("an answer without a status"))?;
+        Ok((status, &self.buf[head_len..head_len + body_len]))
+    }
 }
 
 pub fn bench(a: LogBench) -> Result<()> {
@@ -645,11 +704,25 @@ pub fn bench(a: LogBench) -> Result<()> {
             .flat_map(|h| h.join().expect("signer thread"))
             .collect()
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let proposals: Arc<Vec<bytes::Bytes>> =
-        Arc::new(proposals.into_iter().map(bytes::Bytes::from).collect());
+    // Whole requests, prepared in advance like the signatures.
+    let proposals: Arc<Vec<Vec<u8>>> = Arc::new(
+        proposals
+            .into_iter()
+            .map(|body| {
+                let mut r = format!(
+                    "POST /api/v1/log/entries HTTP/1.1\r\nhost: {addr}\r\ncontent-type: \
+                     application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(&body);
+                r
+            })
+            .collect(),
+    );
     let (latencies, wall, errors, first_index) = rt.block_on(async {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -665,43 +738,38 @@ pub fn bench(a: LogBench) -> Result<()> {
                 first_index.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                // One keep-alive HTTP/1.1 connection per client, with as little client-side
-                // work as possible: the load generator shares the machine with the log.
+                // One keep-alive connection per client, with as little client-side work as
+                // possible: the load generator shares the machine with the log.
                 let mut lat = Vec::new();
-                let mut sender = bench_connect(&addr).await?;
+                let mut conn = BenchConnection::connect(&addr).await?;
+                let mut first = true;
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(p) = proposals.get(i) else { break };
                     let t = std::time::Instant::now();
-                    let req = hyper::Request::post("/api/v1/log/entries")
-                        .header(hyper::header::HOST, &addr)
-                        .header(hyper::header::CONTENT_TYPE, "application/json")
-                        .body(http_body_util::Full::new(p.clone()))?;
-                    let r = match sender.send_request(req).await {
+                    let (status, body) = match conn.exchange(p).await {
                         Ok(r) => r,
                         Err(e) => {
                             if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
-                                eprintln!("error: {e}");
+                                eprintln!("error: {e:#}");
                             }
-                            sender = bench_connect(&addr).await?;
+                            conn = BenchConnection::connect(&addr).await?;
                             continue;
                         }
                     };
-                    let status = r.status();
-                    let body = http_body_util::BodyExt::collect(r.into_body())
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    if status.as_u16() != 201 {
+                    if status != 201 {
                         if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
-                            eprintln!("error: {status}: {}", String::from_utf8_lossy(&body));
+                            eprintln!("error: {status}: {}", String::from_utf8_lossy(body));
                         }
                         continue;
                     }
                     lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                    if let Some(idx) = serde_json::from_slice::<Value>(&body)
-                        .ok()
-                        .and_then(|v| v.as_object()?.values().next()?["logIndex"].as_u64())
+                    // A client's entries are sequenced in the order it sends them, so the
+                    // smallest index of the run is among the clients' first answers.
+                    if std::mem::take(&mut first)
+                        && let Some(idx) = serde_json::from_slice::<Value>(body)
+                            .ok()
+                            .and_then(|v| v.as_object()?.values().next()?["logIndex"].as_u64())
                     {
                         first_index.fetch_min(idx, std::sync::atomic::Ordering::Relaxed);
                     }

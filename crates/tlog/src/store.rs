@@ -741,13 +741,24 @@ impl LogStore for Embedded {
                 journal
                     .insert(batch.first, encode_journal(batch).as_slice())
                     .map_err(unavailable)?;
-                // The last chunk grows until it is about a page; then a new one starts.
-                let (mut chunk, mut buf) = match entries.last().map_err(unavailable)? {
-                    Some((k, v)) => {
-                        let raw = unpack_chunk(k.value(), v.value())?;
+                // The last chunk grows until it is about a page; then a new one starts. The
+                // open chunk is stored uncompressed, so that each chunk is compressed once,
+                // when it closes, rather than on every batch that extends it.
+                let last = entries
+                    .last()
+                    .map_err(unavailable)?
+                    .map(|(k, v)| (k.value(), v.value().first() == Some(&0), v.value().to_vec()));
+                let (mut chunk, mut buf) = match last {
+                    Some((k, stored_raw, v)) => {
+                        let raw = unpack_chunk(k, &v)?;
                         if raw.len() < CHUNK_RAW_BYTES {
-                            (k.value(), raw)
+                            (k, raw)
                         } else {
+                            if stored_raw {
+                                entries
+                                    .insert(k, pack_chunk(&raw).as_slice())
+                                    .map_err(unavailable)?;
+                            }
                             (batch.first, Vec::new())
                         }
                     }
@@ -765,8 +776,11 @@ impl LogStore for Embedded {
                     encode_entry(&mut buf, e.integrated_time, &e.body);
                 }
                 if !buf.is_empty() {
+                    let mut open = Vec::with_capacity(buf.len() + 1);
+                    open.push(0);
+                    open.extend_from_slice(&buf);
                     entries
-                        .insert(chunk, pack_chunk(&buf).as_slice())
+                        .insert(chunk, open.as_slice())
                         .map_err(unavailable)?;
                 }
                 let mut tiles = w.open_table(TILES).map_err(unavailable)?;
@@ -1045,6 +1059,37 @@ mod tests {
                 Err(e) => proptest::prop_assert!(matches!(e, StoreError::Corrupt(_))),
             }
         }
+    }
+
+    #[test]
+    fn closed_chunks_are_compressed_once_and_the_open_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Embedded::open(dir.path()).unwrap();
+        let body = |i: u64| format!("{{\"i\":{i},\"pad\":\"{}\"}}", "ab".repeat(250)).into_bytes();
+        for b in 0..30u64 {
+            let mut batch = batch(b * 3, 3);
+            for (j, e) in batch.entries.iter_mut().enumerate() {
+                e.body = body(b * 3 + j as u64);
+            }
+            store.append(&batch).unwrap();
+        }
+        let all = store.entries(0, 100).unwrap();
+        assert_eq!(all.len(), 90);
+        assert!(all.iter().all(|e| e.body == body(e.index)));
+        drop(store);
+        let db = Database::create(dir.path().join("log.redb")).unwrap();
+        let r = db.begin_read().unwrap();
+        let tags: Vec<u8> = r
+            .open_table(ENTRIES)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|x| x.unwrap().1.value()[0])
+            .collect();
+        assert!(tags.len() > 5, "{tags:?}");
+        let (open, closed) = tags.split_last().unwrap();
+        assert_eq!(*open, 0, "the open chunk is stored as it is");
+        assert!(closed.iter().all(|t| *t == 1), "{tags:?}");
     }
 
     #[test]

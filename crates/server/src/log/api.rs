@@ -101,7 +101,7 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         body,
         integrated_time,
     });
-    let entry = match on_store(&log, move || log2.entry_json_with(index, known)).await {
+    let entry = match on_store(&log, move || log2.entry_view(index, known)).await {
         Ok(Ok(Some(e))) => e,
         Ok(Ok(None)) => {
             return error(
@@ -112,18 +112,17 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         Ok(Err(e)) => return storage(e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let (uuid, value) = entry;
+    let uuid = entry.uuid.clone();
     let mut headers = HeaderMap::new();
     headers.insert(header::LOCATION, entry_location(&uuid));
     match appended {
         Appended::New(_) => {
             headers.insert(header::ETAG, HeaderValue::from_str(&uuid).expect("hex"));
-            (
-                StatusCode::CREATED,
-                headers,
-                axum::Json(json!({ uuid: value })),
-            )
-                .into_response()
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            (StatusCode::CREATED, headers, entry.to_json_bytes()).into_response()
         }
         Appended::Duplicate(_) => {
             let mut r = error(

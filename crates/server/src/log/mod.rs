@@ -69,6 +69,89 @@ struct Pending {
     reply: tokio::sync::oneshot::Sender<Result<(Appended, Option<i64>), AppendError>>,
 }
 
+/// A log entry as the v1 API returns it (`LogEntry`), with its UUID.
+pub struct EntryView {
+    /// The entry's UUID (its leaf hash, hex).
+    pub uuid: String,
+    body_b64: String,
+    integrated_time: i64,
+    log_id: String,
+    index: u64,
+    proof: Vec<Hash>,
+    head: Head,
+    set_b64: String,
+}
+
+impl EntryView {
+    /// The entry as JSON.
+    pub fn to_value(&self) -> Value {
+        json!({
+            "body": self.body_b64,
+            "integratedTime": self.integrated_time,
+            "logID": self.log_id,
+            "logIndex": self.index,
+            "verification": {
+                "inclusionProof": {
+                    "checkpoint": self.head.checkpoint,
+                    "hashes": self.proof.iter().map(|h| hex_lower(h)).collect::<Vec<_>>(),
+                    "logIndex": self.index,
+                    "rootHash": hex_lower(&self.head.root),
+                    "treeSize": self.head.size,
+                },
+                "signedEntryTimestamp": self.set_b64,
+            }
+        })
+    }
+
+    /// `{"<uuid>": entry}` as JSON text, written directly: the same bytes as serialising
+    /// [`to_value`](Self::to_value) under the UUID, without building the tree (the answer to
+    /// every append).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        fn string(out: &mut Vec<u8>, s: &str) {
+            // Writing a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        let mut out = Vec::with_capacity(1024 + self.body_b64.len() + 67 * self.proof.len());
+        out.push(b'{');
+        string(&mut out, &self.uuid);
+        out.extend_from_slice(b":{\"body\":");
+        string(&mut out, &self.body_b64);
+        out.extend_from_slice(
+            format!(",\"integratedTime\":{},\"logID\":", self.integrated_time).as_bytes(),
+        );
+        string(&mut out, &self.log_id);
+        out.extend_from_slice(
+            format!(
+                ",\"logIndex\":{},\"verification\":{{\"inclusionProof\":{{\"checkpoint\":",
+                self.index
+            )
+            .as_bytes(),
+        );
+        string(&mut out, &self.head.checkpoint);
+        out.extend_from_slice(b",\"hashes\":[");
+        for (i, h) in self.proof.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(hex_lower(h).as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(
+            format!(
+                "],\"logIndex\":{},\"rootHash\":\"{}\",\"treeSize\":{}}},\"signedEntryTimestamp\":",
+                self.index,
+                hex_lower(&self.head.root),
+                self.head.size
+            )
+            .as_bytes(),
+        );
+        string(&mut out, &self.set_b64);
+        out.extend_from_slice(b"}}}");
+        out
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
@@ -431,6 +514,18 @@ impl Log {
         index: u64,
         known: Option<sigil_tlog::store::StoredEntry>,
     ) -> Result<Option<(String, Value)>, StoreError> {
+        Ok(self
+            .entry_view(index, known)?
+            .map(|v| (v.uuid.clone(), v.to_value())))
+    }
+
+    /// The parts of the entry at `index` as the v1 API returns it: the inclusion proof to the
+    /// published head and a fresh SET; `None` when it is not (yet) published.
+    pub fn entry_view(
+        &self,
+        index: u64,
+        known: Option<sigil_tlog::store::StoredEntry>,
+    ) -> Result<Option<EntryView>, StoreError> {
         let head = self.head();
         if index >= head.size {
             return Ok(None);
@@ -452,23 +547,16 @@ impl Log {
             .key
             .sign_message(canonical.as_bytes())
             .map_err(|e| StoreError::Unavailable(format!("signing: {e}")))?;
-        let entry = json!({
-            "body": body_b64,
-            "integratedTime": e.integrated_time,
-            "logID": log_id,
-            "logIndex": index,
-            "verification": {
-                "inclusionProof": {
-                    "checkpoint": head.checkpoint,
-                    "hashes": proof.iter().map(|h| hex_lower(h)).collect::<Vec<_>>(),
-                    "logIndex": index,
-                    "rootHash": hex_lower(&head.root),
-                    "treeSize": head.size,
-                },
-                "signedEntryTimestamp": STANDARD.encode(set),
-            }
-        });
-        Ok(Some((uuid, entry)))
+        Ok(Some(EntryView {
+            uuid,
+            body_b64,
+            integrated_time: e.integrated_time,
+            log_id,
+            index,
+            proof,
+            head,
+            set_b64: STANDARD.encode(set),
+        }))
     }
 
     /// The published entry with this UUID (64 hex, or 80 hex with a tree-ID prefix).
@@ -621,6 +709,43 @@ fn sign_head(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<He
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The append's answer, written directly, is byte for byte what serde_json writes for the
+    /// same entry as a tree (the GET endpoints' path).
+    #[test]
+    fn the_direct_entry_answer_matches_the_json_tree() {
+        let checkpoints = [
+            String::new(),
+            "log.example/x\n3\nq83=\n\n\u{2014} log.example/x AbCd==\n".to_owned(),
+            "quote \" backslash \\ tab \t nul \u{0} del \u{7f} bell \u{7}".to_owned(),
+        ];
+        for (n, checkpoint) in checkpoints.iter().enumerate() {
+            for proof_len in [0usize, 1, 20] {
+                for (time, index) in [(0i64, 0u64), (-1, u64::MAX), (i64::MAX, 1 << 53)] {
+                    let view = EntryView {
+                        uuid: hex_lower(&[n as u8; 32]),
+                        body_b64: STANDARD.encode(b"{\"kind\":\"x\"}"),
+                        integrated_time: time,
+                        log_id: hex_lower(&[0xab; 32]),
+                        index,
+                        proof: (0..proof_len).map(|i| [i as u8; 32]).collect(),
+                        head: Head {
+                            size: index.saturating_add(1),
+                            root: [0xcd; 32],
+                            checkpoint: checkpoint.clone(),
+                        },
+                        set_b64: STANDARD.encode([1u8, 2, 3]),
+                    };
+                    let tree =
+                        serde_json::to_vec(&json!({ view.uuid.clone(): view.to_value() })).unwrap();
+                    assert_eq!(
+                        String::from_utf8(view.to_json_bytes()).unwrap(),
+                        String::from_utf8(tree).unwrap()
+                    );
+                }
+            }
+        }
+    }
 
     /// The direct SET payload is byte for byte what the RFC 8785 canonicaliser writes.
     #[test]
