@@ -720,12 +720,20 @@ impl Drop for KeyIndex {
 }
 
 impl Memory {
+    /// Adds an entry's rows. Entries come in index order (commits, the journal, an import), so
+    /// a key's list stays ascending and a repeated key of one entry is its last element.
     fn add(&mut self, e: &EntryKeys) {
         self.leaves.entry(e.leaf).or_insert(e.index);
         for k in &e.search {
             let v = self.search.entry(*k).or_default();
-            if !v.contains(&e.index) {
-                v.push(e.index);
+            match v.last() {
+                Some(&last) if last >= e.index => {
+                    if !v.contains(&e.index) {
+                        v.push(e.index);
+                        v.sort_unstable();
+                    }
+                }
+                _ => v.push(e.index),
             }
         }
         self.to = self.to.max(e.index + 1);

@@ -784,7 +784,14 @@ impl LogStore for Embedded {
                         .map_err(unavailable)?;
                 }
                 let mut tiles = w.open_table(TILES).map_err(unavailable)?;
-                for (level, index, hashes) in &batch.tiles {
+                // A partial level-0 tile is the leaf hashes of the last entries: it is derived
+                // from them when read (see `tile`) rather than rewritten, 8 KiB at most, by
+                // every batch.
+                for (level, index, hashes) in batch
+                    .tiles
+                    .iter()
+                    .filter(|(l, _, h)| *l > 0 || h.len() as u64 == crate::tiles::TILE_WIDTH)
+                {
                     tiles
                         .insert((*level, *index), tile_bytes(hashes).as_slice())
                         .map_err(unavailable)?;
@@ -848,10 +855,22 @@ impl LogStore for Embedded {
         let db = self.handle(false)?;
         let r = db.begin_read().map_err(unavailable)?;
         let t = r.open_table(TILES).map_err(unavailable)?;
-        match t.get((level, index)).map_err(unavailable)? {
-            None => Ok(Vec::new()),
-            Some(v) => tile_hashes(v.value()),
+        let stored = match t.get((level, index)).map_err(unavailable)? {
+            None => Vec::new(),
+            Some(v) => tile_hashes(v.value())?,
+        };
+        if level > 0 || stored.len() as u64 == crate::tiles::TILE_WIDTH {
+            return Ok(stored);
         }
+        // The partial level-0 tile: the leaf hashes of the entries it covers.
+        drop(t);
+        drop(r);
+        let width = crate::tiles::TILE_WIDTH;
+        Ok(self
+            .entries(index.saturating_mul(width), width)?
+            .iter()
+            .map(|e| crate::merkle::leaf_hash(&e.body))
+            .collect())
     }
 
     fn search(&self, key: &[u8; 32], limit: usize) -> Result<Vec<u64>, StoreError> {
