@@ -861,6 +861,10 @@ mod tests {
         check(&index, 2000);
     }
 
+    fn open_err(dir: &Path) -> StoreError {
+        KeyIndex::open(dir, options(10), true, []).err().unwrap()
+    }
+
     #[test]
     fn leftover_files_go_and_damaged_runs_are_reported() {
         let dir = tempfile::tempdir().unwrap();
@@ -882,36 +886,28 @@ mod tests {
         let mut bytes = std::fs::read(&run).unwrap();
         bytes[40] ^= 1;
         std::fs::write(&run, &bytes).unwrap();
-        let e = KeyIndex::open(dir.path(), options(10), true, [])
-            .err()
-            .unwrap();
+        let e = open_err(dir.path());
         assert!(
             matches!(&e, StoreError::Corrupt(m) if m.contains("00000001.run") && m.contains("checksum")),
             "{e}"
         );
         // A truncated one.
         std::fs::write(&run, &bytes[..bytes.len() - 5]).unwrap();
-        let e = KeyIndex::open(dir.path(), options(10), true, [])
-            .err()
-            .unwrap();
+        let e = open_err(dir.path());
         assert!(
             matches!(&e, StoreError::Corrupt(m) if m.contains("a run file of")),
             "{e}"
         );
         // A missing one.
         std::fs::remove_file(&run).unwrap();
-        let e = KeyIndex::open(dir.path(), options(10), true, [])
-            .err()
-            .unwrap();
+        let e = open_err(dir.path());
         assert!(
             matches!(&e, StoreError::Unavailable(m) if m.contains("00000001.run")),
             "{e}"
         );
         // A manifest that does not parse.
         std::fs::write(dir.path().join(MANIFEST), "sigil key index 1\ncovered x\n").unwrap();
-        let e = KeyIndex::open(dir.path(), options(10), true, [])
-            .err()
-            .unwrap();
+        let e = open_err(dir.path());
         assert!(
             matches!(&e, StoreError::Corrupt(m) if m.contains("MANIFEST")),
             "{e}"

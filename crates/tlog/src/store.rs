@@ -1029,6 +1029,32 @@ mod tests {
         }
     }
 
+    /// What a closed store holds: each entry chunk's format tag, and the journal's batch keys.
+    struct OnDisk {
+        chunk_tags: Vec<u8>,
+        journal: Vec<u64>,
+    }
+
+    fn on_disk(dir: &Path) -> OnDisk {
+        let db = Database::create(dir.join("log.redb")).unwrap();
+        let r = db.begin_read().unwrap();
+        let rows = |t: TableDefinition<u64, &[u8]>| -> Vec<(u64, u8)> {
+            r.open_table(t)
+                .unwrap()
+                .iter()
+                .unwrap()
+                .map(|x| {
+                    let (k, v) = x.unwrap();
+                    (k.value(), v.value().first().copied().unwrap_or(0))
+                })
+                .collect()
+        };
+        OnDisk {
+            chunk_tags: rows(ENTRIES).into_iter().map(|(_, t)| t).collect(),
+            journal: rows(JOURNAL).into_iter().map(|(k, _)| k).collect(),
+        }
+    }
+
     #[test]
     fn a_store_written_before_the_run_index_is_converted_on_open() {
         let dir = tempfile::tempdir().unwrap();
@@ -1096,15 +1122,7 @@ mod tests {
         assert_eq!(all.len(), 90);
         assert!(all.iter().all(|e| e.body == body(e.index)));
         drop(store);
-        let db = Database::create(dir.path().join("log.redb")).unwrap();
-        let r = db.begin_read().unwrap();
-        let tags: Vec<u8> = r
-            .open_table(ENTRIES)
-            .unwrap()
-            .iter()
-            .unwrap()
-            .map(|x| x.unwrap().1.value()[0])
-            .collect();
+        let tags = on_disk(dir.path()).chunk_tags;
         assert!(tags.len() > 5, "{tags:?}");
         let (open, closed) = tags.split_last().unwrap();
         assert_eq!(*open, 0, "the open chunk is stored as it is");
@@ -1126,18 +1144,7 @@ mod tests {
         // rest once the next batch trimmed it.
         assert_eq!(store.keys.covered(), 12);
         drop(store);
-        let db = Database::create(dir.path().join("log.redb")).unwrap();
-        let r = db.begin_read().unwrap();
-        let keys: Vec<u64> = r
-            .open_table(JOURNAL)
-            .unwrap()
-            .iter()
-            .unwrap()
-            .map(|x| x.unwrap().0.value())
-            .collect();
-        assert_eq!(keys, vec![12, 16]);
-        drop(r);
-        drop(db);
+        assert_eq!(on_disk(dir.path()).journal, vec![12, 16]);
         let store = Embedded::open_with(dir.path(), options).unwrap();
         assert_eq!(
             store.search(&[7u8; 32], 100).unwrap(),
