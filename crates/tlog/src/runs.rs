@@ -293,7 +293,9 @@ fn write_run(
             .map_err(|e| io_err(&tmp, e))?;
         drop(w);
         f.sync_all().map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        // The rename is durable before any manifest names the run.
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
