@@ -36,6 +36,8 @@ const BLOCK_ROWS: usize = 170;
 pub const MERGE_FAN_IN: usize = 4;
 const BLOOM_BITS_PER_ROW: u64 = 10;
 const BLOOM_PROBES: u64 = 7;
+/// Rows written between two syncs of a run being written (about 4 MiB).
+const SYNC_EVERY_ROWS: u64 = 174_763;
 /// Largest run accepted (rows): 2^36 rows is 1.5 TiB.
 const MAX_ROWS: u64 = 1 << 36;
 
@@ -286,6 +288,13 @@ fn write_run(
             b[16..].copy_from_slice(&i.to_be_bytes());
             put(&mut w, &b)?;
             n += 1;
+            // Write back as we go: one large sync at the end would queue the whole run ahead
+            // of the sequencer's next commit on the disk.
+            if n % SYNC_EVERY_ROWS == 0 {
+                w.flush()
+                    .and_then(|()| w.get_ref().sync_data())
+                    .map_err(|e| io_err(&tmp, e))?;
+            }
         }
         put(&mut w, &n.to_be_bytes())?;
         w.write_all(hasher.finish().as_bytes())
