@@ -389,6 +389,8 @@ pub struct KeyIndex {
     options: IndexOptions,
     writable: bool,
     memory: RwLock<Memory>,
+    /// Rows moved out of memory, being written as runs.
+    frozen: RwLock<Option<Arc<Memory>>>,
     runs: RwLock<Arc<RunSet>>,
     /// Held while the run set changes (flush, merge): one manifest writer at a time.
     changing: Mutex<u64>,
@@ -460,6 +462,7 @@ impl KeyIndex {
             options,
             writable,
             memory: RwLock::new(memory),
+            frozen: RwLock::new(None),
             runs: RwLock::new(Arc::new(set)),
             changing: Mutex::new(next_id),
             merger: Mutex::new(None),
@@ -472,8 +475,11 @@ impl KeyIndex {
                 .spawn(move || {
                     while rx.recv().is_ok() {
                         let Some(index) = weak.upgrade() else { return };
-                        // A failed merge leaves the runs as they were; the next flush retries.
-                        while let Ok(true) = index.merge_once() {}
+                        // A failed write or merge leaves the runs as they were; the next
+                        // nudge (the next full memory) retries.
+                        if index.write_frozen().is_ok() {
+                            while let Ok(true) = index.merge_once() {}
+                        }
                     }
                 })
                 .map_err(|e| StoreError::Unavailable(format!("merge thread: {e}")))?;
@@ -488,7 +494,9 @@ impl KeyIndex {
         self.runs.read().expect("lock").covered
     }
 
-    /// Takes the rows of newly committed entries; writes a run when enough are held.
+    /// Takes the rows of newly committed entries. When enough are held they are frozen and
+    /// written out as runs: by the background thread (the caller, the sequencer, does not wait
+    /// for the files), or at once without one.
     pub fn committed(&self, entries: &[EntryKeys]) -> Result<(), StoreError> {
         let full = {
             let mut m = self.memory.write().expect("lock");
@@ -497,8 +505,11 @@ impl KeyIndex {
             }
             m.to - m.from >= self.options.flush_entries
         };
-        if full && self.writable {
-            self.flush()?;
+        if full && self.writable && self.freeze() {
+            match self.options.background_merge {
+                true => self.nudge(),
+                false => self.write_frozen()?,
+            }
         }
         Ok(())
     }
@@ -514,22 +525,50 @@ impl KeyIndex {
         self.flush()
     }
 
-    /// Writes the rows held in memory as one run per index.
+    /// Writes every row held in memory out as runs, now.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.write_frozen()?;
+        if self.freeze() {
+            self.write_frozen()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the rows in memory aside, to be written as runs, unless rows wait already (they
+    /// go first; memory keeps growing meanwhile). Whether it did.
+    fn freeze(&self) -> bool {
+        let mut m = self.memory.write().expect("lock");
+        let mut frozen = self.frozen.write().expect("lock");
+        if frozen.is_some() || m.to == m.from {
+            return false;
+        }
+        let to = m.to;
+        let rows = std::mem::replace(
+            &mut *m,
+            Memory {
+                from: to,
+                to,
+                ..Default::default()
+            },
+        );
+        *frozen = Some(Arc::new(rows));
+        true
+    }
+
+    /// Writes the frozen rows as one run per index, names them in the manifest, and lets them
+    /// go from memory.
+    fn write_frozen(&self) -> Result<(), StoreError> {
         let mut next_id = self.changing.lock().expect("lock");
-        let (mut leaf_rows, mut search_rows, to) = {
-            let m = self.memory.read().expect("lock");
-            if m.to == m.from {
-                return Ok(());
-            }
-            let l: Vec<(Key, u64)> = m.leaves.iter().map(|(k, i)| (*k, *i)).collect();
-            let s: Vec<(Key, u64)> = m
-                .search
-                .iter()
-                .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i)))
-                .collect();
-            (l, s, m.to)
+        let Some(m) = self.frozen.read().expect("lock").clone() else {
+            return Ok(());
         };
+        let mut leaf_rows: Vec<(Key, u64)> = m.leaves.iter().map(|(k, i)| (*k, *i)).collect();
+        let mut search_rows: Vec<(Key, u64)> = m
+            .search
+            .iter()
+            .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i)))
+            .collect();
+        let to = m.to;
         leaf_rows.sort_unstable();
         search_rows.sort_unstable();
         search_rows.dedup();
@@ -555,16 +594,9 @@ impl KeyIndex {
                 return Err(e);
             }
         };
-        // Runs first, then memory: a reader (memory first, then runs) sees every row.
+        // Runs first, then the frozen rows: a reader (memory, frozen, then runs) sees every row.
         *self.runs.write().expect("lock") = Arc::new(set);
-        {
-            let mut m = self.memory.write().expect("lock");
-            *m = Memory {
-                from: to,
-                to,
-                ..Default::default()
-            };
-        }
+        *self.frozen.write().expect("lock") = None;
         drop(next_id);
         match self.options.background_merge {
             true => self.nudge(),
@@ -663,6 +695,11 @@ impl KeyIndex {
         if let Some(i) = self.memory.read().expect("lock").leaves.get(key) {
             return Ok(Some(*i));
         }
+        if let Some(f) = self.frozen.read().expect("lock").as_ref()
+            && let Some(i) = f.leaves.get(key)
+        {
+            return Ok(Some(*i));
+        }
         let set = self.runs.read().expect("lock").clone();
         let mut out = Vec::new();
         for r in set.leaves.iter().rev() {
@@ -684,6 +721,11 @@ impl KeyIndex {
             .get(key)
             .cloned()
             .unwrap_or_default();
+        if let Some(f) = self.frozen.read().expect("lock").as_ref()
+            && let Some(v) = f.search.get(key)
+        {
+            out.extend_from_slice(v);
+        }
         let set = self.runs.read().expect("lock").clone();
         for r in &set.search {
             let mut found = Vec::new();
@@ -706,6 +748,13 @@ impl KeyIndex {
             .iter()
             .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i)))
             .collect();
+        if let Some(f) = self.frozen.read().expect("lock").as_ref() {
+            out.extend(
+                f.search
+                    .iter()
+                    .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i))),
+            );
+        }
         let set = self.runs.read().expect("lock").clone();
         for r in &set.search {
             for row in r.rows() {
