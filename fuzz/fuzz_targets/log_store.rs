@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(dir.join("00000001.run"), run).expect("write");
     let options = IndexOptions {
         flush_entries: 1 << 20,
-        background_merge: false,
+        background: false,
     };
     if let Ok(index) = KeyIndex::open(&dir, options, false, []) {
         let _ = index.find_leaf(&[0; 16]);

@@ -72,7 +72,7 @@ fn embedded_proofs_and_searches_with_small_index_runs() {
                 &path,
                 IndexOptions {
                     flush_entries: 40,
-                    background_merge: true,
+                    background: true,
                 },
             )
             .unwrap(),

@@ -3,9 +3,10 @@
 //! Leaf hashes and search keys are random, so a B-tree index dirties one page per inserted key
 //! and the log's commits write (and sync) far more index pages than entry bytes. Here the rows
 //! of recent entries live in memory (made durable by the store's journal, which is written in
-//! index order) and are written out every [`IndexOptions::flush_entries`] entries as an
-//! immutable, sorted *run* file. A background thread merges runs of the same size tier,
-//! [`MERGE_FAN_IN`] at a time, so a lookup consults few of them; each run keeps a Bloom filter
+//! index order). Every [`IndexOptions::flush_entries`] entries they are set aside, still
+//! answering lookups, and a background thread writes them out as an immutable, sorted *run*
+//! file per index. The same thread merges runs of about one size, [`MERGE_FAN_IN`] at a time,
+//! so a lookup consults few of them. Each run keeps a Bloom filter
 //! and the first key of every block in memory, so a lookup reads at most the blocks holding
 //! its key, and a key a run does not hold costs no read at all.
 //!
@@ -46,15 +47,16 @@ const MAX_ROWS: u64 = 1 << 36;
 pub struct IndexOptions {
     /// Entries whose rows are held in memory before they are written out as a run.
     pub flush_entries: u64,
-    /// Whether runs are merged by a background thread (off: merges happen on flush).
-    pub background_merge: bool,
+    /// Whether runs are written and merged by a background thread (off: at once, on the thread
+    /// that filled the memory).
+    pub background: bool,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
         Self {
             flush_entries: 65_536,
-            background_merge: true,
+            background: true,
         }
     }
 }
@@ -467,7 +469,7 @@ impl KeyIndex {
             changing: Mutex::new(next_id),
             merger: Mutex::new(None),
         });
-        if writable && options.background_merge {
+        if writable && options.background {
             let (tx, rx) = std::sync::mpsc::channel::<()>();
             let weak = Arc::downgrade(&index);
             std::thread::Builder::new()
@@ -506,7 +508,7 @@ impl KeyIndex {
             m.to - m.from >= self.options.flush_entries
         };
         if full && self.writable && self.freeze() {
-            match self.options.background_merge {
+            match self.options.background {
                 true => self.nudge(),
                 false => self.write_frozen()?,
             }
@@ -598,7 +600,7 @@ impl KeyIndex {
         *self.runs.write().expect("lock") = Arc::new(set);
         *self.frozen.write().expect("lock") = None;
         drop(next_id);
-        match self.options.background_merge {
+        match self.options.background {
             true => self.nudge(),
             false => while self.merge_once()? {},
         }
@@ -856,7 +858,7 @@ mod tests {
     fn options(flush: u64) -> IndexOptions {
         IndexOptions {
             flush_entries: flush,
-            background_merge: false,
+            background: false,
         }
     }
 
@@ -899,13 +901,13 @@ mod tests {
     }
 
     #[test]
-    fn background_merges_keep_every_row() {
+    fn backgrounds_keep_every_row() {
         let dir = tempfile::tempdir().unwrap();
         let index = KeyIndex::open(
             dir.path(),
             IndexOptions {
                 flush_entries: 20,
-                background_merge: true,
+                background: true,
             },
             true,
             [],

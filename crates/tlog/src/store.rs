@@ -1134,7 +1134,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options = IndexOptions {
             flush_entries: 10,
-            background_merge: false,
+            background: false,
         };
         let store = Embedded::open_with(dir.path(), options).unwrap();
         for i in 0..5 {
