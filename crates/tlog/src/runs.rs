@@ -267,13 +267,20 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| io_err(dir, e))
 }
 
-/// Writes `rows` (ascending, distinct) as run `path`, durably.
+/// Writes `rows` (ascending, distinct, at most `max_rows`) as run `id` in `dir`, durably, and
+/// returns it open, with the fences and filter built as the rows went by.
 fn write_run(
-    path: &Path,
+    dir: &Path,
+    id: u64,
+    max_rows: u64,
     rows: impl Iterator<Item = Result<(Key, u64), StoreError>>,
-) -> Result<(), StoreError> {
+) -> Result<Run, StoreError> {
+    let path = run_path(dir, id);
     let tmp = path.with_extension("tmp");
     let result = (|| {
+        let mut fences = Vec::with_capacity((max_rows as usize).div_ceil(BLOCK_ROWS));
+        let mut bloom = Bloom::new(max_rows);
+        let mut last: Option<(Key, u64)> = None;
         let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         let mut w = BufWriter::with_capacity(1 << 16, &f);
         let mut hasher = sigil_crypto::hash::Hasher::new(sigil_crypto::HashAlgorithm::Sha256);
@@ -285,6 +292,16 @@ fn write_run(
         let mut n = 0u64;
         for row in rows {
             let (k, i) = row?;
+            if last.is_some_and(|l| l >= (k, i)) {
+                return Err(corrupt(&tmp, format!("row {n} is out of order")));
+            }
+            if n as usize % BLOCK_ROWS == 0 {
+                fences.push(k);
+            }
+            if last.is_none_or(|(lk, _)| lk != k) {
+                bloom.insert(&k);
+            }
+            last = Some((k, i));
             let mut b = [0u8; ROW];
             b[..16].copy_from_slice(&k);
             b[16..].copy_from_slice(&i.to_be_bytes());
@@ -304,9 +321,18 @@ fn write_run(
             .map_err(|e| io_err(&tmp, e))?;
         drop(w);
         f.sync_all().map_err(|e| io_err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
         // The rename is durable before any manifest names the run.
-        sync_dir(path.parent().unwrap_or(Path::new(".")))
+        sync_dir(dir)?;
+        let file = File::open(&path).map_err(|e| io_err(&path, e))?;
+        Ok(Run {
+            id,
+            path: path.clone(),
+            file,
+            rows: n,
+            fences,
+            bloom,
+        })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -576,11 +602,15 @@ impl KeyIndex {
         search_rows.dedup();
         let (lid, sid) = (*next_id, *next_id + 1);
         *next_id += 2;
-        let written = write_run(&run_path(&self.dir, lid), leaf_rows.into_iter().map(Ok))
-            .and_then(|()| write_run(&run_path(&self.dir, sid), search_rows.into_iter().map(Ok)))
-            .and_then(|()| {
-                let l = Run::open(run_path(&self.dir, lid), lid)?;
-                let s = Run::open(run_path(&self.dir, sid), sid)?;
+        let (nl, ns) = (leaf_rows.len() as u64, search_rows.len() as u64);
+        let written = write_run(&self.dir, lid, nl, leaf_rows.into_iter().map(Ok))
+            .and_then(|l| {
+                Ok((
+                    l,
+                    write_run(&self.dir, sid, ns, search_rows.into_iter().map(Ok))?,
+                ))
+            })
+            .and_then(|(l, s)| {
                 let mut set = RunSet::clone(&self.runs.read().expect("lock"));
                 set.leaves.push(Arc::new(l));
                 set.search.push(Arc::new(s));
@@ -657,14 +687,8 @@ impl KeyIndex {
             };
             let path = run_path(&self.dir, id);
             let sources = group.iter().map(|r| r.rows()).collect();
-            write_run(&path, merge_rows(sources))?;
-            let merged = match Run::open(path.clone(), id) {
-                Ok(r) => Arc::new(r),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(e);
-                }
-            };
+            let most = group.iter().map(|r| r.rows).sum();
+            let merged = Arc::new(write_run(&self.dir, id, most, merge_rows(sources))?);
             // Swap under the lock: flushes may have added runs meanwhile.
             let _guard = self.changing.lock().expect("lock");
             let mut new = RunSet::clone(&self.runs.read().expect("lock"));

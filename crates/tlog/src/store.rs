@@ -370,44 +370,35 @@ fn read_keys(r: &ReadTransaction) -> Result<(Vec<EntryKeys>, Vec<EntryKeys>), St
         }
     }
     let mut legacy: std::collections::BTreeMap<u64, EntryKeys> = Default::default();
+    fn entry(m: &mut std::collections::BTreeMap<u64, EntryKeys>, i: u64) -> &mut EntryKeys {
+        m.entry(i).or_insert_with(|| EntryKeys {
+            index: i,
+            leaf: [0; 16],
+            search: Vec::new(),
+        })
+    }
+    let key = |k: &[u8], what: &str| -> Result<Key, StoreError> {
+        if k.len() != 16 {
+            return Err(StoreError::Corrupt(format!(
+                "a {what} index key is not 16 bytes"
+            )));
+        }
+        Ok(prefix(k))
+    };
     if let Some(t) = legacy_table(r.open_table(LEAVES))? {
         for item in t.iter().map_err(unavailable)? {
             let (k, v) = item.map_err(unavailable)?;
-            if k.value().len() != 16 {
-                return Err(StoreError::Corrupt(
-                    "a leaf index key is not 16 bytes".into(),
-                ));
-            }
-            let i = v.value();
-            legacy
-                .entry(i)
-                .or_insert_with(|| EntryKeys {
-                    index: i,
-                    leaf: [0; 16],
-                    search: Vec::new(),
-                })
-                .leaf = prefix(k.value());
+            entry(&mut legacy, v.value()).leaf = key(k.value(), "leaf")?;
         }
     }
     if let Some(t) = legacy_table(r.open_multimap_table(SEARCH))? {
         for item in t.iter().map_err(unavailable)? {
             let (k, vs) = item.map_err(unavailable)?;
-            if k.value().len() != 16 {
-                return Err(StoreError::Corrupt(
-                    "a search index key is not 16 bytes".into(),
-                ));
-            }
+            let k = key(k.value(), "search")?;
             for v in vs {
-                let i = v.map_err(unavailable)?.value();
-                legacy
-                    .entry(i)
-                    .or_insert_with(|| EntryKeys {
-                        index: i,
-                        leaf: [0; 16],
-                        search: Vec::new(),
-                    })
+                entry(&mut legacy, v.map_err(unavailable)?.value())
                     .search
-                    .push(prefix(k.value()));
+                    .push(k);
             }
         }
     }
