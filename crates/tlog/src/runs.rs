@@ -113,6 +113,54 @@ impl Bloom {
     }
 }
 
+/// What a run's rows give its reader, built as they go by (written or read): the first key of
+/// each block and the filter, with the order checked.
+struct Shape {
+    fences: Vec<Key>,
+    bloom: Bloom,
+    last: Option<(Key, u64)>,
+    rows: u64,
+}
+
+impl Shape {
+    /// For at most `max_rows` rows.
+    fn new(max_rows: u64) -> Self {
+        Self {
+            fences: Vec::with_capacity((max_rows as usize).div_ceil(BLOCK_ROWS)),
+            bloom: Bloom::new(max_rows),
+            last: None,
+            rows: 0,
+        }
+    }
+
+    /// The next row of the run at `path`; it must follow the last one.
+    fn push(&mut self, (k, i): (Key, u64), path: &Path) -> Result<(), StoreError> {
+        if self.last.is_some_and(|l| l >= (k, i)) {
+            return Err(corrupt(path, format!("row {} is out of order", self.rows)));
+        }
+        if self.rows as usize % BLOCK_ROWS == 0 {
+            self.fences.push(k);
+        }
+        if self.last.is_none_or(|(lk, _)| lk != k) {
+            self.bloom.insert(&k);
+        }
+        self.last = Some((k, i));
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn run(self, id: u64, path: PathBuf, file: File) -> Run {
+        Run {
+            id,
+            path,
+            file,
+            rows: self.rows,
+            fences: self.fences,
+            bloom: self.bloom,
+        }
+    }
+}
+
 /// One immutable sorted run.
 struct Run {
     id: u64,
@@ -145,24 +193,12 @@ impl Run {
             return Err(corrupt(&path, "not a sigil index run"));
         }
         hasher.update(&magic);
-        let mut fences = Vec::with_capacity((rows as usize).div_ceil(BLOCK_ROWS));
-        let mut bloom = Bloom::new(rows);
-        let mut last: Option<(Key, u64)> = None;
+        let mut shape = Shape::new(rows);
         let mut row = [0u8; ROW];
-        for n in 0..rows {
+        for _ in 0..rows {
             r.read_exact(&mut row).map_err(|e| io_err(&path, e))?;
             hasher.update(&row);
-            let (k, i) = row_at(&row);
-            if last.is_some_and(|l| l >= (k, i)) {
-                return Err(corrupt(&path, format!("row {n} is out of order")));
-            }
-            if n as usize % BLOCK_ROWS == 0 {
-                fences.push(k);
-            }
-            if last.is_none_or(|(lk, _)| lk != k) {
-                bloom.insert(&k);
-            }
-            last = Some((k, i));
+            shape.push(row_at(&row), &path)?;
         }
         let mut trailer = [0u8; 40];
         r.read_exact(&mut trailer).map_err(|e| io_err(&path, e))?;
@@ -172,14 +208,7 @@ impl Run {
         {
             return Err(corrupt(&path, "the checksum does not match"));
         }
-        Ok(Self {
-            id,
-            path,
-            file,
-            rows,
-            fences,
-            bloom,
-        })
+        Ok(shape.run(id, path, file))
     }
 
     /// Appends the indexes stored under `key` (ascending) to `out`, up to `limit` in all.
@@ -278,9 +307,7 @@ fn write_run(
     let path = run_path(dir, id);
     let tmp = path.with_extension("tmp");
     let result = (|| {
-        let mut fences = Vec::with_capacity((max_rows as usize).div_ceil(BLOCK_ROWS));
-        let mut bloom = Bloom::new(max_rows);
-        let mut last: Option<(Key, u64)> = None;
+        let mut shape = Shape::new(max_rows);
         let f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
         let mut w = BufWriter::with_capacity(1 << 16, &f);
         let mut hasher = sigil_crypto::hash::Hasher::new(sigil_crypto::HashAlgorithm::Sha256);
@@ -292,16 +319,7 @@ fn write_run(
         let mut n = 0u64;
         for row in rows {
             let (k, i) = row?;
-            if last.is_some_and(|l| l >= (k, i)) {
-                return Err(corrupt(&tmp, format!("row {n} is out of order")));
-            }
-            if n as usize % BLOCK_ROWS == 0 {
-                fences.push(k);
-            }
-            if last.is_none_or(|(lk, _)| lk != k) {
-                bloom.insert(&k);
-            }
-            last = Some((k, i));
+            shape.push((k, i), &tmp)?;
             let mut b = [0u8; ROW];
             b[..16].copy_from_slice(&k);
             b[16..].copy_from_slice(&i.to_be_bytes());
@@ -325,14 +343,7 @@ fn write_run(
         // The rename is durable before any manifest names the run.
         sync_dir(dir)?;
         let file = File::open(&path).map_err(|e| io_err(&path, e))?;
-        Ok(Run {
-            id,
-            path: path.clone(),
-            file,
-            rows: n,
-            fences,
-            bloom,
-        })
+        Ok(shape.run(id, path.clone(), file))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
