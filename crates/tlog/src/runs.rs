@@ -437,6 +437,8 @@ pub struct KeyIndex {
 }
 
 const MANIFEST: &str = "MANIFEST";
+/// Largest manifest read: a few runs per size tier name far fewer bytes.
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 
 impl KeyIndex {
     /// Opens the index in `dir` (created when writable), with the journaled rows of entries
@@ -451,8 +453,20 @@ impl KeyIndex {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
         let manifest = dir.join(MANIFEST);
-        let (covered, leaves, search) = match std::fs::read_to_string(&manifest) {
-            Ok(text) => parse_manifest(&text).ok_or_else(|| corrupt(&manifest, "malformed"))?,
+        let (covered, leaves, search) = match File::open(&manifest) {
+            Ok(f) => {
+                let mut text = String::new();
+                f.take(MAX_MANIFEST_BYTES + 1)
+                    .read_to_string(&mut text)
+                    .map_err(|e| corrupt(&manifest, e))?;
+                if text.len() as u64 > MAX_MANIFEST_BYTES {
+                    return Err(corrupt(
+                        &manifest,
+                        format!("larger than {MAX_MANIFEST_BYTES} bytes"),
+                    ));
+                }
+                parse_manifest(&text).ok_or_else(|| corrupt(&manifest, "malformed"))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, Vec::new(), Vec::new()),
             Err(e) => return Err(io_err(&manifest, e)),
         };
@@ -1006,7 +1020,14 @@ mod tests {
         std::fs::write(dir.path().join(MANIFEST), "sigil key index 1\ncovered x\n").unwrap();
         let e = open_err(dir.path());
         assert!(
-            matches!(&e, StoreError::Corrupt(m) if m.contains("MANIFEST")),
+            matches!(&e, StoreError::Corrupt(m) if m.contains("MANIFEST") && m.contains("malformed")),
+            "{e}"
+        );
+        // One that is too large to be a manifest.
+        std::fs::write(dir.path().join(MANIFEST), vec![b'1'; 70_000]).unwrap();
+        let e = open_err(dir.path());
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m.contains("larger than 65536 bytes")),
             "{e}"
         );
     }

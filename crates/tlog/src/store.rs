@@ -246,10 +246,8 @@ fn unpack_chunk(first: u64, v: &[u8]) -> Result<Vec<u8>, StoreError> {
         ))),
     }
 }
-/// Leaf hash (first [`LEAF_KEY_LEN`] bytes) to index.
+/// Stores written before the run index: leaf-hash prefix to index (read once, to convert).
 const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
-/// Bytes of a leaf hash kept in the leaf index (a 128-bit prefix).
-const LEAF_KEY_LEN: usize = 16;
 
 fn encode_entry(out: &mut Vec<u8>, integrated_time: i64, body: &[u8]) {
     out.extend_from_slice(&integrated_time.to_be_bytes());
@@ -286,25 +284,29 @@ fn decode_chunk(first: u64, mut v: &[u8]) -> Result<Vec<StoredEntry>, StoreError
     Ok(out)
 }
 const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+/// Stores written before the run index: search-key prefix to indexes (read once, to convert).
 const SEARCH: MultimapTableDefinition<&[u8], u64> = MultimapTableDefinition::new("search");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// The key rows of entries not yet in an index run, one row per batch (keyed by its first
 /// index, so that inserts append): per entry, `leaf prefix ‖ u32 count ‖ search prefixes`.
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("index_journal");
 
+/// The 128-bit prefix of a leaf hash or search-key hash that the index keeps (at least 16
+/// bytes in).
 fn prefix(k: &[u8]) -> Key {
-    let mut p = [0u8; 16];
-    p.copy_from_slice(&k[..16]);
+    let mut p = Key::default();
+    let n = p.len();
+    p.copy_from_slice(&k[..n]);
     p
 }
 
-fn encode_journal(batch: &Batch) -> Vec<u8> {
+fn encode_journal(rows: &[EntryKeys]) -> Vec<u8> {
     let mut v = Vec::new();
-    for e in &batch.entries {
-        v.extend_from_slice(&e.leaf[..LEAF_KEY_LEN]);
-        v.extend_from_slice(&(e.keys.len() as u32).to_be_bytes());
-        for k in &e.keys {
-            v.extend_from_slice(&k[..SEARCH_KEY_LEN]);
+    for e in rows {
+        v.extend_from_slice(&e.leaf);
+        v.extend_from_slice(&(e.search.len() as u32).to_be_bytes());
+        for k in &e.search {
+            v.extend_from_slice(k);
         }
     }
     v
@@ -404,9 +406,6 @@ fn read_keys(r: &ReadTransaction) -> Result<(Vec<EntryKeys>, Vec<EntryKeys>), St
     }
     Ok((journal, legacy.into_values().collect()))
 }
-
-/// Bytes of a search key kept in the index (a 128-bit prefix of the key's hash).
-const SEARCH_KEY_LEN: usize = 16;
 
 /// The embedded store: one redb file, `log.redb`, in the data directory.
 ///
@@ -703,6 +702,17 @@ impl LogStore for Embedded {
     }
 
     fn append(&self, batch: &Batch) -> Result<(), StoreError> {
+        // The batch's key rows: journaled in its transaction, then handed to the index.
+        let rows: Vec<EntryKeys> = batch
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| EntryKeys {
+                index: batch.first + i as u64,
+                leaf: prefix(&e.leaf),
+                search: e.keys.iter().map(|k| prefix(k)).collect(),
+            })
+            .collect();
         self.write(|db| {
             let w = db.begin_write().map_err(unavailable)?;
             {
@@ -730,18 +740,21 @@ impl LogStore for Embedded {
                         .map_err(unavailable)?;
                 }
                 journal
-                    .insert(batch.first, encode_journal(batch).as_slice())
+                    .insert(batch.first, encode_journal(&rows).as_slice())
                     .map_err(unavailable)?;
                 // The last chunk grows until it is about a page; then a new one starts. The
                 // open chunk is stored uncompressed, so that each chunk is compressed once,
                 // when it closes, rather than on every batch that extends it.
-                let last = entries
-                    .last()
-                    .map_err(unavailable)?
-                    .map(|(k, v)| (k.value(), v.value().first() == Some(&0), v.value().to_vec()));
+                let last = match entries.last().map_err(unavailable)? {
+                    Some((k, v)) => Some((
+                        k.value(),
+                        v.value().first() == Some(&0),
+                        unpack_chunk(k.value(), v.value())?,
+                    )),
+                    None => None,
+                };
                 let (mut chunk, mut buf) = match last {
-                    Some((k, stored_raw, v)) => {
-                        let raw = unpack_chunk(k, &v)?;
+                    Some((k, stored_raw, raw)) => {
                         if raw.len() < CHUNK_RAW_BYTES {
                             (k, raw)
                         } else {
@@ -798,16 +811,6 @@ impl LogStore for Embedded {
         // The batch is durable. Its rows join the index; when that writes a run and the run
         // fails (a full disk), the rows stay in memory and the journal, and the next batch
         // tries again: the append itself stands.
-        let rows: Vec<EntryKeys> = batch
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| EntryKeys {
-                index: batch.first + i as u64,
-                leaf: prefix(&e.leaf),
-                search: e.keys.iter().map(|k| prefix(k)).collect(),
-            })
-            .collect();
         let _ = self.keys.committed(&rows);
         Ok(())
     }
