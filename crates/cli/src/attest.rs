@@ -85,9 +85,9 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         }],
     };
     let envelope_json = serde_json::to_string(&envelope)?;
-    let entry = if args.tlog_upload {
+    let entry = if args.tlog.tlog_upload {
         let e = crate::rekor::upload(
-            &args.rekor_url,
+            &args.tlog.rekor_url,
             &crate::rekor::dsse(&envelope_json, key.public_key()),
         )?;
         eprintln!("tlog entry created with index: {}", e.log_index.0);
@@ -119,13 +119,13 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let trust = trust_material(&args.signer)?;
     let req = requirement(&args.signer)?;
-    let bundle = match (&args.bundle, &args.signature) {
-        (Some(p), _) => read_bundle(p)?,
+    let (bundle, detached) = match (&args.bundle, &args.signature) {
+        (Some(p), _) => (read_bundle(p)?, false),
         (None, Some(p)) => {
             let bytes = read_limited(p, sigil_formats::bundle::MAX_BUNDLE_LEN, "attestation")?;
             let envelope: Envelope = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a DSSE envelope", p.display()))?;
-            Bundle::dsse_with_key(String::new(), envelope)
+            (Bundle::dsse_with_key(String::new(), envelope), true)
         }
         (None, None) => bail!("either --bundle or --signature is required"),
     };
@@ -134,13 +134,32 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
     }
     let file = args.file.to_string_lossy().into_owned();
     let artifact = artifact(&file, &bundle)?;
-    // Key-signed envelopes without log entries verify offline, as key-signed blobs do.
-    let key_only =
-        matches!(req, Requirement::Key(_)) && bundle.verification_material.tlog_entries.is_empty();
     let options = Options {
-        require_tlog: !args.signer.insecure_ignore_tlog && !key_only,
+        require_tlog: args.signer.tlog.required(),
         predicate_type: Some(predicate_type),
     };
-    let report = verify_bundle(&bundle, &artifact, &trust, &req, &options);
+    let report = match (&req, detached && options.require_tlog) {
+        // A bare envelope carries no entry: find it in the log, by the subject's digest (what
+        // the log indexes a dsse entry under) and the key.
+        (Requirement::Key(key), true) => {
+            let subject = artifact
+                .digest(sigil_crypto::HashAlgorithm::Sha256)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("the artefact's sha256 digest is unknown"))?;
+            crate::logreq::verify_unlogged(
+                &args.signer.tlog.rekor_url,
+                &subject,
+                key,
+                |entry| {
+                    let mut b = bundle.clone();
+                    b.media_type = sigil_formats::bundle::MEDIA_TYPE_V01.to_owned();
+                    b.verification_material.tlog_entries.push(entry);
+                    b
+                },
+                |b| verify_bundle(b, &artifact, &trust, &req, &options),
+            )?
+        }
+        _ => verify_bundle(&bundle, &artifact, &trust, &req, &options),
+    };
     finish(&report, args.output, &file)
 }

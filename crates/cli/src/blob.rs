@@ -1,16 +1,14 @@
 //! `sign-blob` and `verify-blob` with keys.
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::json;
 use sigil_crypto::hash::{hash_reader, hash_reader_multi};
-use sigil_crypto::{Digest, HashAlgorithm, SignatureError};
+use sigil_crypto::{Digest, HashAlgorithm};
 use sigil_formats::bundle::{self, AnyBundle, Bundle};
 use sigil_formats::signature::{MAX_SIGNATURE_FILE_LEN, decode_signature, encode_signature};
 
-use crate::cli::{OutputFormat, SignBlob, VerifyBlob};
+use crate::cli::{SignBlob, VerifyBlob};
 use crate::support::{
-    AtomicOutputs, Input, VerificationFailed, load_public_key, load_signing_key, print_json,
-    progress, read_limited,
+    AtomicOutputs, Input, load_public_key, load_signing_key, progress, read_limited,
 };
 
 pub fn sign(args: SignBlob) -> Result<()> {
@@ -24,9 +22,9 @@ pub fn sign(args: SignBlob) -> Result<()> {
     pb.finish_and_clear();
     let signature = key.sign_digest(&digest)?;
     let b64 = encode_signature(&signature);
-    let entry = if args.tlog_upload {
+    let entry = if args.tlog.tlog_upload {
         let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
-        let e = crate::rekor::upload(&args.rekor_url, &proposed)?;
+        let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
         eprintln!("tlog entry created with index: {}", e.log_index.0);
         Some(e)
     } else {
@@ -60,7 +58,6 @@ pub fn sign(args: SignBlob) -> Result<()> {
 
 /// The signature and what came with it.
 struct Evidence {
-    kind: &'static str,
     signature: Vec<u8>,
     /// The digest a bundle claims for the artefact.
     claimed: Option<Digest>,
@@ -68,10 +65,13 @@ struct Evidence {
 
 /// How a `verify-blob` is checked: by the full engine, or as a key signature.
 enum Route {
-    /// Certificates and log entries are evidence only the engine can weigh.
+    /// Certificates and log entries are evidence only the engine can weigh; a bundle without
+    /// an entry goes here too when the verifier requires one (the engine says it is missing).
     Engine(Box<sigil_formats::bundle::Bundle>),
-    /// A key-signed signature (detached, or a bundle without log entries).
+    /// A key-signed signature whose log requirement was waived.
     KeyOnly(Evidence),
+    /// A detached signature that must be found in the log given with `--rekor-url`.
+    Lookup(Vec<u8>),
 }
 
 /// Reads the signature or bundle once and decides how to verify it.
@@ -80,8 +80,10 @@ fn route(args: &VerifyBlob) -> Result<Route> {
         let bytes = read_limited(path, MAX_SIGNATURE_FILE_LEN, "signature")?;
         let signature =
             decode_signature(&bytes).with_context(|| format!("signature {}", path.display()))?;
+        if args.signer.tlog.required() {
+            return Ok(Route::Lookup(signature));
+        }
         return Ok(Route::KeyOnly(Evidence {
-            kind: "signature",
             signature,
             claimed: None,
         }));
@@ -97,6 +99,7 @@ fn route(args: &VerifyBlob) -> Result<Route> {
         AnyBundle::Sigstore(b) => {
             let vm = &b.verification_material;
             if identity
+                || args.signer.tlog.required()
                 || !vm.tlog_entries.is_empty()
                 || vm.certificate.is_some()
                 || vm.x509_certificate_chain.is_some()
@@ -131,21 +134,21 @@ fn route(args: &VerifyBlob) -> Result<Route> {
                 None => None,
             };
             Ok(Route::KeyOnly(Evidence {
-                kind: "sigstore-bundle",
                 signature: ms.signature.0.clone(),
                 claimed,
             }))
         }
         // cosign's old format: with a certificate or a Rekor entry, verify it as the v0.1 bundle
         // it is equivalent to, so that the SET and the certificate are checked.
-        AnyBundle::Cosign(c) if identity || c.rekor_bundle.is_some() => {
+        AnyBundle::Cosign(c)
+            if identity || c.rekor_bundle.is_some() || args.signer.tlog.required() =>
+        {
             Ok(Route::Engine(Box::new(
                 c.to_sigstore()
                     .with_context(|| format!("bundle {}", path.display()))?,
             )))
         }
         AnyBundle::Cosign(c) => Ok(Route::KeyOnly(Evidence {
-            kind: "cosign-bundle",
             signature: decode_signature(c.base64_signature.as_bytes())
                 .with_context(|| format!("bundle {}: base64Signature", path.display()))?,
             claimed: None,
@@ -154,17 +157,56 @@ fn route(args: &VerifyBlob) -> Result<Route> {
 }
 
 pub fn verify(args: VerifyBlob) -> Result<()> {
+    let file = args.file.to_string_lossy().into_owned();
+    let options = sigil_verify::Options {
+        require_tlog: args.signer.tlog.required(),
+        predicate_type: None,
+    };
     let evidence = match route(&args)? {
         Route::Engine(b) => {
             let trust = crate::bundle_cmd::trust_material(&args.signer)?;
             let req = crate::bundle_cmd::requirement(&args.signer)?;
-            let file = args.file.to_string_lossy().into_owned();
             let artifact = crate::bundle_cmd::artifact(&file, &b)?;
-            let options = sigil_verify::Options {
-                require_tlog: !args.signer.insecure_ignore_tlog,
-                predicate_type: None,
-            };
             let report = sigil_verify::verify_bundle(&b, &artifact, &trust, &req, &options);
+            return crate::bundle_cmd::finish(&report, args.output, &file);
+        }
+        Route::Lookup(signature) => {
+            let trust = crate::bundle_cmd::trust_material(&args.signer)?;
+            let req = crate::bundle_cmd::requirement(&args.signer)?;
+            let sigil_verify::Requirement::Key(key) = &req else {
+                bail!("a detached signature is verified with --key");
+            };
+            let alg = key.algorithm().signing_hash();
+            let probe = Bundle::message_signature_with_key(
+                key.hint(),
+                alg.sigstore_name(),
+                Vec::new(),
+                Vec::new(),
+            );
+            let artifact = crate::bundle_cmd::artifact(&file, &probe)?;
+            let digest = artifact
+                .digest(alg)
+                .cloned()
+                .ok_or_else(|| anyhow!("the artefact's {alg} digest is unknown"))?;
+            let report = crate::logreq::verify_unlogged(
+                &args.signer.tlog.rekor_url,
+                &digest,
+                key,
+                |entry| {
+                    let mut b = Bundle::message_signature_with_key(
+                        key.hint(),
+                        alg.sigstore_name(),
+                        digest.as_bytes().to_vec(),
+                        signature.clone(),
+                    );
+                    // Rekor v1's answer: a SET, an inclusion proof and its checkpoint, each
+                    // checked when present (the v0.1 rules).
+                    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
+                    b.verification_material.tlog_entries.push(entry);
+                    b
+                },
+                |b| sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options),
+            )?;
             return crate::bundle_cmd::finish(&report, args.output, &file);
         }
         Route::KeyOnly(evidence) => evidence,
@@ -176,89 +218,49 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         .ok_or_else(|| anyhow!("--key is required to verify a key-signed signature"))?;
     let key = load_public_key(key_ref)?;
     let input = Input::open(&args.file)?;
-    let algorithms = key.algorithm().accepted_hashes();
+    let mut algorithms = key.algorithm().accepted_hashes().to_vec();
+    if let Some(c) = &evidence.claimed
+        && !algorithms.contains(&c.algorithm())
+    {
+        algorithms.push(c.algorithm());
+    }
     let pb = progress(input.len(), "hashing");
-    let digests = hash_reader_multi(algorithms, input.reader(), |n| pb.inc(n))
+    let digests = hash_reader_multi(&algorithms, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
-
-    let outcome = check(&key, &evidence, &digests);
-    let file = args.file.display().to_string();
-    if args.output == OutputFormat::Json {
-        print_json(&json!({
-            "verified": outcome.is_ok(),
-            "file": file,
-            "evidence": evidence.kind,
-            "key": {"algorithm": key.algorithm().to_string(), "hint": key.hint()},
-            "digest": digests[0].to_string(),
-            "checks": [
-                {"name": "digest", "ok": outcome.as_ref().map(|_| true).unwrap_or_else(|f| !f.digest),
-                 "detail": outcome.as_ref().err().filter(|f| f.digest).map(|f| f.message.clone())},
-                {"name": "signature", "ok": outcome.is_ok(),
-                 "detail": outcome.as_ref().err().filter(|f| !f.digest).map(|f| f.message.clone())},
-                {"name": "transparency-log", "ok": null, "detail": "no entries (bundles with log entries go through the full verifier)"},
-            ],
-            "error": outcome.as_ref().err().map(|f| f.message.clone()),
-        }))?;
-    }
-    match outcome {
-        Ok(()) => {
-            if args.output == OutputFormat::Text {
-                eprintln!("Verified OK");
-            }
-            Ok(())
-        }
-        Err(f) => Err(VerificationFailed(format!("{file}: {}", f.message)).into()),
-    }
+    let trust = crate::bundle_cmd::trust_material(&args.signer)?;
+    let report = verify_key_only(&key, &evidence, digests, &trust, &options);
+    crate::bundle_cmd::finish(&report, args.output, &file)
 }
 
-struct Failure {
-    /// True when the bundle's digest did not match the file (as opposed to the signature).
-    digest: bool,
-    message: String,
-}
-
-fn check(key: &sigil_crypto::PublicKey, ev: &Evidence, digests: &[Digest]) -> Result<(), Failure> {
-    if let Some(claimed) = &ev.claimed {
-        let Some(computed) = digests
-            .iter()
-            .find(|d| d.algorithm() == claimed.algorithm())
-        else {
-            return Err(Failure {
-                digest: true,
-                message: format!(
-                    "the bundle's digest is {}, but a {} key signs {} digests",
-                    claimed.algorithm(),
-                    key.algorithm(),
-                    key.algorithm().signing_hash()
-                ),
-            });
-        };
-        if computed != claimed {
-            return Err(Failure {
-                digest: true,
-                message: format!(
-                    "the bundle was made for other content: it names {claimed}, but the file is {computed}"
-                ),
-            });
+/// A key signature whose log requirement was waived, through the same engine as bundles: the
+/// bundle's claimed digest when it has one, else each digest the key's algorithm accepts.
+fn verify_key_only(
+    key: &sigil_crypto::PublicKey,
+    ev: &Evidence,
+    digests: Vec<Digest>,
+    trust: &sigil_verify::TrustMaterial,
+    options: &sigil_verify::Options,
+) -> sigil_verify::Report {
+    let req = sigil_verify::Requirement::Key(key.clone());
+    let attempts: Vec<Digest> = match &ev.claimed {
+        Some(c) => vec![c.clone()],
+        None => digests.clone(),
+    };
+    let artifact = sigil_verify::Artifact::from_digests(digests);
+    let mut first = None;
+    for d in attempts {
+        let b = Bundle::message_signature_with_key(
+            key.hint(),
+            d.algorithm().sigstore_name(),
+            d.as_bytes().to_vec(),
+            ev.signature.clone(),
+        );
+        let report = sigil_verify::verify_bundle(&b, &artifact, trust, &req, options);
+        if report.verified() {
+            return report;
         }
+        first.get_or_insert(report);
     }
-    let mut last: Option<SignatureError> = None;
-    for d in digests {
-        if ev
-            .claimed
-            .as_ref()
-            .is_some_and(|c| c.algorithm() != d.algorithm())
-        {
-            continue;
-        }
-        match key.verify_digest(d, &ev.signature) {
-            Ok(()) => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(Failure {
-        digest: false,
-        message: last.map_or_else(|| "no digest to check".to_owned(), |e| e.to_string()),
-    })
+    first.unwrap_or_default()
 }

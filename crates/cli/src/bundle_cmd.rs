@@ -129,7 +129,7 @@ pub fn finish(report: &Report, output: OutputFormat, subject: &str) -> Result<()
             &json!({"verified": report.verified(), "subject": subject, "checks": report.checks}),
         )?;
     }
-    match report.first_failure() {
+    match crate::logreq::explain(report) {
         None if report.verified() => {
             if output == OutputFormat::Text {
                 eprintln!("Verified OK");
@@ -137,7 +137,7 @@ pub fn finish(report: &Report, output: OutputFormat, subject: &str) -> Result<()
             Ok(())
         }
         None => Err(VerificationFailed("nothing was verified".into()).into()),
-        Some((name, why)) => Err(VerificationFailed(format!("check {name} failed: {why}")).into()),
+        Some(why) => Err(VerificationFailed(why).into()),
     }
 }
 
@@ -147,7 +147,7 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
     let b = read_bundle(&args.bundle)?;
     let artifact = artifact(&args.file_or_digest, &b)?;
     let options = Options {
-        require_tlog: !args.signer.insecure_ignore_tlog,
+        require_tlog: args.signer.tlog.required(),
         predicate_type: None,
     };
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);

@@ -101,6 +101,12 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         text.push_str(&format_line(algorithm, d.as_bytes(), name));
     }
     let signature = key.sign(text.as_bytes())?;
+    if args.tlog.tlog_upload {
+        let digest = sigil_crypto::Digest::of(key.algorithm().signing_hash(), text.as_bytes());
+        let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
+        let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
+        eprintln!("tlog entry created with index: {}", e.log_index.0);
+    }
     let mut outputs = AtomicOutputs::new(true);
     outputs.add(&output, text.as_bytes(), 0o644)?;
     outputs.add(&sig_path, encode_signature(&signature).as_bytes(), 0o644)?;
@@ -175,6 +181,46 @@ fn resolve(root: &Path, listed: &str) -> Result<(PathBuf, u64), Status> {
     Ok((canonical, meta.len()))
 }
 
+/// The checksum file's detached signature, verified with the log entry found in the log at
+/// `--rekor-url` (by the file's digest and the key) against the trust root's logs.
+fn signature_logged(
+    args: &ChecksumsVerify,
+    key: &sigil_crypto::PublicKey,
+    sums: &[u8],
+    signature: &[u8],
+) -> Result<Result<(), String>> {
+    let trust = crate::bundle_cmd::trust_material(&crate::cli::SignerArgs {
+        trusted_root: args.trusted_root.clone(),
+        ..Default::default()
+    })?;
+    let alg = key.algorithm().signing_hash();
+    let digest = sigil_crypto::Digest::of(alg, sums);
+    let artifact = sigil_verify::Artifact::from_digests(vec![digest.clone()]);
+    let req = sigil_verify::Requirement::Key(key.clone());
+    let options = sigil_verify::Options::default();
+    let report = crate::logreq::verify_unlogged(
+        &args.tlog.rekor_url,
+        &digest,
+        key,
+        |entry| {
+            let mut b = sigil_formats::bundle::Bundle::message_signature_with_key(
+                key.hint(),
+                alg.sigstore_name(),
+                digest.as_bytes().to_vec(),
+                signature.to_vec(),
+            );
+            b.media_type = sigil_formats::bundle::MEDIA_TYPE_V01.to_owned();
+            b.verification_material.tlog_entries.push(entry);
+            b
+        },
+        |b| sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options),
+    )?;
+    Ok(match crate::logreq::explain(&report) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    })
+}
+
 pub fn verify(args: ChecksumsVerify) -> Result<()> {
     let key = load_public_key(&args.key)?;
     let sums = read_limited(&args.checksum_file, MAX_CHECKSUM_FILE_LEN, "checksum file")?;
@@ -187,12 +233,18 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         .with_context(|| format!("signature {}", sig_path.display()))?;
     let name = args.checksum_file.display().to_string();
 
-    // 1. The checksum file's own signature, before anything it lists is touched.
-    if let Err(e) = key.verify(&sums, &signature) {
+    // 1. The checksum file's own signature, before anything it lists is touched; with its
+    // log entry unless the verifier waived the log.
+    let checked = if args.tlog.required() {
+        signature_logged(&args, &key, &sums, &signature)?
+    } else {
+        key.verify(&sums, &signature).map_err(|e| e.to_string())
+    };
+    if let Err(e) = checked {
         if args.output == OutputFormat::Json {
             print_json(&json!({
                 "ok": false, "checksum_file": name,
-                "signature": {"ok": false, "detail": e.to_string()}, "files": [],
+                "signature": {"ok": false, "detail": e}, "files": [],
             }))?;
         }
         return Err(VerificationFailed(format!(

@@ -170,17 +170,8 @@ pub struct SignBlob {
     /// Also write a Sigstore bundle (v0.3) to this file.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Upload the signature to the transparency log at --rekor-url; the entry and its proof go
-    /// into the bundle. Off by default: Sigil signs offline unless asked.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub tlog_upload: bool,
-    /// The transparency log (Rekor v1 API: `sigil log serve`, or Rekor).
-    #[arg(
-        long,
-        env = "SIGIL_REKOR_URL",
-        default_value = "https://rekor.sigstore.dev"
-    )]
-    pub rekor_url: String,
+    #[command(flatten)]
+    pub tlog: TlogUploadArgs,
     /// Skip confirmation prompts (accepted for cosign compatibility; Sigil does not prompt).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -232,9 +223,54 @@ pub struct SignerArgs {
     /// Use the embedded Sigstore staging trust root.
     #[arg(long, conflicts_with = "trusted_root")]
     pub staging: bool,
+    #[command(flatten)]
+    pub tlog: TlogArgs,
+}
+
+/// What a verifier requires of the transparency log (cosign's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlogArgs {
     /// Do not require a transparency log entry.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
+    /// The signatures were made on private infrastructure without a public log: do not require
+    /// a transparency log entry (cosign's flag).
+    #[arg(long)]
+    pub private_infrastructure: bool,
+    /// The transparency log in which a signature that carries no entry (a detached signature,
+    /// a bare DSSE envelope, an image signature without cosign's bundle annotation) is looked
+    /// up, by the artefact's digest and the key.
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
+}
+
+impl TlogArgs {
+    /// Whether a transparency log entry is required (unless waived by the verifier).
+    pub fn required(&self) -> bool {
+        crate::logreq::required(self.insecure_ignore_tlog, self.private_infrastructure)
+    }
+}
+
+/// Uploading to the transparency log when signing (cosign's flags).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlogUploadArgs {
+    /// Upload the signature to the transparency log at --rekor-url; the entry and its proof go
+    /// into the bundle (or cosign's `dev.sigstore.cosign/bundle` annotation for images). Off by
+    /// default: Sigil signs offline unless asked. A plain flag; `--tlog-upload=false` is
+    /// accepted too.
+    #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: bool,
+    /// The transparency log (Rekor v1 API: `sigil log serve`, or Rekor).
+    #[arg(
+        long,
+        env = "SIGIL_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
 }
 
 #[derive(Args, Debug)]
@@ -269,17 +305,8 @@ pub struct AttestBlob {
     /// Also write a Sigstore bundle (v0.3).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Upload the envelope (a dsse entry) to the transparency log at --rekor-url; the entry and
-    /// its proof go into the bundle.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub tlog_upload: bool,
-    /// The transparency log (Rekor v1 API).
-    #[arg(
-        long,
-        env = "SIGIL_REKOR_URL",
-        default_value = "https://rekor.sigstore.dev"
-    )]
-    pub rekor_url: String,
+    #[command(flatten)]
+    pub tlog: TlogUploadArgs,
     /// Skip confirmation prompts (accepted for cosign compatibility).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -391,17 +418,8 @@ pub struct SignImage {
         default_value_t
     )]
     pub registry_referrers_mode: ReferrersMode,
-    /// Upload the signature to the transparency log at --rekor-url; the entry goes into cosign's
-    /// `dev.sigstore.cosign/bundle` annotation (or the bundle, in oci-1-1 mode).
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub tlog_upload: bool,
-    /// The transparency log (Rekor v1 API).
-    #[arg(
-        long,
-        env = "SIGIL_REKOR_URL",
-        default_value = "https://rekor.sigstore.dev"
-    )]
-    pub rekor_url: String,
+    #[command(flatten)]
+    pub tlog: TlogUploadArgs,
     /// The docker-reference to sign instead of the image's repository.
     #[arg(long)]
     pub sign_container_identity: Option<String>,
@@ -436,13 +454,12 @@ pub struct VerifyImage {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// A trusted_root.json; when it lists transparency logs, every signature must carry a log
-    /// entry from one of them (cosign's `dev.sigstore.cosign/bundle`, or the bundle's).
+    /// A trusted_root.json naming the transparency logs signatures must be recorded in
+    /// [default: Sigstore public-good, embedded].
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
-    /// Do not require log entries even when the trusted root lists logs.
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    pub tlog: TlogArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -475,17 +492,8 @@ pub struct AttestImage {
         default_value_t
     )]
     pub registry_referrers_mode: ReferrersMode,
-    /// Upload the signature to the transparency log at --rekor-url; the entry goes into cosign's
-    /// `dev.sigstore.cosign/bundle` annotation (or the bundle, in oci-1-1 mode).
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    pub tlog_upload: bool,
-    /// The transparency log (Rekor v1 API).
-    #[arg(
-        long,
-        env = "SIGIL_REKOR_URL",
-        default_value = "https://rekor.sigstore.dev"
-    )]
-    pub rekor_url: String,
+    #[command(flatten)]
+    pub tlog: TlogUploadArgs,
     /// Skip confirmation prompts (accepted for cosign compatibility).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -516,13 +524,12 @@ pub struct VerifyAttestation {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// A trusted_root.json; when it lists transparency logs, every signature must carry a log
-    /// entry from one of them (cosign's `dev.sigstore.cosign/bundle`, or the bundle's).
+    /// A trusted_root.json naming the transparency logs signatures must be recorded in
+    /// [default: Sigstore public-good, embedded].
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
-    /// Do not require log entries even when the trusted root lists logs.
-    #[arg(long)]
-    pub insecure_ignore_tlog: bool,
+    #[command(flatten)]
+    pub tlog: TlogArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -679,6 +686,8 @@ pub struct ChecksumsSign {
     /// Hashing threads [default: all cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub tlog: TlogUploadArgs,
     /// Files to list, as relative paths (they are written as given).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -695,6 +704,12 @@ pub struct ChecksumsVerify {
     /// Directory the listed paths are relative to [default: the checksum file's directory].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// A trusted_root.json naming the transparency logs the signature must be recorded in
+    /// [default: Sigstore public-good, embedded].
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub tlog: TlogArgs,
     /// Hashing threads [default: all cores].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,

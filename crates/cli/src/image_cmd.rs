@@ -117,7 +117,10 @@ fn signature_of(layer: &Descriptor) -> Option<Vec<u8>> {
 // sign
 
 pub fn sign(args: SignImage) -> Result<()> {
-    let rekor = args.tlog_upload.then_some(args.rekor_url.as_str());
+    let rekor = args
+        .tlog
+        .tlog_upload
+        .then_some(args.tlog.rekor_url.as_str());
     let images: Vec<ImageRef> = args
         .images
         .iter()
@@ -380,7 +383,10 @@ fn sign_referrer(
 // attest
 
 pub fn attest(args: AttestImage) -> Result<()> {
-    let rekor = args.tlog_upload.then_some(args.rekor_url.as_str());
+    let rekor = args
+        .tlog
+        .tlog_upload
+        .then_some(args.tlog.rekor_url.as_str());
     let predicate_type = resolve_type(&args.type_)?;
     let predicate = read_predicate(&args.type_, &args.predicate)?;
     let images: Vec<ImageRef> = args
@@ -509,13 +515,14 @@ impl Findings {
 }
 
 /// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a
-/// bundle log entry (its SET stands in for an inclusion proof, as in cosign).
+/// bundle log entry (its SET stands in for an inclusion proof, as in cosign); `None` when the
+/// layer has no such annotation.
 fn layer_tlog_entry(
     layer: &Descriptor,
-) -> Result<sigil_formats::bundle::TransparencyLogEntry, String> {
-    let ann = layer
-        .annotation(mf::ANNOTATION_BUNDLE)
-        .ok_or("no transparency log entry (dev.sigstore.cosign/bundle annotation)")?;
+) -> Result<Option<sigil_formats::bundle::TransparencyLogEntry>, String> {
+    let Some(ann) = layer.annotation(mf::ANNOTATION_BUNDLE) else {
+        return Ok(None);
+    };
     let rekor: Value =
         serde_json::from_str(ann).map_err(|e| format!("the bundle annotation is not JSON: {e}"))?;
     let old = json!({"base64Signature": "", "rekorBundle": rekor}).to_string();
@@ -527,9 +534,56 @@ fn layer_tlog_entry(
             .tlog_entries
             .into_iter()
             .next()
+            .map(Some)
             .ok_or_else(|| "the bundle annotation holds no log entry".to_owned()),
         bundle::AnyBundle::Sigstore(_) => Err("the bundle annotation is not cosign's".into()),
     }
+}
+
+/// Verifies `b` with the layer's own log entry, or (when it carries none) with the entry found
+/// in the log at `--rekor-url` for `search` and the key.
+fn check_with_entry(
+    layer: &Descriptor,
+    key: &PublicKey,
+    logs: Logs<'_>,
+    search: &Digest,
+    b: Bundle,
+    verify: impl Fn(&Bundle) -> sigil_verify::Report,
+) -> Result<(), String> {
+    let mut b = b;
+    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
+    let report = match layer_tlog_entry(layer)? {
+        Some(entry) => {
+            b.verification_material.tlog_entries.push(entry);
+            verify(&b)
+        }
+        None => crate::logreq::verify_unlogged(
+            logs.rekor_url,
+            search,
+            key,
+            |entry| {
+                let mut c = b.clone();
+                c.verification_material.tlog_entries.push(entry);
+                c
+            },
+            &verify,
+        )
+        .map_err(|e| {
+            format!("no transparency log entry (no dev.sigstore.cosign/bundle annotation): {e:#}")
+        })?,
+    };
+    match crate::logreq::explain(&report) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
+/// The logs every signature must be recorded in: the trust root's, and the log where an entry
+/// a signature does not carry is looked up.
+#[derive(Clone, Copy)]
+struct Logs<'a> {
+    trust: &'a TrustMaterial,
+    rekor_url: &'a str,
 }
 
 /// Runs the engine on `b` against the logs of `trust` (log entry, SET or proof, checkpoint).
@@ -539,8 +593,8 @@ fn check_logged(
     artifact: &Artifact,
     trust: &TrustMaterial,
     predicate_type: Option<&str>,
-) -> Result<(), String> {
-    let report = verify_bundle(
+) -> sigil_verify::Report {
+    verify_bundle(
         b,
         artifact,
         trust,
@@ -549,11 +603,7 @@ fn check_logged(
             require_tlog: true,
             predicate_type: predicate_type.map(str::to_owned),
         },
-    );
-    match report.first_failure() {
-        Some((check, why)) => Err(format!("{check}: {why}")),
-        None => Ok(()),
-    }
+    )
 }
 
 /// A legacy (simple-signing) signature layer: signature by the key, then the claims, then (when
@@ -562,7 +612,7 @@ fn check_legacy(
     key: &PublicKey,
     a: &Attached,
     claims: &ImageClaims,
-    tlog: Option<&TrustMaterial>,
+    tlog: Option<Logs<'_>>,
 ) -> Result<Value, String> {
     let sig = a
         .layer
@@ -574,18 +624,15 @@ fn check_legacy(
     key.verify(&a.data, &sig)
         .map_err(|e| format!("signature: {e}"))?;
     check_simple_signing(&a.data, claims).map_err(|e| e.to_string())?;
-    if let Some(trust) = tlog {
-        let entry = layer_tlog_entry(&a.layer)?;
+    if let Some(logs) = tlog {
         let alg = key.algorithm().signing_hash();
-        let mut b = Bundle::message_signature_with_key(
+        let digest = Digest::of(alg, &a.data);
+        let b = Bundle::message_signature_with_key(
             key.hint(),
             alg.sigstore_name(),
-            Digest::of(alg, &a.data).as_bytes().to_vec(),
+            digest.as_bytes().to_vec(),
             sig,
         );
-        // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
-        b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
-        b.verification_material.tlog_entries.push(entry);
         let digests = [
             HashAlgorithm::Sha256,
             HashAlgorithm::Sha384,
@@ -594,7 +641,11 @@ fn check_legacy(
         .into_iter()
         .map(|h| Digest::of(h, &a.data))
         .collect();
-        check_logged(key, &b, &Artifact::from_digests(digests), trust, None)?;
+        let artifact = Artifact::from_digests(digests);
+        // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
+        check_with_entry(&a.layer, key, logs, &digest, b, |b| {
+            check_logged(key, b, &artifact, logs.trust, None)
+        })?;
     }
     serde_json::from_slice(&a.data).map_err(|e| format!("payload: {e}"))
 }
@@ -606,7 +657,7 @@ fn check_dsse(
     bundle: &Bundle,
     predicate_type: &str,
     claims: &ImageClaims,
-    tlog: Option<&TrustMaterial>,
+    tlog: Option<Logs<'_>>,
 ) -> Result<(Value, Value), String> {
     let envelope = bundle
         .dsse_envelope
@@ -621,12 +672,15 @@ fn check_dsse(
     let report = verify_bundle(
         bundle,
         &artifact,
-        tlog.unwrap_or_else(|| trust()),
+        match tlog {
+            Some(l) => l.trust,
+            None => trust(),
+        },
         &Requirement::Key(key.clone()),
         &options,
     );
-    if let Some((check, why)) = report.first_failure() {
-        return Err(format!("{check}: {why}"));
+    if let Some(why) = crate::logreq::explain(&report) {
+        return Err(why);
     }
     let statement = Statement::parse(&envelope.payload.0).map_err(|e| e.to_string())?;
     check_statement(&statement, claims).map_err(|e| e.to_string())?;
@@ -642,7 +696,7 @@ fn check_referrer_bundle(
     a: &Attached,
     predicate_type: &str,
     claims: &ImageClaims,
-    tlog: Option<&TrustMaterial>,
+    tlog: Option<Logs<'_>>,
 ) -> Option<Result<Verified, String>> {
     if let Source::Referrer { annotations, .. } = &a.source
         && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
@@ -671,7 +725,7 @@ fn find_signatures(
     image: &ImageRef,
     key: &PublicKey,
     claims: &ImageClaims,
-    tlog: Option<&TrustMaterial>,
+    tlog: Option<Logs<'_>>,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let legacy = attach::read_tag(
@@ -733,7 +787,7 @@ fn find_attestations(
     key: &PublicKey,
     predicate_type: &str,
     claims: &ImageClaims,
-    tlog: Option<&TrustMaterial>,
+    tlog: Option<Logs<'_>>,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let legacy = attach::read_tag(
@@ -751,14 +805,26 @@ fn find_attestations(
         let outcome = serde_json::from_slice::<Envelope>(&a.data)
             .map_err(|e| format!("not a DSSE envelope: {e}"))
             .and_then(|env| {
-                let mut b = Bundle::dsse_with_key(String::new(), env);
-                if tlog.is_some() {
-                    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
-                    b.verification_material
-                        .tlog_entries
-                        .push(layer_tlog_entry(&a.layer)?);
+                let b = Bundle::dsse_with_key(String::new(), env);
+                if let Some(logs) = tlog {
+                    // The entry: the layer's annotation, else the log's, found by the image's
+                    // digest (a dsse entry is indexed under its subjects) and the key.
+                    let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
+                    check_with_entry(&a.layer, key, logs, &subject, b.clone(), |c| {
+                        let artifact = Artifact::from_digests(vec![subject.clone()]);
+                        verify_bundle(
+                            c,
+                            &artifact,
+                            logs.trust,
+                            &Requirement::Key(key.clone()),
+                            &Options {
+                                require_tlog: true,
+                                predicate_type: Some(predicate_type.to_owned()),
+                            },
+                        )
+                    })?;
                 }
-                check_dsse(key, &b, predicate_type, claims, tlog)
+                check_dsse(key, &b, predicate_type, claims, None)
             });
         match outcome {
             Ok((payload, envelope)) => f.verified.push(Verified {
@@ -800,7 +866,7 @@ struct VerifyJob<'a> {
     /// `None` for signatures; the predicate type for attestations.
     predicate_type: Option<&'a str>,
     /// The logs every signature must be recorded in, when required.
-    tlog: Option<&'a TrustMaterial>,
+    tlog: Option<Logs<'a>>,
 }
 
 fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
@@ -974,10 +1040,18 @@ fn report_outcomes(
     Ok(())
 }
 
-/// The trust root whose logs signatures must be recorded in: given, listing logs, and not
-/// waived with `--insecure-ignore-tlog`.
-fn required_logs(root: &Option<std::path::PathBuf>, ignore: bool) -> Result<Option<TrustMaterial>> {
-    let Some(path) = root else { return Ok(None) };
+/// The trust root whose logs signatures must be recorded in (`--trusted-root`, else the
+/// embedded public-good root); `None` when the verifier waived the log.
+fn required_logs(
+    root: &Option<std::path::PathBuf>,
+    tlog: &crate::cli::TlogArgs,
+) -> Result<Option<TrustMaterial>> {
+    if !tlog.required() {
+        return Ok(None);
+    }
+    let Some(path) = root else {
+        return Ok(Some(trust().clone()));
+    };
     let bytes = read_limited(
         path,
         sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
@@ -985,19 +1059,20 @@ fn required_logs(root: &Option<std::path::PathBuf>, ignore: bool) -> Result<Opti
     )?;
     let root = sigil_formats::trust_root::TrustedRoot::parse(&bytes)
         .with_context(|| format!("trusted root {}", path.display()))?;
-    if ignore || root.tlogs.is_empty() {
-        return Ok(None);
-    }
     Ok(Some(TrustMaterial::new(root)))
 }
 
 pub fn verify(args: VerifyImage) -> Result<()> {
     let registry = registry(&args.registry)?;
     let key = load_public_key(&args.key)?;
-    let tlog = required_logs(&args.trusted_root, args.insecure_ignore_tlog)?;
+    let trust = required_logs(&args.trusted_root, &args.tlog)?;
+    let tlog = trust.as_ref().map(|trust| Logs {
+        trust,
+        rekor_url: &args.tlog.rekor_url,
+    });
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let job = VerifyJob {
-        tlog: tlog.as_ref(),
+        tlog,
         registry: &registry,
         key: &key,
         recursive: args.recursive,
@@ -1013,10 +1088,14 @@ pub fn verify_attestation(args: VerifyAttestation) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let registry = registry(&args.registry)?;
     let key = load_public_key(&args.key)?;
-    let tlog = required_logs(&args.trusted_root, args.insecure_ignore_tlog)?;
+    let trust = required_logs(&args.trusted_root, &args.tlog)?;
+    let tlog = trust.as_ref().map(|trust| Logs {
+        trust,
+        rekor_url: &args.tlog.rekor_url,
+    });
     let annotations = BTreeMap::new();
     let job = VerifyJob {
-        tlog: tlog.as_ref(),
+        tlog,
         registry: &registry,
         key: &key,
         recursive: args.recursive,

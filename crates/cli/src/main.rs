@@ -18,6 +18,7 @@ mod cli;
 mod image_cmd;
 mod keys_cmd;
 mod log_cmd;
+mod logreq;
 mod oci_cmd;
 mod rekor;
 mod sbom_cmd;

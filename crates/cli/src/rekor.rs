@@ -128,65 +128,143 @@ pub fn upload(rekor_url: &str, proposed: &Value) -> Result<TransparencyLogEntry>
         .as_object()
         .and_then(|o| o.iter().next())
         .ok_or_else(|| anyhow!("{url}: no entry in the response"))?;
-    to_bundle_entry(e, proposed)
+    to_bundle_entry(e)
 }
 
-fn hex32(v: &Value, what: &str) -> Result<Vec<u8>> {
-    hex_decode(v.as_str().unwrap_or_default()).ok_or_else(|| anyhow!("the log's {what} is not hex"))
+fn hex_field(e: &Value, field: &str, what: &str) -> Result<Vec<u8>> {
+    let s = e[field]
+        .as_str()
+        .ok_or_else(|| anyhow!("the log's answer has no {what} ({field})"))?;
+    hex_decode(s).ok_or_else(|| anyhow!("the log's {what} ({field}) is not hex"))
 }
 
-fn to_bundle_entry(e: &Value, proposed: &Value) -> Result<TransparencyLogEntry> {
-    let p = &e["verification"]["inclusionProof"];
+fn int_field(e: &Value, field: &str, what: &str) -> Result<i64> {
+    e[field]
+        .as_i64()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| anyhow!("the log's answer has no {what} ({field} is missing or negative)"))
+}
+
+/// A log entry as the Rekor v1 API returns it (`{uuid: {body, integratedTime, logID, logIndex,
+/// verification}}`'s value) as a bundle's `TransparencyLogEntry`. Every field the bundle needs
+/// must be present and well formed: nothing missing becomes zero. The kind and version come
+/// from the body itself.
+pub fn to_bundle_entry(e: &Value) -> Result<TransparencyLogEntry> {
     let body = STANDARD
-        .decode(e["body"].as_str().unwrap_or_default())
-        .context("the log's entry body is not base64")?;
-    Ok(TransparencyLogEntry {
-        log_index: Int64(
-            e["logIndex"]
-                .as_i64()
-                .ok_or_else(|| anyhow!("no logIndex"))?,
-        ),
-        log_id: LogId {
-            key_id: Bytes(hex32(&e["logID"], "logID")?),
-        },
-        kind_version: KindVersion {
-            kind: proposed["kind"].as_str().unwrap_or_default().to_owned(),
-            version: proposed["apiVersion"]
+        .decode(
+            e["body"]
                 .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        },
-        integrated_time: Int64(e["integratedTime"].as_i64().unwrap_or(0)),
-        inclusion_promise: Some(InclusionPromise {
+                .ok_or_else(|| anyhow!("the log's answer has no entry body"))?,
+        )
+        .context("the log's entry body is not base64")?;
+    let head: Value = serde_json::from_slice(&body).context("the log's entry body is not JSON")?;
+    let (Some(kind), Some(version)) = (head["kind"].as_str(), head["apiVersion"].as_str()) else {
+        bail!("the log's entry body names no kind and apiVersion");
+    };
+    let set = match e["verification"]["signedEntryTimestamp"].as_str() {
+        Some(s) => Some(InclusionPromise {
             signed_entry_timestamp: Bytes(
                 STANDARD
-                    .decode(
-                        e["verification"]["signedEntryTimestamp"]
-                            .as_str()
-                            .unwrap_or_default(),
-                    )
-                    .context("the SET is not base64")?,
+                    .decode(s)
+                    .context("the log's signed entry timestamp is not base64")?,
             ),
         }),
-        inclusion_proof: Some(InclusionProof {
-            log_index: Int64(p["logIndex"].as_i64().unwrap_or(0)),
-            root_hash: Bytes(hex32(&p["rootHash"], "rootHash")?),
-            tree_size: Int64(p["treeSize"].as_i64().unwrap_or(0)),
-            hashes: p["hashes"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|h| hex32(h, "proof hash").map(Bytes))
-                        .collect::<Result<Vec<_>>>()
-                })
-                .transpose()?
-                .unwrap_or_default(),
+        None => None,
+    };
+    let p = &e["verification"]["inclusionProof"];
+    let proof = if p.is_null() {
+        None
+    } else {
+        let hashes = p["hashes"]
+            .as_array()
+            .ok_or_else(|| anyhow!("the log's inclusion proof has no hashes"))?
+            .iter()
+            .map(|h| {
+                h.as_str()
+                    .and_then(hex_decode)
+                    .map(Bytes)
+                    .ok_or_else(|| anyhow!("a hash of the log's inclusion proof is not hex"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Some(InclusionProof {
+            log_index: Int64(int_field(p, "logIndex", "inclusion proof index")?),
+            root_hash: Bytes(hex_field(p, "rootHash", "inclusion proof root hash")?),
+            tree_size: Int64(int_field(p, "treeSize", "inclusion proof tree size")?),
+            hashes,
             checkpoint: p["checkpoint"].as_str().map(|c| Checkpoint {
                 envelope: c.to_owned(),
             }),
-        }),
+        })
+    };
+    if set.is_none() && proof.is_none() {
+        bail!("the log's answer has neither a signed entry timestamp nor an inclusion proof");
+    }
+    Ok(TransparencyLogEntry {
+        log_index: Int64(int_field(e, "logIndex", "log index")?),
+        log_id: LogId {
+            key_id: Bytes(hex_field(e, "logID", "log ID")?),
+        },
+        kind_version: KindVersion {
+            kind: kind.to_owned(),
+            version: version.to_owned(),
+        },
+        integrated_time: Int64(int_field(e, "integratedTime", "integrated time")?),
+        inclusion_promise: set,
+        inclusion_proof: proof,
         canonicalized_body: Bytes(body),
     })
+}
+
+/// Most entries fetched to find the one recording a detached signature.
+pub const MAX_CANDIDATES: usize = 64;
+
+/// The entries of the log at `rekor_url` that may record a signature by `key` over an artefact
+/// with `digest`: the log's index is searched for entries with both (Rekor's `operator: and`),
+/// and at most [`MAX_CANDIDATES`] of them are fetched. Which one, if any, records this signature
+/// is for the verifier to decide; the entries are evidence, not trusted.
+pub fn find_entries(
+    rekor_url: &str,
+    digest: &Digest,
+    key: &PublicKey,
+) -> Result<Vec<TransparencyLogEntry>> {
+    let base = rekor_url.trim_end_matches('/');
+    let client = http()?;
+    let url = format!("{base}/api/v1/index/retrieve");
+    let query = json!({
+        "hash": format!("{}:{}", digest.algorithm().name(), digest.to_hex()),
+        "publicKey": {"format": "x509", "content": STANDARD.encode(key.to_pem())},
+        "operator": "and",
+    });
+    let resp = client
+        .post(&url)
+        .json(&query)
+        .send()
+        .with_context(|| format!("cannot reach the transparency log at {base}"))?;
+    let found = read_json_ok(resp, &url)?;
+    let uuids: Vec<String> = found
+        .as_array()
+        .ok_or_else(|| anyhow!("{url}: the answer is not a list of entry UUIDs"))?
+        .iter()
+        .filter_map(|u| u.as_str().map(str::to_owned))
+        .take(MAX_CANDIDATES)
+        .collect();
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let url = format!("{base}/api/v1/log/entries/retrieve");
+    let resp = client
+        .post(&url)
+        .json(&json!({ "entryUUIDs": uuids }))
+        .send()
+        .with_context(|| format!("cannot reach the transparency log at {base}"))?;
+    let list = read_json_ok(resp, &url)?;
+    let mut out = Vec::new();
+    for item in list.as_array().into_iter().flatten() {
+        for (_, e) in item.as_object().into_iter().flatten() {
+            out.push(to_bundle_entry(e).with_context(|| format!("{url}: an entry"))?);
+        }
+    }
+    Ok(out)
 }
 
 /// The hashedrekord 0.0.1 proposal for a signature over `digest` by `key`.

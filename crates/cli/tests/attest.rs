@@ -63,6 +63,7 @@ fn attest_round_trip_and_refusals() {
         ok(sigil(d)
             .args([
                 "verify-blob-attestation",
+                "--private-infrastructure",
                 "--key",
                 "k.pub",
                 "--type",
@@ -74,6 +75,7 @@ fn attest_round_trip_and_refusals() {
             sigil(d)
                 .args([
                     "verify-blob-attestation",
+                    "--private-infrastructure",
                     "--key",
                     "k.pub",
                     "--type",
@@ -89,6 +91,7 @@ fn attest_round_trip_and_refusals() {
     fails(
         sigil(d).args([
             "verify-blob-attestation",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--type",
@@ -104,6 +107,7 @@ fn attest_round_trip_and_refusals() {
     fails(
         sigil(d).args([
             "verify-blob-attestation",
+            "--private-infrastructure",
             "--key",
             "other.pub",
             "--type",
@@ -175,7 +179,7 @@ fn verify_blob_takes_cosign_identity_flags() {
     let dir = tempfile::tempdir().unwrap();
     let run_with = |identity_flag: &str, identity: &str, issuer: &str| {
         let mut c = sigil(dir.path());
-        c.args(["verify-blob", "--bundle"])
+        c.args(["verify-blob", "--private-infrastructure", "--bundle"])
             .arg(case.join("bundle.sigstore.json"))
             .args([identity_flag, identity, "--certificate-oidc-issuer", issuer])
             .arg(conf.join("a.txt"));
@@ -209,7 +213,7 @@ fn verify_blob_takes_cosign_identity_flags() {
     std::fs::write(dir.path().join("other"), b"other").unwrap();
     fails(
         sigil(dir.path())
-            .args(["verify-blob", "--bundle"])
+            .args(["verify-blob", "--private-infrastructure", "--bundle"])
             .arg(case.join("bundle.sigstore.json"))
             .args([
                 "--certificate-identity",
@@ -261,6 +265,7 @@ fn old_cosign_bundle_with_rekor_set_is_verified() {
         let mut c = sigil(d);
         c.args([
             "verify-blob",
+            "--private-infrastructure",
             "--bundle",
             file,
             "--certificate-identity",

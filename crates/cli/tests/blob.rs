@@ -25,6 +25,7 @@ fn round_trip_every_algorithm_and_openssl_agrees() {
             std::fs::write(d.join("s.sig"), &sig).unwrap();
             let err = stderr(&run(sigil(d).args([
                 "verify-blob",
+                "--private-infrastructure",
                 "--key",
                 &format!("{alg}.pub"),
                 "--signature",
@@ -62,6 +63,7 @@ fn round_trip_every_algorithm_and_openssl_agrees() {
         ]));
         ok(sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             &format!("{alg}.pub"),
             "--bundle",
@@ -70,6 +72,7 @@ fn round_trip_every_algorithm_and_openssl_agrees() {
         ]));
         ok(sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             &format!("{alg}.pub"),
             "--signature",
@@ -128,7 +131,15 @@ fn stdin_is_streamed() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     std::fs::write(d.join("s.sig"), &out.stdout).unwrap();
-    ok(sigil(d).args(["verify-blob", "--key", "k.pub", "--signature", "s.sig", "f"]));
+    ok(sigil(d).args([
+        "verify-blob",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "--signature",
+        "s.sig",
+        "f",
+    ]));
 }
 
 #[test]
@@ -143,7 +154,15 @@ fn negative_cases_name_what_failed() {
 
     // Signature of another file: exit 1, naming the mismatch.
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--signature", "f.sig", "g"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--signature",
+            "f.sig",
+            "g",
+        ]),
         1,
         "the signature does not match",
     );
@@ -151,6 +170,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "other.pub",
             "--signature",
@@ -162,7 +182,15 @@ fn negative_cases_name_what_failed() {
     );
     // Bundle for another file: the digest check names both digests.
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--bundle", "b.json", "g"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "b.json",
+            "g",
+        ]),
         1,
         "the bundle was made for other content",
     );
@@ -172,7 +200,15 @@ fn negative_cases_name_what_failed() {
     raw[last] ^= 1;
     std::fs::write(d.join("t.sig"), base64_encode(&raw)).unwrap();
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--signature", "t.sig", "f"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--signature",
+            "t.sig",
+            "f",
+        ]),
         1,
         "does not match",
     );
@@ -181,6 +217,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -195,6 +232,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -209,6 +247,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -222,6 +261,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -234,6 +274,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -247,6 +288,7 @@ fn negative_cases_name_what_failed() {
     fails(
         sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--signature",
@@ -268,14 +310,30 @@ fn negative_cases_name_what_failed() {
     );
     // Private key given where the public key is needed.
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.key", "--signature", "f.sig", "f"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.key",
+            "--signature",
+            "f.sig",
+            "f",
+        ]),
         3,
         "this is a private key",
     );
     // Malformed and unknown bundles.
     std::fs::write(d.join("m.json"), b"{\"mediaType\": ").unwrap();
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--bundle", "m.json", "f"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "m.json",
+            "f",
+        ]),
         3,
         "malformed bundle JSON",
     );
@@ -286,7 +344,15 @@ fn negative_cases_name_what_failed() {
     )
     .unwrap();
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--bundle", "v9.json", "f"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "v9.json",
+            "f",
+        ]),
         3,
         "unsupported bundle media type",
     );
@@ -354,10 +420,26 @@ fn reads_cosigns_old_bundle_format() {
     let pem = std::fs::read(d.join("k.pub")).unwrap();
     let old = serde_json::json!({"base64Signature": sig.trim(), "cert": base64_encode(&pem)});
     std::fs::write(d.join("old.json"), old.to_string()).unwrap();
-    ok(sigil(d).args(["verify-blob", "--key", "k.pub", "--bundle", "old.json", "f"]));
+    ok(sigil(d).args([
+        "verify-blob",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "--bundle",
+        "old.json",
+        "f",
+    ]));
     std::fs::write(d.join("g"), b"other").unwrap();
     fails(
-        sigil(d).args(["verify-blob", "--key", "k.pub", "--bundle", "old.json", "g"]),
+        sigil(d).args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "old.json",
+            "g",
+        ]),
         1,
         "does not match",
     );
@@ -371,6 +453,7 @@ fn json_output_lists_the_checks() {
     ok(sigil(d).args(["sign-blob", "--key", "k.key", "--bundle", "b.json", "f"]));
     let out = ok(sigil(d).args([
         "verify-blob",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--bundle",
@@ -380,11 +463,24 @@ fn json_output_lists_the_checks() {
         "f",
     ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // One report shape for every verification (the engine's): each check with its outcome;
+    // the waived log reads as skipped, not as failed.
     assert_eq!(v["verified"], true);
-    assert_eq!(v["evidence"], "sigstore-bundle");
-    assert_eq!(v["checks"][1]["name"], "signature");
+    assert_eq!(v["checks"][0]["name"], "bundle");
+    let check = |name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} check in {v}"))
+    };
+    assert_eq!(check("signature")["outcome"], "passed");
+    assert_eq!(check("tlog-entry")["outcome"], "skipped");
     let o = run(sigil(d).args([
         "verify-blob",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--bundle",
@@ -396,6 +492,18 @@ fn json_output_lists_the_checks() {
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["verified"], false);
-    assert_eq!(v["checks"][0]["ok"], false);
-    assert!(v["error"].as_str().unwrap().contains("other content"));
+    let artifact = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "artifact")
+        .cloned()
+        .unwrap();
+    assert_eq!(artifact["outcome"], "failed");
+    assert!(
+        artifact["detail"]
+            .as_str()
+            .unwrap()
+            .contains("other content")
+    );
 }

@@ -37,6 +37,7 @@ fn sign_then_verify_and_coreutils_agrees() {
         // The .sig is a plain sign-blob signature over the file.
         ok(sigil(&dist).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             "../k.pub",
             "--signature",
@@ -47,6 +48,7 @@ fn sign_then_verify_and_coreutils_agrees() {
         let out = ok(sigil(d).args([
             "checksums",
             "verify",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             &format!("dist/{name}"),
@@ -66,7 +68,14 @@ fn sign_then_verify_and_coreutils_agrees() {
         "THEIRS.sig",
         "THEIRS",
     ]));
-    ok(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "THEIRS"]));
+    ok(sigil(&dist).args([
+        "checksums",
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "../k.pub",
+        "THEIRS",
+    ]));
 }
 
 #[test]
@@ -83,7 +92,14 @@ fn tampered_checksum_file_is_refused_before_any_file_is_read() {
     let tampered = text.replacen(&text[..8], "00000000", 1);
     std::fs::write(dist.join("SHA256SUMS"), tampered).unwrap();
     fails(
-        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SHA256SUMS"]),
+        sigil(&dist).args([
+            "checksums",
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "../k.pub",
+            "SHA256SUMS",
+        ]),
         1,
         "the signature of SHA256SUMS does not match",
     );
@@ -100,7 +116,14 @@ fn modified_and_missing_files_are_reported() {
         .args(FILES));
     std::fs::write(dist.join("a.tar.gz"), b"changed").unwrap();
     std::fs::remove_file(dist.join("sub/b with space.bin")).unwrap();
-    let o = run(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SHA256SUMS"]));
+    let o = run(sigil(&dist).args([
+        "checksums",
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "../k.pub",
+        "SHA256SUMS",
+    ]));
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("a.tar.gz: FAILED (sha256 is "), "{out}");
@@ -109,6 +132,7 @@ fn modified_and_missing_files_are_reported() {
     let o = run(sigil(&dist).args([
         "checksums",
         "verify",
+        "--private-infrastructure",
         "--key",
         "../k.pub",
         "--output",
@@ -150,7 +174,14 @@ fn escaping_paths_are_refused_not_followed() {
         "SUMS.sig",
         "SUMS",
     ]));
-    let o = run(sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SUMS"]));
+    let o = run(sigil(&dist).args([
+        "checksums",
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "../k.pub",
+        "SUMS",
+    ]));
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(
@@ -195,12 +226,26 @@ fn malformed_lines_name_the_line() {
         "SUMS",
     ]));
     fails(
-        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "SUMS"]),
+        sigil(&dist).args([
+            "checksums",
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "../k.pub",
+            "SUMS",
+        ]),
         3,
         "checksum file line 1: digest has 4 hex characters",
     );
     fails(
-        sigil(&dist).args(["checksums", "verify", "--key", "../k.pub", "NOPE"]),
+        sigil(&dist).args([
+            "checksums",
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "../k.pub",
+            "NOPE",
+        ]),
         3,
         "cannot read the checksum file",
     );
@@ -238,6 +283,7 @@ fn many_files_in_parallel() {
     let out = ok(sigil(d).args([
         "checksums",
         "verify",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "-j",

@@ -129,7 +129,7 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ),
     (
         "message-digest-mismatch_fail",
-        "check artifact failed: the bundle's messageDigest is",
+        "check artifact failed: the bundle was made for other content: its messageDigest is",
     ),
     (
         "rekor2-checkpoint-missing-log-signature_fail",
@@ -221,7 +221,7 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ),
     (
         "wrong-material_fail",
-        "check artifact failed: the bundle's messageDigest is",
+        "check artifact failed: the bundle was made for other content: its messageDigest is",
     ),
 ];
 

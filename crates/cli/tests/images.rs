@@ -57,7 +57,13 @@ fn sign_survives_one_fault(r: &registry::TestRegistry, d: &Path, rule: faults::R
     ok(sg(d).args(["sign", "--key", "k.key", &via]));
     assert_eq!(proxy.faults.load(std::sync::atomic::Ordering::SeqCst), 1);
     let direct = format!("{}/team/app:v1", r.addr);
-    ok(sg(d).args(["verify", "--key", "k.pub", &direct]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        &direct,
+    ]));
 }
 
 /// Pushes an index of two platform images and returns (index, amd64, arm64) digests.
@@ -186,20 +192,50 @@ fn sign_and_verify_in_cosigns_layout() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     // Verify prints the verified payloads, as cosign does.
-    let out = ok(sg(d).args(["verify", "--key", "k1.pub", &image]));
+    let out = ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k1.pub",
+        &image,
+    ]));
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         v[0]["critical"]["image"]["docker-manifest-digest"],
         digest.as_str()
     );
-    ok(sg(d).args(["verify", "--key", "k1.pub", "-a", "env=prod", &image]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k1.pub",
+        "-a",
+        "env=prod",
+        &image,
+    ]));
     fails(
-        sg(d).args(["verify", "--key", "k1.pub", "-a", "env=dev", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k1.pub",
+            "-a",
+            "env=dev",
+            &image,
+        ]),
         12,
         "annotation \"env\": required \"dev\"",
     );
     fails(
-        sg(d).args(["verify", "--key", "k1.pub", "-a", "team=a", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k1.pub",
+            "-a",
+            "team=a",
+            &image,
+        ]),
         12,
         "carries None",
     );
@@ -213,17 +249,43 @@ fn sign_and_verify_in_cosigns_layout() {
     assert_eq!(sig_layers(d, &image), 1);
     ok(sg(d).args(["sign", "--key", "k2.key", &image]));
     assert_eq!(sig_layers(d, &image), 2);
-    ok(sg(d).args(["verify", "--key", "k2.pub", &image]));
-    ok(sg(d).args(["verify", "--key", "k1.pub", &image]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k2.pub",
+        &image,
+    ]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k1.pub",
+        &image,
+    ]));
     // A signature by another key.
     fails(
-        sg(d).args(["verify", "--key", "other.pub", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "other.pub",
+            &image,
+        ]),
         12,
         "no matching signatures",
     );
 
     // JSON report.
-    let out = ok(sg(d).args(["verify", "--key", "k2.pub", "-o", "json", &image]));
+    let out = ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k2.pub",
+        "-o",
+        "json",
+        &image,
+    ]));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["images"][0]["verified"], true);
     assert_eq!(v["images"][0]["digest"], digest.as_str());
@@ -256,6 +318,7 @@ fn sign_and_verify_in_cosigns_layout() {
     // A digest reference verifies too; sign by digest equally.
     ok(sg(d).args([
         "verify",
+        "--private-infrastructure",
         "--key",
         "k1.pub",
         &format!("{}/team/app@{digest}", r.addr),
@@ -274,13 +337,20 @@ fn threat_model_each_gets_its_error() {
 
     // Unsigned: exit 10. No such tag: 11.
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &image,
+        ]),
         10,
         "no signatures found",
     );
     fails(
         sg(d).args([
             "verify",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             &format!("{}/team/app:nope", r.addr),
@@ -290,14 +360,31 @@ fn threat_model_each_gets_its_error() {
     );
 
     ok(sg(d).args(["sign", "--key", "k.key", &image]));
-    ok(sg(d).args(["verify", "--key", "k.pub", &image]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        &image,
+    ]));
 
     // Tag mutation: v1 now points to another manifest, which nobody signed.
     let moved = push(&r.addr, "team/app:v1", b"v1 rebuilt", "amd64");
     assert_ne!(moved, v1);
-    fails(sg(d).args(["verify", "--key", "k.pub", &image]), 10, &moved);
+    fails(
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &image,
+        ]),
+        10,
+        &moved,
+    );
     ok(sg(d).args([
         "verify",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         &format!("{}/team/app@{v1}", r.addr),
@@ -335,7 +422,13 @@ fn threat_model_each_gets_its_error() {
     put(&forged, &sig);
     let other_ref = format!("{}/team/app:other", r.addr);
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &other_ref]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &other_ref,
+        ]),
         12,
         &format!("the payload signs {v1}, not this image ({other})"),
     );
@@ -349,7 +442,13 @@ fn threat_model_each_gets_its_error() {
     .to_json();
     put(&tampered, &sig);
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &other_ref]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &other_ref,
+        ]),
         12,
         "signature: ",
     );
@@ -380,12 +479,19 @@ fn threat_model_each_gets_its_error() {
     )
     .unwrap();
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &copy_ref]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &copy_ref,
+        ]),
         12,
         "allow it with --allow-reference",
     );
     ok(sg(d).args([
         "verify",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--allow-reference",
@@ -398,7 +504,13 @@ fn threat_model_each_gets_its_error() {
     let out = ok(sg(d).args(["clean", "--type", "signature", "-o", "json", &pinned]));
     assert!(out.contains(".sig"), "{out}");
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &pinned]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &pinned,
+        ]),
         10,
         "no signatures found",
     );
@@ -408,6 +520,7 @@ fn threat_model_each_gets_its_error() {
     fails(
         sg(d).env("COSIGN_MAX_ATTACHMENT_SIZE", "100").args([
             "verify",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--no-cache",
@@ -419,6 +532,7 @@ fn threat_model_each_gets_its_error() {
     fails(
         sg(d).args([
             "verify",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--no-cache",
@@ -441,7 +555,13 @@ fn threat_model_each_gets_its_error() {
     )
     .unwrap();
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &other_ref]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &other_ref,
+        ]),
         3,
         "an index where an image manifest belongs",
     );
@@ -449,7 +569,13 @@ fn threat_model_each_gets_its_error() {
     // The registry down: exit 14, never "no signatures".
     drop(r);
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &pinned]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &pinned,
+        ]),
         14,
         "unreachable",
     );
@@ -490,7 +616,15 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     assert_eq!(t["referrers"].as_array().unwrap().len(), 1);
     assert!(t["attachments"].as_array().unwrap().is_empty());
     let out = ok(sg(d).args([
-        "verify", "--key", "k.pub", "-a", "env=prod", "-o", "json", &image,
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "-a",
+        "env=prod",
+        "-o",
+        "json",
+        &image,
     ]));
     let v: Value = serde_json::from_str(&out).unwrap();
     let found = &v["images"][0]["manifests"][0]["verified"][0];
@@ -500,7 +634,13 @@ fn referrers_mode_attestations_and_the_referrers_500() {
         "https://sigstore.dev/cosign/sign/v1"
     );
     fails(
-        sg(d).args(["verify", "--key", "other.pub", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "other.pub",
+            &image,
+        ]),
         12,
         "no matching",
     );
@@ -548,6 +688,7 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     ]));
     let out = ok(sg(d).args([
         "verify-attestation",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--type",
@@ -558,6 +699,7 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
     let out = ok(sg(d).args([
         "verify-attestation",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--type",
@@ -578,6 +720,7 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     fails(
         sg(d).args([
             "verify-attestation",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--type",
@@ -590,6 +733,7 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     fails(
         sg(d).args([
             "verify-attestation",
+            "--private-infrastructure",
             "--key",
             "other.pub",
             "--type",
@@ -616,6 +760,7 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     fails(
         sg(d).args([
             "verify",
+            "--private-infrastructure",
             "--key",
             "k.pub",
             "--allow-reference",
@@ -632,7 +777,13 @@ fn referrers_mode_attestations_and_the_referrers_500() {
     ok(sg(d).args(["clean", &image]));
     assert!(tree(d, &image)["referrers"].as_array().unwrap().is_empty());
     fails(
-        sg(d).args(["verify", "--key", "k.pub", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &image,
+        ]),
         10,
         "no signatures",
     );
@@ -649,9 +800,22 @@ fn multi_arch_recursive_sign_and_verify() {
 
     // Only the index signed: --recursive verification names the unsigned platform.
     ok(sg(d).args(["sign", "--key", "k.key", &image]));
-    ok(sg(d).args(["verify", "--key", "k.pub", &image]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        &image,
+    ]));
     fails(
-        sg(d).args(["verify", "--key", "k.pub", "--recursive", &image]),
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--recursive",
+            &image,
+        ]),
         10,
         &format!("{amd} (linux/amd64)"),
     );
@@ -671,6 +835,7 @@ fn multi_arch_recursive_sign_and_verify() {
     assert_eq!(results[2]["platform"], "linux/arm64/v8");
     let out = ok(sg(d).args([
         "verify",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--recursive",
@@ -719,7 +884,13 @@ fn concurrent_signers_keep_every_signature() {
     }
     assert_eq!(sig_layers(d, &image), n);
     for i in 0..n {
-        ok(sg(d).args(["verify", "--key", &format!("k{i}.pub"), &image]));
+        ok(sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            &format!("k{i}.pub"),
+            &image,
+        ]));
     }
 }
 
@@ -788,7 +959,14 @@ fn cached_verification_costs_two_heads() {
     ok(sg(d).args(["sign", "--key", "k.key", &image]));
     let requests = |extra: &[&str]| -> Value {
         let out = ok(sg(d)
-            .args(["verify", "--key", "k.pub", "-o", "json"])
+            .args([
+                "verify",
+                "--private-infrastructure",
+                "--key",
+                "k.pub",
+                "-o",
+                "json",
+            ])
             .args(extra)
             .arg(&image));
         serde_json::from_str::<Value>(&out).unwrap()["registryRequests"].clone()
@@ -808,7 +986,13 @@ fn cached_verification_costs_two_heads() {
     for e in std::fs::read_dir(d.join("cache/blobs/sha256")).unwrap() {
         std::fs::write(e.unwrap().path(), b"garbage").unwrap();
     }
-    ok(sg(d).args(["verify", "--key", "k.pub", &image]));
+    ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        &image,
+    ]));
     let nocache = requests(&["--no-cache"]);
     assert_eq!(nocache["head"], 1);
 }
@@ -852,6 +1036,7 @@ fn copy_carries_signatures_and_attestations_to_another_registry() {
     let at_dst = format!("{dst}:v1");
     let out = ok(sg(d).args([
         "verify",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--recursive",
@@ -864,6 +1049,7 @@ fn copy_carries_signatures_and_attestations_to_another_registry() {
     assert_eq!(v["images"][0]["manifests"][2]["digest"], arm.as_str());
     ok(sg(d).args([
         "verify-attestation",
+        "--private-infrastructure",
         "--key",
         "k.pub",
         "--type",
@@ -923,7 +1109,15 @@ fn skopeo_copies_sigils_signatures_and_they_still_verify() {
         String::from_utf8_lossy(&o.stderr)
     );
     let dst = format!("{}/team/app:v1", b.addr);
-    let out = ok(sg(d).args(["verify", "--key", "k.pub", "-a", "build=42", &dst]));
+    let out = ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "-a",
+        "build=42",
+        &dst,
+    ]));
     assert!(out.contains("\"build\":\"42\""), "{out}");
 }
 
@@ -983,7 +1177,14 @@ fn token_auth_basic_credentials_and_identity_tokens() {
     // Cold verification on a registry never seen: 401, token, then the three reads.
     let verify = |extra: &[&str]| -> Value {
         let out = ok(sg(d)
-            .args(["verify", "--key", "k.pub", "-o", "json"])
+            .args([
+                "verify",
+                "--private-infrastructure",
+                "--key",
+                "k.pub",
+                "-o",
+                "json",
+            ])
             .args(creds)
             .args(extra)
             .arg(&image));
@@ -999,7 +1200,14 @@ fn token_auth_basic_credentials_and_identity_tokens() {
     let fresh_cache = d.join("cache2");
     let out = ok(sg(d)
         .env("SIGIL_CACHE_DIR", &fresh_cache)
-        .args(["verify", "--key", "k.pub", "-o", "json"])
+        .args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "-o",
+            "json",
+        ])
         .args(creds)
         .arg(&image));
     let _ = out;
@@ -1007,7 +1215,14 @@ fn token_auth_basic_credentials_and_identity_tokens() {
     std::fs::remove_dir_all(fresh_cache.join("refs")).unwrap();
     let out = ok(sg(d)
         .env("SIGIL_CACHE_DIR", &fresh_cache)
-        .args(["verify", "--key", "k.pub", "-o", "json"])
+        .args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "-o",
+            "json",
+        ])
         .args(creds)
         .arg(&image));
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -1029,9 +1244,14 @@ fn token_auth_basic_credentials_and_identity_tokens() {
     )
     .unwrap();
     let posts = ts.posts.load(std::sync::atomic::Ordering::Relaxed);
-    ok(sg(d)
-        .env("DOCKER_CONFIG", d)
-        .args(["verify", "--key", "k.pub", "--no-cache", &image]));
+    ok(sg(d).env("DOCKER_CONFIG", d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "--no-cache",
+        &image,
+    ]));
     assert_eq!(
         ts.posts.load(std::sync::atomic::Ordering::Relaxed),
         posts + 1
@@ -1046,9 +1266,14 @@ fn token_auth_basic_credentials_and_identity_tokens() {
     )
     .unwrap();
     fails(
-        sg(d)
-            .env("DOCKER_CONFIG", d)
-            .args(["verify", "--key", "k.pub", "--no-cache", &image]),
+        sg(d).env("DOCKER_CONFIG", d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--no-cache",
+            &image,
+        ]),
         3,
         "refused access",
     );

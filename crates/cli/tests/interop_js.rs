@@ -74,6 +74,7 @@ fn sigstore_js_verifies_sigils_key_bundles() {
         // Sigil itself verifies all of them.
         ok(sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             &format!("{alg}.pub"),
             "--bundle",
@@ -82,6 +83,7 @@ fn sigstore_js_verifies_sigils_key_bundles() {
         ]));
         ok(sigil(d).args([
             "verify-blob-attestation",
+            "--private-infrastructure",
             "--key",
             &format!("{alg}.pub"),
             "--type",

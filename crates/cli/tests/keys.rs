@@ -255,6 +255,7 @@ fn import_pkcs1_sec1_pkcs8_from_openssl() {
         .unwrap();
         let o = run(sigil(d).args([
             "verify-blob",
+            "--private-infrastructure",
             "--key",
             &format!("{name}.pub"),
             "--signature",
@@ -355,6 +356,7 @@ fn public_key_from_private_env_and_url() {
     std::fs::write(d.join("f.sig"), sig).unwrap();
     ok(sigil(d).env("SIGIL_TEST_PUB", &expected).args([
         "verify-blob",
+        "--private-infrastructure",
         "--key",
         "env://SIGIL_TEST_PUB",
         "--signature",
@@ -384,6 +386,7 @@ fn public_key_from_private_env_and_url() {
     });
     ok(sigil(d).args([
         "verify-blob",
+        "--private-infrastructure",
         "--key",
         &format!("http://127.0.0.1:{port}/k.pub"),
         "--signature",

@@ -1335,3 +1335,335 @@ fn log_bench_reports_what_it_appended() {
         );
     }
 }
+
+/// What a verification requires comes from the verifier: a log entry unless waived. Evidence
+/// without an entry (a detached signature, a checksum file's signature, a bare envelope, an
+/// image signature without cosign's annotation) is looked up in the log at `--rekor-url`.
+#[test]
+fn a_log_entry_is_required_unless_the_verifier_waives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(BIN, &d.join("log"), &[]);
+    let url = log.url.as_str();
+    generate(d, "ecdsa-p256", "k");
+    std::fs::write(d.join("a.txt"), b"logged artefact\n").unwrap();
+    std::fs::write(d.join("c.txt"), b"artefact signed offline\n").unwrap();
+    std::fs::write(d.join("p.json"), br#"{"builder":"ci"}"#).unwrap();
+    // `--tlog-upload` is a plain flag: the next argument stays the file.
+    let err = stderr(&run(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--rekor-url",
+        url,
+        "--output-signature",
+        "a.sig",
+        "--bundle",
+        "b.json",
+        "--tlog-upload",
+        "a.txt",
+    ])));
+    assert!(err.contains("tlog entry created"), "{err}");
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--output-signature",
+        "c.sig",
+        "c.txt",
+    ]));
+    ok(sigil(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        url,
+        "--out",
+        "root.json",
+    ]));
+    let verify = |extra: &[&str], file: &str| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob",
+            "--key",
+            "k.pub",
+            "--trusted-root",
+            "root.json",
+        ])
+        .args(extra)
+        .arg(file);
+        c
+    };
+
+    // A detached signature: found in the log and verified (SET, proof, checkpoint).
+    let out = ok(&mut verify(
+        &["--signature", "a.sig", "--rekor-url", url, "-o", "json"],
+        "a.txt",
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let passed: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "passed")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "tlog-entry",
+        "inclusion-proof",
+        "checkpoint",
+        "signed-entry-timestamp",
+    ] {
+        assert!(passed.contains(&want), "{want} not passed: {v}");
+    }
+    // One signed offline has no entry: refused, naming the waiver; accepted when waived.
+    fails(
+        &mut verify(&["--signature", "c.sig", "--rekor-url", url], "c.txt"),
+        1,
+        "has no entry for sha256:",
+    );
+    fails(
+        &mut verify(&["--signature", "c.sig", "--rekor-url", url], "c.txt"),
+        1,
+        "--private-infrastructure",
+    );
+    ok(&mut verify(
+        &["--signature", "c.sig", "--private-infrastructure"],
+        "c.txt",
+    ));
+    ok(&mut verify(
+        &["--signature", "c.sig", "--insecure-ignore-tlog"],
+        "c.txt",
+    ));
+    // The entry is verified against the trust root's logs, not trusted because it was found.
+    fails(
+        sigil(d).args([
+            "verify-blob",
+            "--key",
+            "k.pub",
+            "--signature",
+            "a.sig",
+            "--rekor-url",
+            url,
+            "a.txt",
+        ]),
+        1,
+        "a log the trust root does not know",
+    );
+    // A log that cannot be reached is an error, never a pass.
+    fails(
+        &mut verify(
+            &["--signature", "a.sig", "--rekor-url", "http://127.0.0.1:9"],
+            "a.txt",
+        ),
+        3,
+        "looking it up in http://127.0.0.1:9 failed",
+    );
+
+    // A bundle whose entry was stripped: refused unless waived (no socket either way).
+    let mut b: Value = serde_json::from_slice(&std::fs::read(d.join("b.json")).unwrap()).unwrap();
+    b["verificationMaterial"]["tlogEntries"] = json!([]);
+    std::fs::write(d.join("stripped.json"), b.to_string()).unwrap();
+    let err = fails(
+        &mut verify(&["--bundle", "stripped.json"], "a.txt"),
+        1,
+        "check tlog-entry failed",
+    );
+    assert!(err.contains("--insecure-ignore-tlog"), "{err}");
+    ok(&mut verify(
+        &["--bundle", "stripped.json", "--private-infrastructure"],
+        "a.txt",
+    ));
+    fails(
+        sigil(d).args([
+            "verify-bundle",
+            "--key",
+            "k.pub",
+            "--bundle",
+            "stripped.json",
+            "--trusted-root",
+            "root.json",
+            "a.txt",
+        ]),
+        1,
+        "no transparency log entry",
+    );
+    ok(&mut verify(&["--bundle", "b.json"], "a.txt"));
+
+    // A checksum file's signature, the same rule.
+    let rel = d.join("rel");
+    std::fs::create_dir(&rel).unwrap();
+    std::fs::write(rel.join("app"), b"binary").unwrap();
+    ok(sigil(&rel).args([
+        "checksums",
+        "sign",
+        "--key",
+        "../k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "app",
+    ]));
+    ok(sigil(&rel).args([
+        "checksums",
+        "verify",
+        "--key",
+        "../k.pub",
+        "--trusted-root",
+        "../root.json",
+        "--rekor-url",
+        url,
+        "SHA256SUMS",
+    ]));
+    std::fs::write(rel.join("lib"), b"library").unwrap();
+    ok(sigil(&rel).args([
+        "checksums",
+        "sign",
+        "--key",
+        "../k.key",
+        "--output",
+        "OFFLINE",
+        "lib",
+    ]));
+    let err = fails(
+        sigil(&rel).args([
+            "checksums",
+            "verify",
+            "--key",
+            "../k.pub",
+            "--trusted-root",
+            "../root.json",
+            "--rekor-url",
+            url,
+            "OFFLINE",
+        ]),
+        1,
+        "has no entry for",
+    );
+    assert!(err.contains("--private-infrastructure"), "{err}");
+    ok(sigil(&rel).args([
+        "checksums",
+        "verify",
+        "--key",
+        "../k.pub",
+        "--private-infrastructure",
+        "OFFLINE",
+    ]));
+
+    // A bare DSSE envelope: its dsse entry is found by the subject's digest and the key.
+    ok(sigil(d).args([
+        "attest-blob",
+        "--key",
+        "k.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "p.json",
+        "--tlog-upload",
+        "--rekor-url",
+        url,
+        "--output-attestation",
+        "env.json",
+        "a.txt",
+    ]));
+    let attest = |extra: &[&str]| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob-attestation",
+            "--key",
+            "k.pub",
+            "--type",
+            "slsaprovenance",
+            "--trusted-root",
+            "root.json",
+            "--signature",
+            "env.json",
+        ])
+        .args(extra)
+        .arg("a.txt");
+        c
+    };
+    ok(&mut attest(&["--rekor-url", url]));
+    ok(sigil(d).args([
+        "attest-blob",
+        "--key",
+        "k.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "p.json",
+        "--output-attestation",
+        "offline.json",
+        "c.txt",
+    ]));
+    fails(
+        sigil(d).args([
+            "verify-blob-attestation",
+            "--key",
+            "k.pub",
+            "--type",
+            "slsaprovenance",
+            "--trusted-root",
+            "root.json",
+            "--signature",
+            "offline.json",
+            "--rekor-url",
+            url,
+            "c.txt",
+        ]),
+        1,
+        "has no entry for",
+    );
+
+    // An image signature without cosign's bundle annotation, whose entry is in the log.
+    let r = registry::TestRegistry::start();
+    let image = format!("{}/team/lookup:v1", r.addr);
+    let reg = sigil_oci::Registry::new(&Default::default()).unwrap();
+    reg.push_image(
+        &sigil_oci::ImageRef::parse(&image).unwrap(),
+        &[sigil_oci::Layer {
+            data: b"layer".to_vec(),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        }],
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        sigil_oci::manifest::OCI_CONFIG,
+    )
+    .unwrap();
+    ok(sigil(d).args(["sign", "--key", "k.key", &image]));
+    let image_verify = |extra: &[&str]| {
+        let mut c = sigil(d);
+        c.args([
+            "verify",
+            "--key",
+            "k.pub",
+            "--trusted-root",
+            "root.json",
+            "--rekor-url",
+            url,
+        ])
+        .args(extra)
+        .arg(&image);
+        c
+    };
+    let err = fails(&mut image_verify(&[]), 12, "no transparency log entry");
+    assert!(err.contains("--private-infrastructure"), "{err}");
+    ok(&mut image_verify(&["--private-infrastructure"]));
+    // Log the signature as cosign would have (hashedrekord over the payload), then it verifies.
+    let out = ok(sigil(d).args(["download", "signature", &image]));
+    let sig: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let payload = base64_decode(sig["Payload"].as_str().unwrap());
+    let signature = base64_decode(sig["Base64Signature"].as_str().unwrap());
+    let pem = std::fs::read(d.join("k.pub")).unwrap();
+    let digest = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, &payload);
+    let resp = http()
+        .post(format!("{url}/api/v1/log/entries"))
+        .json(
+            &json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
+            "signature": {"content": STANDARD.encode(&signature),
+                          "publicKey": {"content": STANDARD.encode(&pem)}},
+            "data": {"hash": {"algorithm": "sha256", "value": digest.to_hex()}}}}),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    ok(&mut image_verify(&[]));
+}

@@ -136,11 +136,15 @@ impl Artifact {
     }
 }
 
+/// How the engine's tlog-entry failure for evidence without any entry begins.
+pub const NO_TLOG_ENTRY: &str = "the bundle has no transparency log entry";
+
 /// Verification options.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Require a verified transparency log entry when the trust root lists logs (cosign's
-    /// default; `--insecure-ignore-tlog` turns it off).
+    /// default; `--insecure-ignore-tlog` or `--private-infrastructure` turn it off). The
+    /// caller decides it; what the bundle carries never does.
     pub require_tlog: bool,
     /// For DSSE bundles: the in-toto predicate type the statement must have.
     pub predicate_type: Option<String>,
@@ -333,7 +337,7 @@ fn run(
                         Ok(format!("artefact is {actual}"))
                     } else {
                         Err(format!(
-                            "the bundle's messageDigest is {claimed}, but the artefact is {actual}"
+                            "the bundle was made for other content: its messageDigest is {claimed}, but the artefact is {actual}"
                         ))
                     }
                 );
@@ -395,7 +399,7 @@ fn run(
         if need_tlog {
             report.fail(
                 C::TlogEntry,
-                "the bundle has no transparency log entry, and the trust root requires one",
+                format!("{NO_TLOG_ENTRY}, and the verifier requires one"),
             );
             return;
         }
