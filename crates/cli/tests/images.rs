@@ -1226,12 +1226,38 @@ fn token_auth_basic_credentials_and_identity_tokens() {
         .args(creds)
         .arg(&image));
     let v: Value = serde_json::from_str(&out).unwrap();
+    // Credentials go only to the realm of a live challenge: with them, the remembered realm
+    // is not used, and the first request learns it again (one more HEAD).
     assert_eq!(
         v["registryRequests"],
-        json!({"head": 1, "get": 3, "write": 0}),
-        "known realm, cold image"
+        json!({"head": 2, "get": 3, "write": 0}),
+        "known realm, cold image, credentials"
     );
     assert_eq!(v["images"][0]["digest"], digest.as_str());
+
+    // A realm planted in the cache directory never receives the credentials.
+    let evil_keys = d.join("evil-tokens");
+    std::fs::create_dir_all(&evil_keys).unwrap();
+    let evil = token::TokenServer::start(&evil_keys, &["team/app"]);
+    let poisoned = d.join("cache3");
+    let note = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, r.addr.as_bytes());
+    std::fs::create_dir_all(poisoned.join("challenges")).unwrap();
+    std::fs::write(
+        poisoned.join("challenges").join(note.to_hex()),
+        format!("{}\n{}", evil.realm, token::SERVICE),
+    )
+    .unwrap();
+    ok(sg(d)
+        .env("SIGIL_CACHE_DIR", &poisoned)
+        .args(["verify", "--private-infrastructure", "--key", "k.pub"])
+        .args(creds)
+        .arg(&image));
+    assert_eq!(
+        evil.gets.load(std::sync::atomic::Ordering::Relaxed)
+            + evil.posts.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the cached realm was asked for a token"
+    );
 
     // An identity token in the Docker config is exchanged with the refresh-token grant.
     std::fs::write(

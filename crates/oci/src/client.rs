@@ -302,19 +302,53 @@ impl Registry {
     }
 
     fn scheme(&self, registry: &str) -> &'static str {
-        let host = registry
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(registry, |(h, _)| h);
-        let loopback = host == "localhost"
-            || host.starts_with("127.")
-            || host == "[::1]"
-            || host.ends_with(".localhost");
-        if self.options.allow_http || loopback {
+        if self.options.allow_http || is_loopback(registry) {
             "http"
         } else {
             "https"
         }
+    }
+
+    /// Whether credentials may be sent to the token service `realm` named by `registry`'s
+    /// challenge: `https` (or `http` when the registry itself is plain HTTP on loopback), and on
+    /// the registry's host or under the domain the registry's host belongs to (Docker Hub's
+    /// `registry-1.docker.io` names `auth.docker.io`).
+    fn realm_allowed(&self, registry: &str, realm: &str) -> Result<(), String> {
+        let (scheme, rest) = realm
+            .split_once("://")
+            .ok_or_else(|| format!("the token realm {realm:?} is not a URL"))?;
+        let plain_loopback = self.scheme(registry) == "http" && is_loopback(registry);
+        match scheme {
+            "https" => {}
+            "http" if plain_loopback => {}
+            _ => {
+                return Err(format!(
+                    "the token realm {realm} is not https (credentials go over TLS unless the registry itself is plain HTTP on loopback)"
+                ));
+            }
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(format!("the token realm {realm} carries user information"));
+        }
+        let realm_host = host_of(authority).to_ascii_lowercase();
+        let registry_host = host_of(registry).to_ascii_lowercase();
+        if realm_host == registry_host {
+            return Ok(());
+        }
+        let literal = registry_host.parse::<std::net::IpAddr>().is_ok()
+            || registry_host.starts_with('[')
+            || registry_host == "localhost";
+        if !literal
+            && let Some((_, parent)) = registry_host.split_once('.')
+            && parent.contains('.')
+            && (realm_host == parent || realm_host.ends_with(&format!(".{parent}")))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "the token realm {realm} is on {realm_host}, neither the registry's host {registry_host} nor under its domain; no credentials are sent there"
+        ))
     }
 
     fn url(&self, repo: Repo<'_>, rest: &str) -> String {
@@ -427,6 +461,11 @@ impl Registry {
                 ),
             });
         };
+        self.realm_allowed(repo.registry, &challenge.realm)
+            .map_err(|detail| RegistryError::Unauthorized {
+                registry: repo.registry.to_owned(),
+                detail,
+            })?;
         self.fetch_token(repo, push, &challenge)?;
         if let Some(c) = &self.cache {
             c.put_note(
@@ -461,15 +500,16 @@ impl Registry {
         {
             return Ok(());
         }
-        if matches!(self.cred(repo.registry)?, Cred::Bearer(_)) {
+        // Credentials go only to a realm of the live challenge: a realm read from the cache
+        // directory (which anyone who can write there chooses) is used for anonymous tokens.
+        if !matches!(self.cred(repo.registry)?, Cred::Anonymous) {
             return Ok(());
         }
         let Some(note) = cache.get_note("challenges", repo.registry) else {
             return Ok(());
         };
         let (realm, service) = note.split_once('\n').unwrap_or((note.as_str(), ""));
-        // A remembered realm must be https, or the registry itself plain HTTP on loopback.
-        if !(realm.starts_with("https://") || self.scheme(repo.registry) == "http") {
+        if self.realm_allowed(repo.registry, realm).is_err() {
             return Ok(());
         }
         let challenge = Challenge {
@@ -893,6 +933,30 @@ pub struct Challenge {
     pub service: Option<String>,
 }
 
+/// The host of `host[:port]` (IPv6 literals keep their brackets).
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.find(']').map_or(authority, |i| &authority[..=i]);
+    }
+    authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(h, _)| h)
+}
+
+/// Loopback means a literal loopback IP address (`127.0.0.0/8`, `[::1]`) or `localhost`; a name
+/// that merely starts with `127.` is not.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = host_of(registry);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    literal
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Parses a `WWW-Authenticate` value `Bearer realm="…",service="…",scope="…"`; `None` for any
 /// other scheme, a missing realm, or a realm that is not an http(s) URL.
 pub fn parse_bearer_challenge(value: &str) -> Option<Challenge> {
@@ -1079,6 +1143,77 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_is_a_literal_loopback_address_or_localhost() {
+        for yes in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.0.0.1:5000",
+            "127.8.9.10:1",
+            "[::1]",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "127.evil.example",
+            "127.evil.example:5000",
+            "127.0.0.1.nip.io",
+            "evil.localhost",
+            "localhost.evil.example",
+            "[::2]:5000",
+            "10.0.0.1",
+            "ghcr.io",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+        let r = Registry::new(&RegistryOptions::default()).unwrap();
+        assert_eq!(r.scheme("127.evil.example:5000"), "https");
+        assert_eq!(r.scheme("127.0.0.1:5000"), "http");
+    }
+
+    #[test]
+    fn token_realms_must_be_https_and_on_the_registrys_domain() {
+        let r = Registry::new(&RegistryOptions::default()).unwrap();
+        let ok = |reg: &str, realm: &str| r.realm_allowed(reg, realm);
+        assert_eq!(ok("ghcr.io", "https://ghcr.io/token"), Ok(()));
+        assert_eq!(
+            ok("registry-1.docker.io", "https://auth.docker.io/token"),
+            Ok(())
+        );
+        assert_eq!(
+            ok("index.docker.io", "https://auth.docker.io/token"),
+            Ok(())
+        );
+        assert_eq!(
+            ok("registry.gitlab.com", "https://gitlab.com/jwt/auth"),
+            Ok(())
+        );
+        assert_eq!(ok("127.0.0.1:5000", "http://127.0.0.1:6000/t"), Ok(()));
+        let err = ok("ghcr.io", "http://ghcr.io/token").unwrap_err();
+        assert!(err.contains("is not https"), "{err}");
+        let err = ok("ghcr.io", "https://evil.example/token").unwrap_err();
+        assert!(err.contains("neither the registry's host"), "{err}");
+        // A public suffix is not a shared domain, nor is a look-alike.
+        assert!(ok("a.example.com", "https://example.com.evil/t").is_err());
+        assert!(ok("myreg.io", "https://evil.io/t").is_err());
+        assert!(ok("ghcr.io", "https://user@ghcr.io/t").is_err());
+        // A loopback registry's realm is on its own host: not another address.
+        assert!(ok("127.0.0.1:5000", "http://127.0.0.2:6000/t").is_err());
+        assert!(ok("127.0.0.1:5000", "https://evil.example/t").is_err());
+        // Plain HTTP is for loopback registries only, even with --allow-http-registry.
+        let lan = Registry::new(&RegistryOptions {
+            allow_http: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(
+            lan.realm_allowed("reg.lan.example", "http://reg.lan.example/t")
+                .is_err()
+        );
+    }
 
     #[test]
     fn bearer_challenges() {

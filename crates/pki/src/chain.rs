@@ -43,8 +43,34 @@ pub enum ChainError {
 
 /// webpki's algorithms behind Sigil's verified-signature cache: a certificate-authority link seen
 /// before (same key, same signed bytes, same signature) costs a lookup, not an EC operation.
+/// Only links that really verified enter the process-wide cache. The links inside the
+/// authority chain being validated against are taken as given, for that validation only (see
+/// [`verify_chain`]): they never reach the shared cache, so one trust root cannot vouch for a
+/// link that another trust root's validation would then accept.
 #[derive(Debug)]
 struct Cached(&'static dyn SignatureVerificationAlgorithm);
+
+thread_local! {
+    /// The cache keys of the links inside the authority chain of the validation running on
+    /// this thread (empty outside [`verify_chain`]).
+    static ANCHOR_LINKS: std::cell::RefCell<Vec<[u8; 32]>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Restores the thread's anchor links when a validation ends (also on unwinding).
+struct AnchorScope(Vec<[u8; 32]>);
+
+impl AnchorScope {
+    fn enter(links: Vec<[u8; 32]>) -> Self {
+        Self(ANCHOR_LINKS.with(|l| std::mem::replace(&mut *l.borrow_mut(), links)))
+    }
+}
+
+impl Drop for AnchorScope {
+    fn drop(&mut self) {
+        let previous = std::mem::take(&mut self.0);
+        ANCHOR_LINKS.with(|l| *l.borrow_mut() = previous);
+    }
+}
 
 impl SignatureVerificationAlgorithm for Cached {
     fn verify_signature(
@@ -54,17 +80,21 @@ impl SignatureVerificationAlgorithm for Cached {
         signature: &[u8],
     ) -> Result<(), InvalidSignature> {
         let (pk_alg, sig_alg) = (self.0.public_key_alg_id(), self.0.signature_alg_id());
-        sigil_crypto::cache::verified(
-            &[
-                b"webpki",
-                pk_alg.as_ref(),
-                sig_alg.as_ref(),
-                public_key,
-                message,
-                signature,
-            ],
-            || self.0.verify_signature(public_key, message, signature),
-        )
+        let parts: [&[u8]; 6] = [
+            b"webpki",
+            pk_alg.as_ref(),
+            sig_alg.as_ref(),
+            public_key,
+            message,
+            signature,
+        ];
+        let k = sigil_crypto::cache::key(&parts);
+        if ANCHOR_LINKS.with(|l| l.borrow().contains(&k)) {
+            return Ok(());
+        }
+        sigil_crypto::cache::verified(&parts, || {
+            self.0.verify_signature(public_key, message, signature)
+        })
     }
 
     fn public_key_alg_id(&self) -> AlgorithmIdentifier {
@@ -92,20 +122,20 @@ fn algorithms() -> &'static [&'static dyn SignatureVerificationAlgorithm] {
     })
 }
 
-/// Records the certificate links inside a trust root's own chain (each certificate signed by the
-/// next) as verified, without spending an EC operation on them: the trust root is the anchor, so
-/// whoever could alter an intermediate in it could alter its root too. Uses exactly the bytes
-/// webpki hands the (cached) signature algorithm; a link that does not match is simply verified
-/// normally later.
-pub fn trust_authority_links(chain: &[Vec<u8>]) {
-    for pair in chain.windows(2) {
-        if let Some(parts) = link_parts(&pair[0], &pair[1]) {
-            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+/// The cache keys of the links inside an authority's own chain (each certificate signed by the
+/// next), in the bytes webpki hands the signature algorithm. They are taken as given while a
+/// leaf is validated against that chain, without an EC operation: the trust root is the anchor,
+/// so whoever could alter an intermediate in it could alter its root too.
+pub fn authority_links(chain: &[Vec<u8>]) -> Vec<[u8; 32]> {
+    chain
+        .windows(2)
+        .filter_map(|pair| {
+            let parts = link_parts(&pair[0], &pair[1])?;
             let mut all: Vec<&[u8]> = vec![b"webpki"];
-            all.extend(refs);
-            sigil_crypto::cache::insert(sigil_crypto::cache::key(&all));
-        }
-    }
+            all.extend(parts.iter().map(Vec::as_slice));
+            Some(sigil_crypto::cache::key(&all))
+        })
+        .collect()
 }
 
 /// (issuer SPKI algorithm, signature algorithm, issuer key bits, TBS, signature bits) of `child`
@@ -162,8 +192,11 @@ pub fn verify_chain(
         Purpose::TimeStamping => webpki::KeyUsage::required(EKU_TIME_STAMPING),
     };
     let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(time.seconds.max(0) as u64));
-    ee.verify_for_usage(algorithms(), &[anchor], &inters, t, usage, None, None)
-        .map_err(|e| invalid(format!("{e:?}")))?;
+    {
+        let _scope = AnchorScope::enter(authority_links(authority_chain));
+        ee.verify_for_usage(algorithms(), &[anchor], &inters, t, usage, None, None)
+            .map_err(|e| invalid(format!("{e:?}")))?;
+    }
     // The issuer is the chain certificate whose subject is the leaf's issuer name.
     let issuer_name = leaf.issuer_der();
     authority_chain

@@ -1,5 +1,7 @@
-//! A public-good Fulcio leaf against the public-good trust root: chain, SCT, identity; and the
-//! trust root's own CA link is answered by the seeded cache instead of an EC operation.
+//! A public-good Fulcio leaf against the public-good trust root: chain, SCT, identity; the trust
+//! root's own CA links are taken as given for its own validations only, and never enter the
+//! process-wide signature cache (a root with a forged intermediate cannot vouch for it to
+//! another root's validations).
 
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use sigil_formats::time::Timestamp;
 use sigil_formats::trust_root::TrustedRoot;
 use sigil_pki::cert::{Certificate, San};
-use sigil_pki::chain::{Purpose, trust_authority_links, verify_chain};
+use sigil_pki::chain::{Purpose, authority_links, verify_chain};
 
 #[test]
 fn public_good_leaf() {
@@ -48,8 +50,6 @@ fn public_good_leaf() {
         .find(|c| c.validity.contains(Timestamp::from_unix(t)))
         .unwrap();
 
-    trust_authority_links(&ca.chain);
-    let before = sigil_crypto::cache::hits();
     let issuer = verify_chain(
         &leaf,
         &ca.chain,
@@ -57,10 +57,12 @@ fn public_good_leaf() {
         Purpose::CodeSigning,
     )
     .unwrap();
-    assert!(
-        sigil_crypto::cache::hits() > before,
-        "the seeded CA link was not used"
-    );
+    // The root's own links were taken as given, not verified and remembered process-wide.
+    let links = authority_links(&ca.chain);
+    assert!(!links.is_empty());
+    for k in &links {
+        assert!(!sigil_crypto::cache::contains(k));
+    }
     sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, &root.ctlogs).unwrap();
 
     // An hour after the leaf expired, the chain does not validate.
@@ -76,4 +78,53 @@ fn public_good_leaf() {
         )
         .is_err()
     );
+}
+
+/// Two trust roots in one process: one pairs a forged intermediate (the real one with its
+/// signature altered) with the real anchor. Validating against it must leave nothing behind that
+/// a validation against another root could use: the forged link is never in the shared cache.
+#[test]
+fn a_forged_intermediate_in_one_root_does_not_poison_another() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+    let root = TrustedRoot::parse(
+        &std::fs::read(data.join("trust/public-good/trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    let b: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join("conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let der = STANDARD
+        .decode(
+            b["verificationMaterial"]["certificate"]["rawBytes"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let leaf = Certificate::from_der(&der).unwrap();
+    let t = Timestamp::from_unix(leaf.not_before().seconds + 60);
+    let real = root
+        .certificate_authorities
+        .iter()
+        .find(|c| c.validity.contains(t) && c.chain.len() >= 2)
+        .unwrap()
+        .chain
+        .clone();
+    // The intermediate with the last byte of its signature changed: same key and TBS, a link
+    // to the anchor that does not verify.
+    let mut forged = real.clone();
+    let last = forged[0].len() - 1;
+    forged[0][last] ^= 0x01;
+    assert!(Certificate::from_der(&forged[0]).is_ok());
+    // Tenant A's root asserts its own (forged) link: its own validation accepts it.
+    verify_chain(&leaf, &forged, t, Purpose::CodeSigning).unwrap();
+    for k in authority_links(&forged) {
+        assert!(
+            !sigil_crypto::cache::contains(&k),
+            "an unverified link reached the shared cache"
+        );
+    }
+    // And the real root still validates the leaf.
+    verify_chain(&leaf, &real, t, Purpose::CodeSigning).unwrap();
 }

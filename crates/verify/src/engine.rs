@@ -30,13 +30,6 @@ pub struct TrustMaterial {
 impl TrustMaterial {
     /// Prepares a trust root.
     pub fn new(root: TrustedRoot) -> Self {
-        for a in root
-            .certificate_authorities
-            .iter()
-            .chain(&root.timestamp_authorities)
-        {
-            sigil_pki::chain::trust_authority_links(&a.chain);
-        }
         let tlog_keys: Vec<Option<PublicKey>> = root
             .tlogs
             .iter()
