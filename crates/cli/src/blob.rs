@@ -25,7 +25,7 @@ pub fn sign(args: SignBlob) -> Result<()> {
     let entry = if args.tlog.tlog_upload {
         let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
         let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
-        eprintln!("tlog entry created with index: {}", e.log_index.0);
+        errln!("tlog entry created with index: {}", e.log_index.0);
         Some(e)
     } else {
         None
@@ -47,11 +47,11 @@ pub fn sign(args: SignBlob) -> Result<()> {
     }
     outputs.commit()?;
     match &args.output_signature {
-        Some(path) => eprintln!("Wrote signature to file {}", path.display()),
-        None => println!("{b64}"),
+        Some(path) => errln!("Wrote signature to file {}", path.display()),
+        None => outln!("{b64}"),
     }
     if let Some(path) = &args.bundle {
-        eprintln!("Wrote bundle to file {}", path.display());
+        errln!("Wrote bundle to file {}", path.display());
     }
     Ok(())
 }

@@ -132,7 +132,7 @@ pub fn finish(report: &Report, output: OutputFormat, subject: &str) -> Result<()
     match crate::logreq::explain(report) {
         None if report.verified() => {
             if output == OutputFormat::Text {
-                eprintln!("Verified OK");
+                errln!("Verified OK");
             }
             Ok(())
         }

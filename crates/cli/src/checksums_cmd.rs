@@ -105,13 +105,13 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         let digest = sigil_crypto::Digest::of(key.algorithm().signing_hash(), text.as_bytes());
         let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
         let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
-        eprintln!("tlog entry created with index: {}", e.log_index.0);
+        errln!("tlog entry created with index: {}", e.log_index.0);
     }
     let mut outputs = AtomicOutputs::new(true);
     outputs.add(&output, text.as_bytes(), 0o644)?;
     outputs.add(&sig_path, encode_signature(&signature).as_bytes(), 0o644)?;
     outputs.commit()?;
-    eprintln!(
+    errln!(
         "Wrote {} ({} files) and its signature {}",
         output.display(),
         names.len(),
@@ -318,14 +318,14 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             "summary": {"ok": ok, "failed": failed, "missing": missing, "refused": refused},
         }))?,
         OutputFormat::Text => {
-            eprintln!("Verified OK: signature of {name}");
+            errln!("Verified OK: signature of {name}");
             for (l, s) in lines.iter().zip(&statuses) {
                 match s.reason() {
-                    Some(r) => println!("{}: {} ({r})", l.path, s.word()),
-                    None => println!("{}: {}", l.path, s.word()),
+                    Some(r) => outln!("{}: {} ({r})", l.path, s.word()),
+                    None => outln!("{}: {}", l.path, s.word()),
                 }
             }
-            eprintln!(
+            errln!(
                 "{ok} OK, {failed} FAILED, {missing} MISSING, {refused} REFUSED of {} files",
                 statuses.len()
             );

@@ -172,9 +172,9 @@ fn print_written(output: OutputFormat, report: &[Value], what: &str) -> Result<(
                 let image = r["image"].as_str().unwrap_or_default();
                 let location = r["location"].as_str().unwrap_or_default();
                 if r["written"] == true {
-                    eprintln!("Pushed {what} for {image} to {location}");
+                    errln!("Pushed {what} for {image} to {location}");
                 } else {
-                    eprintln!("{image} already carries this {what} at {location}; nothing written");
+                    errln!("{image} already carries this {what} at {location}; nothing written");
                 }
             }
             Ok(())
@@ -993,11 +993,15 @@ fn report_outcomes(
         OutputFormat::Text => {
             for o in outcomes {
                 if let Some((_, e)) = &o.error {
-                    eprintln!("Error: {}: {e}", o.image);
+                    // One image's failure is printed once, by the caller; with several, each
+                    // is printed here and the caller prints a summary.
+                    if outcomes.len() > 1 {
+                        errln!("Error: {}: {e}", o.image);
+                    }
                     continue;
                 }
-                eprintln!("\nVerification for {} --", o.image);
-                eprintln!(
+                errln!("\nVerification for {} --", o.image);
+                errln!(
                     "The following checks were performed on each of these {}:",
                     if attestations {
                         "attestations"
@@ -1005,8 +1009,8 @@ fn report_outcomes(
                         "signatures"
                     }
                 );
-                eprintln!("  - The cosign claims were validated");
-                eprintln!("  - The signatures were verified against the specified public key");
+                errln!("  - The cosign claims were validated");
+                errln!("  - The signatures were verified against the specified public key");
                 let lines: Vec<&Value> = o
                     .manifests
                     .iter()
@@ -1021,21 +1025,27 @@ fn report_outcomes(
                     .collect();
                 if attestations {
                     for l in lines {
-                        println!("{l}");
+                        outln!("{l}");
                     }
                 } else {
-                    println!("{}", Value::Array(lines.into_iter().cloned().collect()));
+                    outln!("{}", Value::Array(lines.into_iter().cloned().collect()));
                 }
             }
         }
     }
     if let Some(o) = outcomes.iter().find(|o| o.error.is_some()) {
         let (code, msg) = o.error.clone().unwrap_or_default();
-        return Err(ImageFailure {
-            code,
-            message: format!("{}: {msg}", o.image),
-        }
-        .into());
+        let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+        let message = if outcomes.len() > 1 && output == OutputFormat::Text {
+            format!(
+                "{failed} of {} images did not verify (the exit code is {}'s)",
+                outcomes.len(),
+                o.image
+            )
+        } else {
+            format!("{}: {msg}", o.image)
+        };
+        return Err(ImageFailure { code, message }.into());
     }
     Ok(())
 }
@@ -1156,12 +1166,12 @@ pub fn tree(args: crate::cli::Tree) -> Result<()> {
             "image": image.with_digest(&digest), "attachments": sections, "referrers": referrers
         })),
         OutputFormat::Text => {
-            println!("Supply chain artifacts for {}", image.with_digest(&digest));
+            outln!("Supply chain artifacts for {}", image.with_digest(&digest));
             if sections.is_empty() && referrers.is_empty() {
-                println!("└── (none)");
+                outln!("└── (none)");
             }
             for s in &sections {
-                println!(
+                outln!(
                     "└── {} at {}",
                     s["kind"].as_str().unwrap_or_default(),
                     s["location"].as_str().unwrap_or_default()
@@ -1171,16 +1181,16 @@ pub fn tree(args: crate::cli::Tree) -> Result<()> {
                         .as_str()
                         .map(|t| format!(" ({t})"))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "    └── {}{extra}",
                         l["digest"].as_str().unwrap_or_default()
                     );
                 }
             }
             if !referrers.is_empty() {
-                println!("└── Referrers");
+                outln!("└── Referrers");
                 for r in &refs {
-                    println!(
+                    outln!(
                         "    └── {} {}",
                         r.digest,
                         r.artifact_type.as_deref().unwrap_or("(no artifact type)")
@@ -1218,7 +1228,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
                 let bundle: Value = ann(mf::ANNOTATION_BUNDLE)
                     .and_then(|b| serde_json::from_str(&b).ok())
                     .unwrap_or(Value::Null);
-                println!(
+                outln!(
                     "{}",
                     json!({
                         "Base64Signature": ann(mf::ANNOTATION_SIGNATURE).unwrap_or_default(),
@@ -1247,7 +1257,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
                         .as_deref()
                         .is_none_or(|w| l.annotation(mf::ANNOTATION_PREDICATE_TYPE) == Some(w))
             })? {
-                println!("{}", String::from_utf8_lossy(&a.data).trim());
+                outln!("{}", String::from_utf8_lossy(&a.data).trim());
                 n += 1;
             }
             for a in attach::read_referrers(&registry, &image, &digest, &[mf::SIGSTORE_BUNDLE_V03])?
@@ -1264,7 +1274,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
                 if let Ok(bundle::AnyBundle::Sigstore(b)) = bundle::parse_any(&a.data)
                     && let Some(env) = &b.dsse_envelope
                 {
-                    println!("{}", serde_json::to_string(env)?);
+                    outln!("{}", serde_json::to_string(env)?);
                     n += 1;
                 }
             }
@@ -1288,9 +1298,8 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
                 }
                 .into());
             }
-            let mut out = std::io::stdout().lock();
             for a in found {
-                std::io::Write::write_all(&mut out, &a.data)?;
+                crate::console::out_bytes(&a.data);
             }
             Ok(())
         }
@@ -1358,10 +1367,10 @@ pub fn clean(args: Clean) -> Result<()> {
         }
         OutputFormat::Text => {
             if deleted.is_empty() {
-                eprintln!("Nothing to delete for {}", image.with_digest(&digest));
+                errln!("Nothing to delete for {}", image.with_digest(&digest));
             }
             for d in deleted {
-                eprintln!("Deleted {d}");
+                errln!("Deleted {d}");
             }
             Ok(())
         }
@@ -1410,7 +1419,7 @@ pub fn copy(args: CopyImage) -> Result<()> {
             &json!({"source": src.to_string(), "destination": dst.to_string(), "report": report}),
         ),
         OutputFormat::Text => {
-            eprintln!(
+            errln!(
                 "Copied {} to {} ({} manifests, {} blobs copied, {} already there)",
                 src.with_digest(&report.digest),
                 dst,
@@ -1419,7 +1428,7 @@ pub fn copy(args: CopyImage) -> Result<()> {
                 report.blobs_skipped
             );
             for a in report.attachments.iter().chain(&report.referrers) {
-                eprintln!("  with {a}");
+                errln!("  with {a}");
             }
             Ok(())
         }

@@ -1,6 +1,5 @@
 //! `generate-key-pair`, `import-key-pair`, `public-key`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -33,8 +32,8 @@ fn write_pair(key: &SigningKey, prefix: &str, force: bool) -> Result<()> {
     outputs.add(&key_path, pem.as_bytes(), 0o600)?;
     outputs.add(&pub_path, key.public_key().to_pem().as_bytes(), 0o644)?;
     outputs.commit()?;
-    eprintln!("Private key written to {}", key_path.display());
-    eprintln!("Public key written to {}", pub_path.display());
+    errln!("Private key written to {}", key_path.display());
+    errln!("Public key written to {}", pub_path.display());
     Ok(())
 }
 
@@ -48,7 +47,7 @@ pub fn import(args: ImportKeyPair) -> Result<()> {
     let bytes = zeroize::Zeroizing::new(read_limited(&args.key, pem::MAX_PEM_LEN, "key file")?);
     let key = SigningKey::from_plain_pem(&bytes)
         .with_context(|| format!("cannot import {}", args.key.display()))?;
-    eprintln!("Importing {} key", key.algorithm());
+    errln!("Importing {} key", key.algorithm());
     write_pair(&key, &args.output_key_prefix, args.force)
 }
 
@@ -73,9 +72,9 @@ pub fn public_key(args: PublicKeyCmd) -> Result<()> {
             let mut out = AtomicOutputs::new(true);
             out.add(&path, pem.as_bytes(), 0o644)?;
             out.commit()?;
-            eprintln!("Public key written to {}", path.display());
+            errln!("Public key written to {}", path.display());
         }
-        None => std::io::stdout().write_all(pem.as_bytes())?,
+        None => crate::console::out_bytes(pem.as_bytes()),
     }
     Ok(())
 }

@@ -48,7 +48,7 @@ fn load_log_key(a: &LogServe) -> Result<SigningKey> {
     let mut outputs = crate::support::AtomicOutputs::new(false);
     outputs.add(&path, pem.as_bytes(), 0o600)?;
     outputs.commit()?;
-    eprintln!(
+    errln!(
         "sigil log: generated the log signing key {}",
         path.display()
     );
@@ -104,7 +104,7 @@ pub fn serve(a: LogServe) -> Result<()> {
         let recorded = std::fs::read_to_string(&origin_file).ok().map(|s| s.trim().to_owned());
         let origin = match (&a.origin, &recorded) {
             (Some(o), Some(r)) if o != r => {
-                eprintln!("sigil log: warning: the origin changes from {r} to {o}; clients that pinned {r} will refuse new checkpoints");
+                errln!("sigil log: warning: the origin changes from {r} to {o}; clients that pinned {r} will refuse new checkpoints");
                 o.clone()
             }
             (Some(o), _) => o.clone(),
@@ -125,7 +125,7 @@ pub fn serve(a: LogServe) -> Result<()> {
         // Opening reads storage, which may be a blocking database client.
         let log = tokio::task::spawn_blocking(move || Log::open(store, config)).await??;
         let head = log.head();
-        eprintln!(
+        errln!(
             "sigil log: {origin} on {addr}{}, {} store{}, {} entries, log ID {}{}",
             if a.tls_cert.is_some() { " (TLS)" } else { "" },
             log.backend(),
@@ -156,7 +156,7 @@ pub fn serve(a: LogServe) -> Result<()> {
                     .context("TLS")?
             }
         }
-        eprintln!("sigil log: stopping at {} entries", log.head().size);
+        errln!("sigil log: stopping at {} entries", log.head().size);
         // Shut down and drop the log (and a database client with its own runtime) off the
         // async workers.
         tokio::task::spawn_blocking(move || {
@@ -278,7 +278,7 @@ fn verify_entry(c: &Client, uuid: &str, e: &Value) -> Result<Value> {
 
 fn tofu_note(c: &Client) {
     if c.key_fetched {
-        eprintln!(
+        errln!(
             "note: the log key was fetched from the log itself; pass --log-public-key to pin it"
         );
     }
@@ -301,15 +301,15 @@ pub fn get(a: LogGet) -> Result<()> {
     match a.target.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
-            println!("UUID: {uuid}");
-            println!("Index: {}", out["logIndex"]);
-            println!("IntegratedTime: {}", out["integratedTime"]);
-            println!(
+            outln!("UUID: {uuid}");
+            outln!("Index: {}", out["logIndex"]);
+            outln!("IntegratedTime: {}", out["integratedTime"]);
+            outln!(
                 "Inclusion: verified in the tree of {} ({})",
                 out["treeSize"],
                 out["origin"].as_str().unwrap_or_default()
             );
-            println!("Body: {}", out["body"]);
+            outln!("Body: {}", out["body"]);
             Ok(())
         }
     }
@@ -365,10 +365,10 @@ pub fn search(a: LogSearch) -> Result<()> {
         OutputFormat::Json => print_json(&json!({"uuids": uuids})),
         OutputFormat::Text => {
             if uuids.is_empty() {
-                eprintln!("no matching entries");
+                errln!("no matching entries");
             }
             for u in uuids {
-                println!("{u}");
+                outln!("{u}");
             }
             Ok(())
         }
@@ -489,7 +489,7 @@ pub fn verify(a: LogVerify) -> Result<()> {
     match a.target.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
-            eprintln!("Verified OK: {out}");
+            errln!("Verified OK: {out}");
             Ok(())
         }
     }
@@ -534,13 +534,16 @@ pub fn monitor(a: LogMonitor) -> Result<()> {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
             match previous {
-                Some(p) => eprintln!(
+                Some(p) => errln!(
                     "{}: consistent from {} to {} entries",
-                    new.origin, p.size, new.size
+                    new.origin,
+                    p.size,
+                    new.size
                 ),
-                None => eprintln!(
+                None => errln!(
                     "{}: first checkpoint stored ({} entries)",
-                    new.origin, new.size
+                    new.origin,
+                    new.size
                 ),
             }
             std::io::stderr().flush()?;
@@ -674,7 +677,7 @@ pub fn bench(a: LogBench) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     // Sign the proposals up front, on every core, so that the load is the log's work only.
-    eprintln!("signing {} entries...", a.entries);
+    errln!("signing {} entries...", a.entries);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = a.entries.div_ceil(threads);
     let proposals: Vec<Vec<u8>> = std::thread::scope(|s| {
@@ -751,7 +754,7 @@ pub fn bench(a: LogBench) -> Result<()> {
                         Ok(r) => r,
                         Err(e) => {
                             if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
-                                eprintln!("error: {e:#}");
+                                errln!("error: {e:#}");
                             }
                             conn = BenchConnection::connect(&addr).await?;
                             continue;
@@ -759,7 +762,7 @@ pub fn bench(a: LogBench) -> Result<()> {
                     };
                     if status != 201 {
                         if errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
-                            eprintln!("error: {status}: {}", String::from_utf8_lossy(body));
+                            errln!("error: {status}: {}", String::from_utf8_lossy(body));
                         }
                         continue;
                     }
@@ -837,18 +840,18 @@ pub fn bench(a: LogBench) -> Result<()> {
     match a.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
-            println!(
+            outln!(
                 "appends:      {appended} in {:.2} s = {rate:.0}/s with {} clients ({errors} errors)",
                 wall.as_secs_f64(),
                 a.clients
             );
-            println!(
+            outln!(
                 "integration:  p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99),
                 lat.last().copied().unwrap_or(0.0)
             );
-            println!(
+            outln!(
                 "proofs:       {} reads at tree size {size}: p50 {:.2} ms, p99 {:.2} ms",
                 proof_lat.len(),
                 percentile(&proof_lat, 0.5),
@@ -857,10 +860,10 @@ pub fn bench(a: LogBench) -> Result<()> {
             if let (Some(s), Some(r), Some(al), Some(ar)) =
                 (storage, ratio, allocated, allocated_ratio)
             {
-                println!(
+                outln!(
                     "storage:      {s} bytes for {size} entries of ~{avg_body:.0} bytes = {r:.2}x the raw entry bytes"
                 );
-                println!("allocated:    {al} bytes on disk = {ar:.2}x the raw entry bytes");
+                outln!("allocated:    {al} bytes on disk = {ar:.2}x the raw entry bytes");
             }
             Ok(())
         }
@@ -882,7 +885,7 @@ pub fn migrate(a: LogMigrate) -> Result<()> {
     let t = std::time::Instant::now();
     let n = sigil_tlog::store::migrate(from.as_ref(), to.as_ref(), a.chunk)
         .context("migration failed; the target may hold a partial copy: drop it before retrying")?;
-    eprintln!(
+    errln!(
         "copied {n} entries from the {} store to the {} store in {:.1} s; the signed head and root match",
         from.backend(),
         to.backend(),

@@ -10,6 +10,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod console;
 mod attest;
 mod blob;
 mod bundle_cmd;
@@ -27,7 +29,9 @@ mod support;
 use std::process::ExitCode;
 
 use cli::{ChecksumsCmd, Cli, Command, LogCmd, TrustedRootCmd};
-use support::{EXIT_ERROR, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed};
+use support::{
+    EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
@@ -64,29 +68,38 @@ fn main() -> ExitCode {
         Command::Version(a) => {
             let v = env!("CARGO_PKG_VERSION");
             if a.json {
-                println!("{}", serde_json::json!({"name": "sigil", "version": v}));
+                outln!("{}", serde_json::json!({"name": "sigil", "version": v}));
             } else {
-                println!("sigil {v}");
+                outln!("sigil {v}");
             }
             Ok(())
         }
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => EXIT_OK,
         Err(e) => {
             if let Some(code) = oci_cmd::exit_code(&e) {
-                eprintln!("Error: {e:#}");
-                ExitCode::from(code)
+                errln!("Error: {e:#}");
+                code
             } else if e.downcast_ref::<PartialResult>().is_some() {
-                eprintln!("Error: {e:#}");
-                ExitCode::from(EXIT_PARTIAL)
+                errln!("Error: {e:#}");
+                EXIT_PARTIAL
             } else if e.downcast_ref::<VerificationFailed>().is_some() {
-                eprintln!("Error: verification failed: {e:#}");
-                ExitCode::from(EXIT_VERIFY_FAILED)
+                errln!("Error: verification failed: {e:#}");
+                EXIT_VERIFY_FAILED
             } else {
-                eprintln!("Error: {e:#}");
-                ExitCode::from(EXIT_ERROR)
+                errln!("Error: {e:#}");
+                EXIT_ERROR
             }
         }
+    };
+    // A closed pipe ends the command quietly with its own code; any other failure to write
+    // what the command printed is an I/O error.
+    if let Some(e) = console::finish() {
+        errln!("Error: {e}");
+        if code == EXIT_OK {
+            return ExitCode::from(EXIT_ERROR);
+        }
     }
+    ExitCode::from(code)
 }

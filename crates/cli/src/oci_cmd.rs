@@ -63,7 +63,7 @@ pub fn resolve(args: Resolve) -> Result<()> {
     let digest = registry(&args.registry)?.resolve(&image)?;
     let pinned = image.with_digest(&digest);
     match args.output {
-        OutputFormat::Text => println!("{pinned}"),
+        OutputFormat::Text => outln!("{pinned}"),
         OutputFormat::Json => {
             print_json(&json!({"image": args.image, "digest": digest, "reference": pinned}))?
         }
@@ -87,6 +87,6 @@ pub fn triangulate(args: Triangulate) -> Result<()> {
         }
         TriangulateType::Sbom => sigil_oci::attachment_tag(&image, &digest, Attachment::Sbom)?,
     };
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }

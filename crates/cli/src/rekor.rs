@@ -350,9 +350,9 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
             let mut o = AtomicOutputs::new(true);
             o.add(p, text.as_bytes(), 0o644)?;
             o.commit()?;
-            eprintln!("Wrote the trusted root to {}", p.display());
+            errln!("Wrote the trusted root to {}", p.display());
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sigil_sbom::{DocumentInfo, Inventory, Progress, ScanOptions, Source, cyclonedx};
 
@@ -135,10 +135,7 @@ pub fn sbom(a: Sbom) -> Result<()> {
     }
     files.commit()?;
     if let Some(doc) = stdout_doc {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&doc)
-            .and_then(|_| out.flush())
-            .context("cannot write to standard output")?;
+        crate::console::out_bytes(&doc);
     }
     let mut err = std::io::stderr().lock();
     if !a.quiet {

@@ -14,6 +14,8 @@ use zeroize::Zeroizing;
 
 /// Exit code: verification failed (a signature or checksum did not match).
 pub const EXIT_VERIFY_FAILED: u8 = 1;
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
 /// Exit code: bad input, I/O error, wrong password (anything that is not a clean "no").
 pub const EXIT_ERROR: u8 = 3;
 /// The command did its work, but some inputs were skipped (an SBOM with warnings).
@@ -299,9 +301,9 @@ fn set_mode(_file: &File, _mode: u32) -> Result<()> {
 
 /// Prints a JSON value on standard output.
 pub fn print_json(value: &serde_json::Value) -> Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    crate::console::out_bytes(&text);
     Ok(())
 }
 

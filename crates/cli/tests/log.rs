@@ -1646,6 +1646,7 @@ fn a_log_entry_is_required_unless_the_verifier_waives_it() {
     };
     let err = fails(&mut image_verify(&[]), 12, "no transparency log entry");
     assert!(err.contains("--private-infrastructure"), "{err}");
+    assert_eq!(err.matches("Error:").count(), 1, "printed once: {err}");
     ok(&mut image_verify(&["--private-infrastructure"]));
     // Log the signature as cosign would have (hashedrekord over the payload), then it verifies.
     let out = ok(sigil(d).args(["download", "signature", &image]));

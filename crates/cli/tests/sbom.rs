@@ -16,7 +16,7 @@ use serde_json::Value;
 
 fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/sbom-corpus")
+        .join("../../tests/data/sbom-corpus")
         .join(rel)
 }
 
@@ -933,4 +933,30 @@ fn bad_input_is_skipped_reported_and_marked_partial() {
         3,
         "malformed tar",
     );
+}
+
+/// A closed standard output (`sigil … | head -c 100`) ends the command quietly with its own exit
+/// code: no panic (101), no "Broken pipe" error; the same code as with the output kept.
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_commands_exit_code() {
+    let corpus = corpus("");
+    let bin = env!("CARGO_BIN_EXE_sigil");
+    let kept = Command::new(bin)
+        .arg("sbom")
+        .arg(&corpus)
+        .args(["-o", "spdx-json", "-q"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let o = Command::new("bash")
+        .args([
+            "-c",
+            r#"set -o pipefail; "$0" sbom "$1" -o spdx-json -q 2>&1 | head -c 100 >/dev/null"#,
+            bin,
+        ])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), kept.code(), "{}", stderr(&o));
 }

@@ -1,4 +1,4 @@
-//! The lockfile corpus (`../shared/sbom-corpus/`, 130 real lockfiles from public repositories)
+//! The lockfile corpus (`tests/data/sbom-corpus/`, copied from `../shared/sbom-corpus/`, 130 real lockfiles from public repositories)
 //! against its independent counts: `COUNTS.txt` (per file) and `UNION_COUNTS.txt` (distinct
 //! name@version per repository). Every difference is listed below with its reason, and the
 //! same reasons are in docs/sbom.md.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sigil_sbom::{Ecosystem, ScanOptions, Source, scan};
 
 fn corpus() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sbom-corpus");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sbom-corpus");
     assert!(
         p.join("COUNTS.txt").exists(),
         "the corpus is missing at {}",
