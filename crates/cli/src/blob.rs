@@ -4,7 +4,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use sigil_crypto::hash::{hash_reader, hash_reader_multi};
 use sigil_crypto::{Digest, HashAlgorithm};
 use sigil_formats::bundle::{self, AnyBundle, Bundle};
-use sigil_formats::signature::{MAX_SIGNATURE_FILE_LEN, decode_signature, encode_signature};
+use sigil_formats::signature::{decode_signature, encode_signature};
 
 use crate::cli::{SignBlob, VerifyBlob};
 use crate::support::{
@@ -77,9 +77,7 @@ enum Route {
 /// Reads the signature or bundle once and decides how to verify it.
 fn route(args: &VerifyBlob) -> Result<Route> {
     if let Some(path) = &args.signature {
-        let bytes = read_limited(path, MAX_SIGNATURE_FILE_LEN, "signature")?;
-        let signature =
-            decode_signature(&bytes).with_context(|| format!("signature {}", path.display()))?;
+        let signature = crate::support::read_signature_arg(path)?;
         if args.signer.tlog.required() {
             return Ok(Route::Lookup(signature));
         }
@@ -176,6 +174,8 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
             let sigil_verify::Requirement::Key(key) = &req else {
                 bail!("a detached signature is verified with --key");
             };
+            key.check_signature_encoding(&signature)
+                .context("the signature is malformed input")?;
             let alg = key.algorithm().signing_hash();
             let probe = Bundle::message_signature_with_key(
                 key.hint(),
@@ -217,6 +217,8 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         .as_deref()
         .ok_or_else(|| anyhow!("--key is required to verify a key-signed signature"))?;
     let key = load_public_key(key_ref)?;
+    key.check_signature_encoding(&evidence.signature)
+        .context("the signature is malformed input")?;
     let input = Input::open(&args.file)?;
     let mut algorithms = key.algorithm().accepted_hashes().to_vec();
     if let Some(c) = &evidence.claimed

@@ -12,7 +12,7 @@ use serde_json::json;
 use sigil_crypto::hash::hash_reader;
 use sigil_crypto::{Digest, HashAlgorithm};
 use sigil_formats::checksums::{self, MAX_CHECKSUM_FILE_LEN, check_relative_path, format_line};
-use sigil_formats::signature::{MAX_SIGNATURE_FILE_LEN, decode_signature, encode_signature};
+use sigil_formats::signature::encode_signature;
 
 use crate::cli::{ChecksumsSign, ChecksumsVerify, OutputFormat};
 use crate::support::{
@@ -228,9 +228,7 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         .signature
         .clone()
         .unwrap_or_else(|| with_suffix(&args.checksum_file, ".sig"));
-    let sig_bytes = read_limited(&sig_path, MAX_SIGNATURE_FILE_LEN, "signature")?;
-    let signature = decode_signature(&sig_bytes)
-        .with_context(|| format!("signature {}", sig_path.display()))?;
+    let signature = crate::support::read_signature_arg(&sig_path)?;
     let name = args.checksum_file.display().to_string();
 
     // 1. The checksum file's own signature, before anything it lists is touched; with its
@@ -248,7 +246,7 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             }))?;
         }
         return Err(VerificationFailed(format!(
-            "the signature of {name} does not match: {e}; no listed file was checked"
+            "the signature of {name} did not verify: {e}; no listed file was checked"
         ))
         .into());
     }

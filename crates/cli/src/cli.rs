@@ -10,7 +10,9 @@ use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
     name = "sigil",
     version,
     about = "Sign and verify everything you ship; wire-compatible with Sigstore and cosign",
-    after_help = "Exit codes: 0 success, 1 verification failed, 2 usage error, 3 bad input or I/O error.\n\
+    after_help = "Exit codes: 0 success; 1 verification failed; 2 usage error; 3 bad input or I/O error;\n\
+                  4 partial result (sbom: some inputs skipped); 10 no signatures; 11 no such image;\n\
+                  12 no matching signature; 14 registry unreachable.\n\
                   Passwords come from COSIGN_PASSWORD or SIGIL_PASSWORD, else a terminal prompt."
 )]
 pub struct Cli {
@@ -183,7 +185,7 @@ pub struct SignBlob {
 pub struct VerifyBlob {
     #[command(flatten)]
     pub signer: SignerArgs,
-    /// A detached base64 signature file.
+    /// A detached base64 signature: a file, or the signature text itself (as cosign takes it).
     #[arg(long, conflicts_with = "bundle", required_unless_present = "bundle")]
     pub signature: Option<PathBuf>,
     /// A Sigstore bundle or a cosign --bundle file.
@@ -698,7 +700,8 @@ pub struct ChecksumsVerify {
     /// Public key reference: a file, env://VAR or https://...
     #[arg(long)]
     pub key: String,
-    /// The signature of the checksum file [default: CHECKSUMFILE.sig].
+    /// The signature of the checksum file: a file, or the base64 text itself
+    /// [default: CHECKSUMFILE.sig].
     #[arg(long)]
     pub signature: Option<PathBuf>,
     /// Directory the listed paths are relative to [default: the checksum file's directory].
@@ -868,6 +871,7 @@ pub struct LogGet {
 }
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("criteria").required(true).multiple(true).args(["sha", "public_key", "email", "subject"]))]
 pub struct LogSearch {
     #[command(flatten)]
     pub target: LogTarget,

@@ -506,6 +506,8 @@ struct Verified {
 struct Findings {
     verified: Vec<Verified>,
     rejected: Vec<String>,
+    /// Predicate types of the attestations that were not of the type looked for.
+    other_types: std::collections::BTreeSet<String>,
 }
 
 impl Findings {
@@ -790,17 +792,26 @@ fn find_attestations(
     tlog: Option<Logs<'_>>,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
+    let others = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let legacy = attach::read_tag(
         registry,
         image,
         &claims.digest,
         Attachment::Attestation,
         |l| {
-            l.media_type == mf::DSSE_ENVELOPE
-                && l.annotation(mf::ANNOTATION_PREDICATE_TYPE)
-                    .is_none_or(|t| t == predicate_type)
+            if l.media_type != mf::DSSE_ENVELOPE {
+                return false;
+            }
+            match l.annotation(mf::ANNOTATION_PREDICATE_TYPE) {
+                Some(t) if t != predicate_type => {
+                    others.borrow_mut().insert(t.to_owned());
+                    false
+                }
+                _ => true,
+            }
         },
     )?;
+    f.other_types = others.into_inner();
     for a in legacy {
         let outcome = serde_json::from_slice::<Envelope>(&a.data)
             .map_err(|e| format!("not a DSSE envelope: {e}"))
@@ -839,6 +850,13 @@ fn find_attestations(
         return Ok(f);
     }
     for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
+        if let Source::Referrer { annotations, .. } = &a.source
+            && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
+            && t != predicate_type
+            && t != COSIGN_SIGN_PREDICATE
+        {
+            f.other_types.insert(t.clone());
+        }
         match check_referrer_bundle(key, &a, predicate_type, claims, tlog) {
             Some(Ok(v)) => f.verified.push(v),
             Some(Err(e)) => f.rejected.push(format!("{}: {e}", a.source.reference())),
@@ -920,7 +938,17 @@ fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
             None => t.digest.clone(),
         };
         if f.seen() == 0 {
-            out.error = Some((EXIT_NO_SIGNATURES, format!("no {what} found for {name}")));
+            let message = match job.predicate_type {
+                None => format!("no {what} found for {name}"),
+                Some(t) if f.other_types.is_empty() => {
+                    format!("no attestations of type {t} found for {name} (none of any type)")
+                }
+                Some(t) => format!(
+                    "no attestations of type {t} found for {name}; it has attestations of type {} (pass --type)",
+                    f.other_types.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            out.error = Some((EXIT_NO_SIGNATURES, message));
             break;
         }
         if f.verified.is_empty() {
@@ -996,7 +1024,7 @@ fn report_outcomes(
                     // One image's failure is printed once, by the caller; with several, each
                     // is printed here and the caller prints a summary.
                     if outcomes.len() > 1 {
-                        errln!("Error: {}: {e}", o.image);
+                        errln!("Error: {}", with_image(&o.image, e));
                     }
                     continue;
                 }
@@ -1043,11 +1071,20 @@ fn report_outcomes(
                 o.image
             )
         } else {
-            format!("{}: {msg}", o.image)
+            with_image(&o.image, &msg)
         };
         return Err(ImageFailure { code, message }.into());
     }
     Ok(())
+}
+
+/// `image: message`, unless the message already names the image.
+fn with_image(image: &str, msg: &str) -> String {
+    if msg.starts_with(image) {
+        msg.to_owned()
+    } else {
+        format!("{image}: {msg}")
+    }
 }
 
 /// The trust root whose logs signatures must be recorded in (`--trusted-root`, else the

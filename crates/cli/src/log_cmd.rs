@@ -126,8 +126,8 @@ pub fn serve(a: LogServe) -> Result<()> {
         let log = tokio::task::spawn_blocking(move || Log::open(store, config)).await??;
         let head = log.head();
         errln!(
-            "sigil log: {origin} on {addr}{}, {} store{}, {} entries, log ID {}{}",
-            if a.tls_cert.is_some() { " (TLS)" } else { "" },
+            "sigil log: listening on {}://{addr}, origin {origin:?}, {} store{}, {} entries, log ID {}{}",
+            if a.tls_cert.is_some() { "https" } else { "http" },
             log.backend(),
             if a.database_url.is_some() { String::new() } else { format!(" in {}", a.data.display()) },
             head.size,

@@ -153,20 +153,17 @@ impl Input {
         if path == Path::new("-") {
             return Ok(Self::Stdin);
         }
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let meta = file
-            .metadata()
-            .with_context(|| format!("cannot stat {}", path.display()))?;
-        if meta.is_dir() {
-            bail!("{} is a directory, not a file", path.display());
-        }
-        if !meta.is_file() {
-            bail!(
+        let (file, len) = sigil_crypto::fs::open_regular(path).map_err(|e| match e {
+            sigil_crypto::fs::OpenError::Io(e) => anyhow!("cannot open {}: {e}", path.display()),
+            sigil_crypto::fs::OpenError::Directory => {
+                anyhow!("{} is a directory, not a file", path.display())
+            }
+            sigil_crypto::fs::OpenError::NotRegular => anyhow!(
                 "{} is not a regular file (device, socket or FIFO)",
                 path.display()
-            );
-        }
-        Ok(Self::File(file, meta.len()))
+            ),
+        })?;
+        Ok(Self::File(file, len))
     }
 
     /// The size when known.
@@ -184,6 +181,24 @@ impl Input {
             Self::Stdin => Box::new(io::stdin().lock()),
         }
     }
+}
+
+/// A `--signature` value, as cosign takes it: a file, or (when no such file exists) the base64
+/// signature text itself.
+pub fn read_signature_arg(arg: &Path) -> Result<Vec<u8>> {
+    use sigil_formats::signature::{MAX_SIGNATURE_FILE_LEN, decode_signature};
+    let text = arg.to_str().unwrap_or_default();
+    let looks_inline = !text.is_empty()
+        && !arg.exists()
+        && text.len() <= MAX_SIGNATURE_FILE_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
+    if looks_inline && let Ok(sig) = decode_signature(text.as_bytes()) {
+        return Ok(sig);
+    }
+    let bytes = read_limited(arg, MAX_SIGNATURE_FILE_LEN, "signature")?;
+    decode_signature(&bytes).with_context(|| format!("signature {}", arg.display()))
 }
 
 /// Reads a small input file whole, with a limit.

@@ -507,3 +507,156 @@ fn json_output_lists_the_checks() {
             .contains("other content")
     );
 }
+
+/// A FIFO given as the artefact, the signature or the key is refused at once ("not a regular
+/// file", exit 3) instead of blocking in `open()` until someone writes to it.
+#[test]
+fn fifos_are_refused_without_blocking() {
+    let dir = with_key();
+    let d = dir.path();
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--output-signature",
+        "f.sig",
+        "f",
+    ]));
+    let st = std::process::Command::new("mkfifo")
+        .arg(d.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cases: [&[&str]; 4] = [
+        &["sign-blob", "--key", "k.key", "pipe"],
+        &["sign-blob", "--key", "pipe", "f"],
+        &[
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--signature",
+            "pipe",
+            "f",
+        ],
+        &[
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            "pipe",
+            "--signature",
+            "f.sig",
+            "f",
+        ],
+    ];
+    for args in cases {
+        let mut child = sigil(d)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{args:?} blocked on the FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+    }
+}
+
+/// What a new user met: exit codes as the README's table says, messages said once and right.
+#[test]
+fn messages_and_exit_codes_a_new_user_meets() {
+    let dir = with_key();
+    let d = dir.path();
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "k.key",
+        "--output-signature",
+        "f.sig",
+        "f",
+    ]));
+    let verify = |sig: &str, key: &str| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob",
+            "--private-infrastructure",
+            "--key",
+            key,
+            "--signature",
+            sig,
+            "f",
+        ]);
+        c
+    };
+    // A missing key file: the OS error once.
+    let err = fails(&mut verify("f.sig", "missing.pub"), 3, "missing.pub");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    // Base64 that is not a DER signature is malformed input (3), not a failed verification.
+    std::fs::write(d.join("nd.sig"), "AAAA\n").unwrap();
+    fails(
+        &mut verify("nd.sig", "k.pub"),
+        3,
+        "not an ASN.1 DER ECDSA signature",
+    );
+    // --signature takes the signature text itself, as cosign does.
+    let text = std::fs::read_to_string(d.join("f.sig")).unwrap();
+    ok(&mut verify(text.trim(), "k.pub"));
+    // A mismatch is said once.
+    std::fs::write(d.join("f"), b"changed").unwrap();
+    let err = fails(
+        &mut verify("f.sig", "k.pub"),
+        1,
+        "the signature does not match",
+    );
+    assert_eq!(err.matches("does not match").count(), 1, "{err}");
+    // Garbage where a private key should be: not "expected a PUBLIC KEY", and said once.
+    std::fs::write(d.join("bad.key"), "garbage\n").unwrap();
+    let err = fails(
+        sigil(d).args(["sign-blob", "--key", "bad.key", "f"]),
+        3,
+        "expected -----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----",
+    );
+    assert!(!err.contains("PUBLIC KEY"), "{err}");
+    assert_eq!(err.matches("no PEM block found").count(), 1, "{err}");
+    // An encrypted key of another kind is not called unencrypted.
+    std::fs::write(
+        d.join("foo.key"),
+        "-----BEGIN ENCRYPTED FOO PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED FOO PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = fails(
+        sigil(d).args(["sign-blob", "--key", "foo.key", "f"]),
+        3,
+        "an encrypted key in a format Sigil does not read",
+    );
+    assert!(!err.contains("unencrypted"), "{err}");
+    // `log search` without criteria is a usage error (2), before any socket.
+    fails(
+        sigil(d).args(["log", "search", "--rekor-url", "http://127.0.0.1:9"]),
+        2,
+        "required arguments were not provided",
+    );
+    // The top-level help lists every exit code.
+    let help = ok(sigil(d).arg("--help"));
+    for code in [
+        "4 partial",
+        "10 no signatures",
+        "11 no such image",
+        "12 no matching",
+        "14 registry unreachable",
+    ] {
+        assert!(help.contains(code), "help lacks {code:?}:\n{help}");
+    }
+}

@@ -91,7 +91,7 @@ fn tampered_checksum_file_is_refused_before_any_file_is_read() {
     // Point the line for a.tar.gz at a different digest.
     let tampered = text.replacen(&text[..8], "00000000", 1);
     std::fs::write(dist.join("SHA256SUMS"), tampered).unwrap();
-    fails(
+    let err = fails(
         sigil(&dist).args([
             "checksums",
             "verify",
@@ -101,8 +101,9 @@ fn tampered_checksum_file_is_refused_before_any_file_is_read() {
             "SHA256SUMS",
         ]),
         1,
-        "the signature of SHA256SUMS does not match",
+        "the signature of SHA256SUMS did not verify: the signature does not match",
     );
+    assert_eq!(err.matches("does not match").count(), 1, "said once: {err}");
 }
 
 #[test]

@@ -728,8 +728,22 @@ fn referrers_mode_attestations_and_the_referrers_500() {
             &image,
         ]),
         10,
-        "no attestations found",
+        "no attestations of type https://cosign.sigstore.dev/attestation/vuln/v1 found",
     );
+    // The default type (custom) names what it looked for and what is there.
+    let err = fails(
+        sg(d).args([
+            "verify-attestation",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &image,
+        ]),
+        10,
+        "no attestations of type https://cosign.sigstore.dev/attestation/v1 found",
+    );
+    assert!(err.contains("https://spdx.dev/Document"), "{err}");
+    assert!(err.contains("pass --type"), "{err}");
     fails(
         sg(d).args([
             "verify-attestation",

@@ -108,6 +108,28 @@ fn exit_codes_keep_missing_and_unreachable_apart() {
         14,
         "is unreachable",
     );
+    // `verify` of a missing repository names the reference once.
+    std::fs::write(
+        d.join("k.pub"),
+        sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256)
+            .unwrap()
+            .public_key()
+            .to_pem(),
+    )
+    .unwrap();
+    let missing = format!("{}/other/repo:v1", r.addr);
+    let err = fails(
+        sigil(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            &missing,
+        ]),
+        11,
+        "no such tag or digest",
+    );
+    assert_eq!(err.matches(&missing).count(), 1, "{err}");
     // Loopback registries speak plain HTTP without the flag, as with cosign (ggcr).
     ok(sigil(d).args(["resolve", &format!("{}/team/app:v1", r.addr)]));
     fails(

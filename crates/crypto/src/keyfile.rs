@@ -63,6 +63,12 @@ impl ScryptParams {
     ];
 }
 
+impl From<pem::PemError> for KeyFileError {
+    fn from(e: pem::PemError) -> Self {
+        Self::Pem(e)
+    }
+}
+
 /// Errors reading or writing an encrypted key file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFileError {
@@ -75,8 +81,8 @@ pub enum KeyFileError {
         max: usize,
     },
     /// Bad PEM.
-    #[error("not a cosign key file: {0}")]
-    Pem(#[from] pem::PemError),
+    #[error("not a cosign key file (expected -----BEGIN {SIGSTORE_LABEL}-----): {0}")]
+    Pem(pem::PemError),
     /// The PEM label is not one of cosign's encrypted labels.
     #[error(
         "not a cosign encrypted private key: the PEM label is {found:?}, expected {SIGSTORE_LABEL:?}{hint}"
@@ -217,6 +223,8 @@ impl EncryptedKeyFile {
             other => {
                 let hint = if other == "PUBLIC KEY" {
                     "; this is a public key, signing needs the private key file"
+                } else if other.starts_with("ENCRYPTED") {
+                    "; this is an encrypted key in a format Sigil does not read (cosign's are ENCRYPTED SIGSTORE PRIVATE KEY and ENCRYPTED COSIGN PRIVATE KEY)"
                 } else if other.ends_with("PRIVATE KEY") {
                     "; this is an unencrypted private key: convert it with `sigil import-key-pair --key FILE`"
                 } else {

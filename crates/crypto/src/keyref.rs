@@ -54,13 +54,16 @@ pub enum KeyRefError {
     /// A URL where a private key is needed.
     #[error("private keys cannot be loaded from a URL ({0}); use a file or env://VAR")]
     PrivateKeyUrl(String),
+    /// A FIFO, device or socket where a key file was expected.
+    #[error("key file {} is not a regular file (a device, socket or FIFO)", .0.display())]
+    NotRegular(PathBuf),
     /// The file could not be read.
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// A directory was given.
     #[error("key path {0} is a directory, not a key file")]
@@ -125,23 +128,20 @@ impl KeyRef {
     pub fn read_local(&self) -> Result<Option<Zeroizing<Vec<u8>>>, KeyRefError> {
         match self {
             Self::File(path) => {
-                let file = std::fs::File::open(path).map_err(|source| KeyRefError::Io {
-                    path: path.clone(),
-                    source,
+                let (file, _) = crate::fs::open_regular(path).map_err(|e| match e {
+                    crate::fs::OpenError::Io(error) => KeyRefError::Io {
+                        path: path.clone(),
+                        error,
+                    },
+                    crate::fs::OpenError::Directory => KeyRefError::Directory(path.clone()),
+                    crate::fs::OpenError::NotRegular => KeyRefError::NotRegular(path.clone()),
                 })?;
-                let meta = file.metadata().map_err(|source| KeyRefError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                if meta.is_dir() {
-                    return Err(KeyRefError::Directory(path.clone()));
-                }
                 let mut buf = Zeroizing::new(Vec::new());
                 file.take(MAX_KEY_LEN + 1)
                     .read_to_end(&mut buf)
-                    .map_err(|source| KeyRefError::Io {
+                    .map_err(|error| KeyRefError::Io {
                         path: path.clone(),
-                        source,
+                        error,
                     })?;
                 if buf.len() as u64 > MAX_KEY_LEN {
                     return Err(KeyRefError::TooLarge {

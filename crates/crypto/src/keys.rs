@@ -498,6 +498,54 @@ impl PublicKey {
         }
     }
 
+    /// Checks that `signature` has the encoding this key's signatures have (an ASN.1 DER
+    /// SEQUENCE for ECDSA, the modulus length for RSA, 64 bytes for Ed25519), without verifying
+    /// it: malformed input is told apart from a signature that does not match.
+    pub fn check_signature_encoding(&self, signature: &[u8]) -> Result<(), SignatureError> {
+        let malformed = |detail: String| SignatureError::Malformed {
+            key: self.algorithm,
+            detail,
+        };
+        if signature.is_empty() {
+            return Err(malformed("the signature is empty".into()));
+        }
+        match self.algorithm {
+            KeyAlgorithm::EcdsaP256 | KeyAlgorithm::EcdsaP384 | KeyAlgorithm::EcdsaP521 => {
+                let tlv_ok = signature.first() == Some(&0x30)
+                    && match signature.get(1) {
+                        Some(&n) if n < 0x80 => signature.len() == 2 + usize::from(n),
+                        Some(&0x81) => signature
+                            .get(2)
+                            .is_some_and(|&n| signature.len() == 3 + usize::from(n)),
+                        _ => false,
+                    };
+                if !tlv_ok {
+                    return Err(malformed(
+                        "not an ASN.1 DER ECDSA signature (not one DER SEQUENCE)".into(),
+                    ));
+                }
+            }
+            KeyAlgorithm::Rsa { bits } => {
+                if signature.len() != bits.div_ceil(8) {
+                    return Err(malformed(format!(
+                        "{} bytes, an RSA-{bits} signature has {}",
+                        signature.len(),
+                        bits.div_ceil(8)
+                    )));
+                }
+            }
+            KeyAlgorithm::Ed25519 => {
+                if signature.len() != 64 {
+                    return Err(malformed(format!(
+                        "{} bytes, an Ed25519 signature has 64",
+                        signature.len()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks `signature` over `message` (hashing it with each accepted hash in turn).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
         let mut last = None;

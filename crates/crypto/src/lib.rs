@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod fs;
 pub mod hash;
 pub mod keyfile;
 pub mod keyref;

@@ -53,7 +53,7 @@ pub enum PemError {
     #[error("the input is empty: expected a PEM block (-----BEGIN ...-----)")]
     Empty,
     /// No `-----BEGIN` line.
-    #[error("no PEM block found: expected a line like -----BEGIN PUBLIC KEY-----")]
+    #[error("no PEM block found (no -----BEGIN <LABEL>----- line)")]
     NoBegin,
     /// The BEGIN line is malformed.
     #[error("malformed PEM BEGIN line (expected -----BEGIN <LABEL>-----)")]

@@ -165,6 +165,52 @@ fn link_parts(child: &[u8], issuer: &[u8]) -> Option<[Vec<u8>; 5]> {
     ])
 }
 
+/// webpki's verdict as a sentence (its own `Display` is Rust's `Debug` text).
+fn describe(e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    let at = |t: &UnixTime| Timestamp::from_unix(t.as_secs() as i64).to_rfc3339();
+    match e {
+        E::CertExpired { time, not_after } => format!(
+            "a certificate expired at {} (checked at {})",
+            at(not_after),
+            at(time)
+        ),
+        E::CertNotValidYet { time, not_before } => format!(
+            "a certificate is valid only from {} (checked at {})",
+            at(not_before),
+            at(time)
+        ),
+        E::UnknownIssuer => "the issuer is not the trusted authority (unknown issuer)".into(),
+        E::InvalidSignatureForPublicKey => {
+            "a certificate's signature does not verify with its issuer's key".into()
+        }
+        E::RequiredEkuNotFoundContext(_) => {
+            "the certificate's extended key usage does not allow this purpose".into()
+        }
+        E::CaUsedAsEndEntity => "the certificate is a CA certificate, not an end entity".into(),
+        E::EndEntityUsedAsCa => "an end-entity certificate is used as an issuer".into(),
+        E::BadDer | E::BadDerTime | E::TrailingData(_) => "a certificate is malformed DER".into(),
+        E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "a certificate is signed with an unsupported algorithm".into()
+        }
+        E::PathLenConstraintViolated => "the chain violates a path length constraint".into(),
+        E::NameConstraintViolation => "the chain violates a name constraint".into(),
+        E::UnsupportedCriticalExtension => {
+            "a certificate has an unsupported critical extension".into()
+        }
+        E::MaximumPathDepthExceeded | E::MaximumPathBuildCallsExceeded => {
+            "the chain is too long".into()
+        }
+        other => {
+            // The variant's name, without Rust field syntax.
+            let d = format!("{other:?}");
+            let name = d.split(['(', ' ', '{']).next().unwrap_or(&d).to_owned();
+            format!("the chain is invalid ({name})")
+        }
+    }
+}
+
 /// Validates `leaf` against an authority's chain (leaf-most first, trust anchor last) at `time`,
 /// for `purpose`. Returns the certificate that issued the leaf.
 pub fn verify_chain(
@@ -176,7 +222,7 @@ pub fn verify_chain(
     let (anchor_der, intermediates) = authority_chain.split_last().ok_or(ChainError::EmptyChain)?;
     let anchor_cert = CertificateDer::from(anchor_der.as_slice());
     let anchor = webpki::anchor_from_trusted_cert(&anchor_cert)
-        .map_err(|e| ChainError::Anchor(format!("{e:?}")))?;
+        .map_err(|e| ChainError::Anchor(describe(&e)))?;
     let inters: Vec<CertificateDer<'_>> = intermediates
         .iter()
         .map(|c| CertificateDer::from(c.as_slice()))
@@ -186,7 +232,7 @@ pub fn verify_chain(
         time: time.to_rfc3339(),
         reason,
     };
-    let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| invalid(format!("{e:?}")))?;
+    let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| invalid(describe(&e)))?;
     let usage = match purpose {
         Purpose::CodeSigning => webpki::KeyUsage::required(EKU_CODE_SIGNING),
         Purpose::TimeStamping => webpki::KeyUsage::required(EKU_TIME_STAMPING),
@@ -195,7 +241,7 @@ pub fn verify_chain(
     {
         let _scope = AnchorScope::enter(authority_links(authority_chain));
         ee.verify_for_usage(algorithms(), &[anchor], &inters, t, usage, None, None)
-            .map_err(|e| invalid(format!("{e:?}")))?;
+            .map_err(|e| invalid(describe(&e)))?;
     }
     // The issuer is the chain certificate whose subject is the leaf's issuer name.
     let issuer_name = leaf.issuer_der();

@@ -50,7 +50,10 @@ pub enum ClaimError {
         image: String,
     },
     /// A required annotation is missing or different.
-    #[error("annotation {key:?}: required {want:?}, the signature carries {got:?}")]
+    #[error("annotation {key:?}: required {want:?}, {}", match got {
+        Some(g) => format!("the signature carries {g:?}"),
+        None => "the signature does not carry it".to_owned(),
+    })]
     Annotation {
         /// The key.
         key: String,
@@ -173,6 +176,28 @@ pub fn check_statement(statement: &Statement, claims: &ImageClaims) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotation_messages_name_values_not_options() {
+        let missing = ClaimError::Annotation {
+            key: "env".into(),
+            want: "prod".into(),
+            got: None,
+        }
+        .to_string();
+        assert_eq!(
+            missing,
+            "annotation \"env\": required \"prod\", the signature does not carry it"
+        );
+        let other = ClaimError::Annotation {
+            key: "env".into(),
+            want: "prod".into(),
+            got: Some("dev".into()),
+        }
+        .to_string();
+        assert!(!other.contains("Some("), "{other}");
+        assert!(other.ends_with("the signature carries \"dev\""), "{other}");
+    }
 
     fn claims() -> ImageClaims {
         ImageClaims {
