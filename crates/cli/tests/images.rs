@@ -237,7 +237,7 @@ fn sign_and_verify_in_cosigns_layout() {
             &image,
         ]),
         12,
-        "carries None",
+        "the signature does not carry it",
     );
 
     // Re-signing the same payload with the same key adds nothing; another key appends.
