@@ -826,9 +826,20 @@ pub struct LogServe {
     /// at once; entries that arrive during a commit form the next batch).
     #[arg(long, default_value_t = 0)]
     pub batch_max_age_ms: u64,
-    /// Largest request body; larger ones get 413.
+    /// Largest request body; larger ones get 413 (a declared Content-Length from the headers,
+    /// before the body is read).
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub max_body_size: u64,
+    /// Most client connections open at once; more are closed as they arrive.
+    #[arg(long, default_value_t = 32_768, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Seconds a client has to send a request's headers, counted from when its connection is
+    /// idle (so idle keep-alive connections are closed after it too).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request body.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
     /// Embedded store: entries whose index keys are held in memory (and in a journal) before
     /// they are written out as sorted index runs.
     #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1..))]

@@ -147,15 +147,33 @@ pub fn serve(a: LogServe) -> Result<()> {
             o.add(f, format!("{scheme}://{addr}\n").as_bytes(), 0o644)?;
             o.commit()?;
         }
-        let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
-        match tls {
-            None => sigil_server::serve(listener, app, shutdown_signal()).await?,
-            Some((cert, key)) => {
-                sigil_server::serve_tls(listener.into_std()?, app, cert, key, shutdown_signal())
-                    .await
-                    .context("TLS")?
-            }
+        let mut limits = sigil_server::Limits {
+            max_connections: a.max_connections as usize,
+            header_timeout: Duration::from_secs(a.header_timeout),
+            body_timeout: Duration::from_secs(a.body_timeout),
+            max_body: a.max_body_size as usize,
+            ..Default::default()
+        };
+        // Keep descriptors for the store and the listener: beyond them, connections are
+        // closed as they arrive instead of waiting in the accept queue.
+        if let Some(files) = sigil_server::listen::raise_file_limit()
+            && files < limits.max_connections as u64 + 128
+        {
+            let fit = files.saturating_sub(128).max(16) as usize;
+            errln!(
+                "sigil log: the open-file limit is {files}: at most {fit} connections (not {}); raise it with ulimit -n",
+                limits.max_connections
+            );
+            limits.max_connections = fit;
         }
+        let stats = Arc::new(sigil_server::LimitStats::default());
+        let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
+        let app = sigil_server::listen::guard_bodies(app, &limits, stats.clone());
+        let tls = match tls {
+            Some((cert, key)) => Some(sigil_server::listen::tls_config(&cert, &key).context("TLS")?),
+            None => None,
+        };
+        sigil_server::listen::serve(listener, app, limits, tls, stats, shutdown_signal()).await?;
         errln!("sigil log: stopping at {} entries", log.head().size);
         // Shut down and drop the log (and a database client with its own runtime) off the
         // async workers.

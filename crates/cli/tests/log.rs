@@ -1668,3 +1668,120 @@ fn a_log_entry_is_required_unless_the_verifier_waives_it() {
     assert_eq!(resp.status().as_u16(), 201);
     ok(&mut image_verify(&[]));
 }
+
+/// Reads what a server sends on `s` until it closes or `deadline` passes; `None` if still open.
+fn read_until_closed(
+    s: &mut std::net::TcpStream,
+    deadline: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.checked_sub(start.elapsed())?;
+        s.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))
+            .unwrap();
+        match s.read(&mut buf) {
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(got),
+            Err(_) if start.elapsed() >= deadline => return None,
+            Err(_) => {}
+        }
+    }
+}
+
+/// The log under hostile connections: a declared oversized body is refused from its headers
+/// (no `100 Continue`), connections that trickle headers or sit idle are closed after the header
+/// timeout, a flood beyond `--max-connections` is closed at once, and a well-behaved client is
+/// answered throughout.
+#[test]
+fn slow_and_flooding_clients_cannot_starve_the_log() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = LogServer::start(
+        BIN,
+        &d.join("log"),
+        &[
+            "--header-timeout",
+            "2",
+            "--body-timeout",
+            "2",
+            "--max-connections",
+            "600",
+        ],
+    );
+    let addr = log.url.trim_start_matches("http://").to_owned();
+
+    // 100 MB declared: 413 from the headers, no 100 Continue, the connection closed.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut s, Duration::from_secs(10)).expect("closed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(!text.contains("100 Continue"), "{text}");
+
+    // A body that never arrives: 408 after the body timeout.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{{"
+    )
+    .unwrap();
+    let answer = read_until_closed(&mut s, Duration::from_secs(15)).expect("closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"));
+
+    // 500 connections that send one header line and stop, plus idle ones.
+    let mut slow: Vec<TcpStream> = (0..500)
+        .map(|i| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            if i % 2 == 0 {
+                s.write_all(b"GET /api/v1/log HTTP/1.1\r\n").unwrap();
+            }
+            s
+        })
+        .collect();
+    // A well-behaved client is answered while they hang.
+    let start = Instant::now();
+    for _ in 0..20 {
+        let v = log_info(&log.url);
+        assert!(v["treeSize"].is_number());
+    }
+    assert!(start.elapsed() < Duration::from_secs(20));
+    // Beyond --max-connections (600 open), a new connection is closed at once.
+    let mut extra: Vec<TcpStream> = (0..120)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let mut closed_at_once = 0;
+    for s in &mut extra {
+        if read_until_closed(s, Duration::from_millis(500)).is_some() {
+            closed_at_once += 1;
+        }
+    }
+    assert!(
+        closed_at_once >= 20,
+        "only {closed_at_once} of 120 over the limit were closed"
+    );
+    // After the header timeout every slow and idle connection is gone...
+    let mut still_open = 0;
+    for s in &mut slow {
+        if read_until_closed(s, Duration::from_secs(6)).is_none() {
+            still_open += 1;
+        }
+    }
+    assert_eq!(
+        still_open, 0,
+        "slow connections outlived the header timeout"
+    );
+    drop(extra);
+    // ...and the log serves again.
+    assert!(log_info(&log.url)["treeSize"].is_number());
+}

@@ -29,38 +29,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod listen;
 pub mod log;
 
-/// Serves `app` on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub use listen::{LimitStats, Limits};
+
+/// Serves `app` on `listener` with the default [`Limits`] until `shutdown` completes, then
+/// finishes the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
-/// Serves `app` over TLS (rustls; certificate chain and private key as PEM) on `listener` until
-/// `shutdown` completes, then finishes the requests in flight (for at most 30 seconds).
-pub async fn serve_tls(
-    listener: std::net::TcpListener,
-    app: axum::Router,
-    cert_pem: Vec<u8>,
-    key_pem: Vec<u8>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert_pem, key_pem).await?;
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    listener.set_nonblocking(true)?;
-    axum_server::from_tcp_rustls(listener, config)
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
+    let limits = Limits::default();
+    let stats = std::sync::Arc::new(LimitStats::default());
+    let app = listen::guard_bodies(app, &limits, stats.clone());
+    listen::serve(listener, app, limits, None, stats, shutdown).await
 }

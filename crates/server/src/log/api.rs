@@ -76,8 +76,20 @@ fn entry_location(uuid: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("/api/v1/log/entries/{uuid}")).expect("hex is a header value")
 }
 
+/// Proposals larger than this are admitted on the blocking pool: parsing and verifying them is
+/// CPU work that must not stall the I/O threads (a hashedrekord proposal is ~1-2 KiB).
+const INLINE_ADMISSION: usize = 8 * 1024;
+
 async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
-    let admitted = match entries::admit(&body) {
+    let admitted = if body.len() <= INLINE_ADMISSION {
+        entries::admit(&body)
+    } else {
+        match tokio::task::spawn_blocking(move || entries::admit(&body)).await {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    };
+    let admitted = match admitted {
         Ok(a) => a,
         Err(e) => {
             log.metrics.rejected.fetch_add(1, Ordering::Relaxed);
