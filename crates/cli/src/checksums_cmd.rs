@@ -318,9 +318,10 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         OutputFormat::Text => {
             errln!("Verified OK: signature of {name}");
             for (l, s) in lines.iter().zip(&statuses) {
+                let name = checksums::display_name(&l.path);
                 match s.reason() {
-                    Some(r) => outln!("{}: {} ({r})", l.path, s.word()),
-                    None => outln!("{}: {}", l.path, s.word()),
+                    Some(r) => outln!("{name}: {} ({})", s.word(), checksums::display_name(r)),
+                    None => outln!("{name}: {}", s.word()),
                 }
             }
             errln!(

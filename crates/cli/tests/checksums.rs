@@ -296,3 +296,51 @@ fn many_files_in_parallel() {
     let first: Vec<&str> = out.lines().take(3).collect();
     assert_eq!(first, ["f0000: OK", "f0001: OK", "f0002: OK"]);
 }
+
+/// A listed name holding a newline or an escape sequence cannot forge report lines: it is
+/// escaped as GNU `sha256sum -c` escapes it (and control characters as `\xHH`).
+#[test]
+fn report_names_are_escaped_as_coreutils_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let dist = d.join("dist");
+    std::fs::create_dir(&dist).unwrap();
+    let evil = "x\nnot-listed: OK";
+    std::fs::write(dist.join(evil), b"one").unwrap();
+    std::fs::write(dist.join("esc\u{1b}[2K"), b"two").unwrap();
+    ok(sigil(&dist).args([
+        "checksums",
+        "sign",
+        "--key",
+        "../k.key",
+        evil,
+        "esc\u{1b}[2K",
+    ]));
+    let out = ok(sigil(&dist).args([
+        "checksums",
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "../k.pub",
+        "SHA256SUMS",
+    ]));
+    assert_eq!(out.lines().count(), 2, "{out:?}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("\\esc\\x1b[2K: OK"), "{out:?}");
+    // The newline case reads exactly as GNU's report.
+    let gnu = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&dist)
+        .output()
+        .unwrap();
+    let gnu_line = String::from_utf8_lossy(&gnu.stdout)
+        .lines()
+        .find(|l| l.contains("not-listed"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        out.lines().any(|l| l == gnu_line),
+        "ours {out:?}, GNU {gnu_line:?}"
+    );
+}

@@ -277,6 +277,28 @@ pub fn format_line(algorithm: HashAlgorithm, digest: &[u8], path: &str) -> Strin
     out
 }
 
+/// A listed name as a report line shows it, escaped as GNU `sha256sum -c` does: a name holding a
+/// backslash, newline or carriage return gets a leading `\` and those characters escaped
+/// (`\\`, `\n`, `\r`). Other control characters (an escape sequence that would rewrite the
+/// terminal, a spoofed "OK") are escaped too, as `\xHH`, which GNU prints raw.
+pub fn display_name(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.chars().any(char::is_control) && !path.contains('\\') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push('\\');
+    for c in path.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Why a listed path is refused before any file is opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathRefusal {
@@ -302,6 +324,15 @@ pub fn check_relative_path(path: &str) -> Result<(), PathRefusal> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn report_names_cannot_spoof_lines_or_the_terminal() {
+        assert_eq!(display_name("app.tar.gz"), "app.tar.gz");
+        assert_eq!(display_name("a\nb: OK"), "\\a\\nb: OK");
+        assert_eq!(display_name("back\\slash"), "\\back\\\\slash");
+        assert_eq!(display_name("\u{1b}[2Kx"), "\\\\x1b[2Kx");
+        assert_eq!(display_name("cr\r"), "\\cr\\r");
+    }
     use super::*;
 
     const H64: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
