@@ -362,6 +362,13 @@ pub struct RegistryArgs {
     /// suffix; larger ones are refused before download.
     #[arg(long, env = "COSIGN_MAX_ATTACHMENT_SIZE", default_value = "128MiB", value_parser = parse_size)]
     pub max_attachment_size: u64,
+    /// Most attachments (signatures, attestations, SBOMs) read for one manifest; a manifest
+    /// listing more is refused. Repeats of one layer count once and are fetched once.
+    #[arg(long, env = "SIGIL_MAX_ATTACHMENTS", default_value_t = sigil_oci::client::DEFAULT_MAX_ATTACHMENTS)]
+    pub max_attachments: usize,
+    /// Most attachment bytes read for one manifest, all together.
+    #[arg(long, env = "SIGIL_MAX_ATTACHMENTS_TOTAL_SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_attachments_total_size: u64,
     /// Largest manifest read.
     #[arg(long, env = "SIGIL_MAX_MANIFEST_SIZE", default_value = "4MiB", value_parser = parse_size)]
     pub max_manifest_size: u64,

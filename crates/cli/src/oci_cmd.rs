@@ -27,6 +27,8 @@ pub fn registry(args: &RegistryArgs) -> Result<Registry> {
         token: args.registry_token.clone(),
         max_manifest_size: args.max_manifest_size,
         max_attachment_size: args.max_attachment_size,
+        max_attachments: args.max_attachments,
+        max_attachments_total: args.max_attachments_total_size,
     })?
     .with_cache(cache))
 }

@@ -1318,3 +1318,78 @@ fn token_auth_basic_credentials_and_identity_tokens() {
         "refused access",
     );
 }
+
+/// A `.sig` manifest that lists one layer 2,000 times costs one fetch of it, not 2,000; distinct
+/// attachments beyond `--max-attachments` are refused with the limit named.
+#[test]
+fn repeated_and_excess_attachments_are_bounded() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let digest = push(&r.addr, "team/app:v1", b"v1", "amd64");
+    let image = format!("{}/team/app:v1", r.addr);
+    ok(sg(d).args(["sign", "--key", "k.key", &image]));
+    let c = client();
+    let img = ImageRef::parse(&image).unwrap();
+    let at = attach::attachment_ref(&img, &digest, Attachment::Signature).unwrap();
+    let m = c
+        .get_manifest(Repo::from(&at), at.reference())
+        .unwrap()
+        .unwrap();
+    let mut v: Value = serde_json::from_slice(&m.bytes).unwrap();
+    let layer = v["layers"][0].clone();
+    v["layers"] = Value::Array(vec![layer.clone(); 2000]);
+    c.put_manifest(
+        Repo::from(&at),
+        at.reference(),
+        v.to_string().as_bytes(),
+        mf::OCI_MANIFEST,
+    )
+    .unwrap();
+    let out = ok(sg(d).args([
+        "verify",
+        "--private-infrastructure",
+        "--key",
+        "k.pub",
+        "--no-cache",
+        "-o",
+        "json",
+        &image,
+    ]));
+    let v2: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v2["registryRequests"]["get"].as_u64().unwrap() <= 3,
+        "{}",
+        v2["registryRequests"]
+    );
+    // Six distinct layers (same blob, different annotations) against a limit of five.
+    let mut layers = Vec::new();
+    for i in 0..6 {
+        let mut l = layer.clone();
+        l["annotations"]["n"] = json!(i.to_string());
+        layers.push(l);
+    }
+    v["layers"] = Value::Array(layers);
+    c.put_manifest(
+        Repo::from(&at),
+        at.reference(),
+        v.to_string().as_bytes(),
+        mf::OCI_MANIFEST,
+    )
+    .unwrap();
+    fails(
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--no-cache",
+            "--max-attachments",
+            "5",
+            &image,
+        ]),
+        3,
+        "more than the 5 read (--max-attachments)",
+    );
+}

@@ -117,19 +117,86 @@ pub fn read_tag(
         return Ok(Vec::new());
     };
     let m = image_manifest(fetched, &at.to_string())?;
-    let limit = registry.options().max_attachment_size;
-    m.layers
-        .into_iter()
-        .filter(|l| want(l))
-        .map(|layer| {
-            let data = registry.get_blob(repo, &layer, limit)?;
-            Ok(Attached {
+    let mut budget = Budget::new(registry, at.to_string());
+    let mut out = Vec::new();
+    for layer in m.layers.into_iter().filter(|l| want(l)) {
+        if let Some(data) = budget.fetch(repo, &layer)? {
+            out.push(Attached {
                 source: Source::Tag(at.to_string()),
                 layer,
                 data,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What one manifest's attachments may cost: each digest is fetched once, an exact repeat of a
+/// layer (same digest, same annotations) is dropped, and the count and total bytes of what is
+/// read are bounded ([`RegistryOptions`](crate::RegistryOptions)'s `max_attachments` and
+/// `max_attachments_total`).
+struct Budget<'r> {
+    registry: &'r Registry,
+    what: String,
+    fetched: std::collections::HashMap<String, Vec<u8>>,
+    seen: std::collections::HashSet<(String, Vec<(String, String)>)>,
+    count: usize,
+    bytes: u64,
+}
+
+impl<'r> Budget<'r> {
+    fn new(registry: &'r Registry, what: String) -> Self {
+        Self {
+            registry,
+            what,
+            fetched: Default::default(),
+            seen: Default::default(),
+            count: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The layer's bytes; `None` for an exact repeat of a layer already read.
+    fn fetch(
+        &mut self,
+        repo: Repo<'_>,
+        layer: &Descriptor,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let annotations: Vec<(String, String)> = layer
+            .annotations
+            .as_ref()
+            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if !self.seen.insert((layer.digest.clone(), annotations)) {
+            return Ok(None);
+        }
+        let opts = self.registry.options();
+        self.count += 1;
+        if self.count > opts.max_attachments {
+            return Err(RegistryError::TooMany {
+                what: self.what.clone(),
+                count: self.count,
+                limit: opts.max_attachments,
+            });
+        }
+        if let Some(d) = self.fetched.get(&layer.digest) {
+            return Ok(Some(d.clone()));
+        }
+        let announced = layer.size.max(0) as u64;
+        if self.bytes + announced > opts.max_attachments_total {
+            return Err(RegistryError::TooLarge {
+                what: format!("the attachments of {} together", self.what),
+                size: self.bytes + announced,
+                limit: opts.max_attachments_total,
+            });
+        }
+        let data = self
+            .registry
+            .get_blob(repo, layer, opts.max_attachment_size)?;
+        self.bytes += data.len() as u64;
+        self.fetched.insert(layer.digest.clone(), data.clone());
+        Ok(Some(data))
+    }
 }
 
 /// The referrers of `digest` in `image`'s repository whose artifact type is one of
@@ -173,7 +240,10 @@ pub fn read_referrers(
     artifact_types: &[&str],
 ) -> Result<Vec<Attached>, RegistryError> {
     let repo = Repo::from(image);
-    let limit = registry.options().max_attachment_size;
+    let mut budget = Budget::new(
+        registry,
+        format!("the referrers of {}", image.with_digest(digest)),
+    );
     let mut out = Vec::new();
     for d in referrers(registry, image, digest, artifact_types)? {
         let Some(f) = registry.get_manifest(repo, &d.digest)? else {
@@ -190,7 +260,9 @@ pub fn read_referrers(
             .unwrap_or_else(|| m.config.media_type.clone());
         let annotations = m.annotations.clone().unwrap_or_default();
         for layer in m.layers {
-            let data = registry.get_blob(repo, &layer, limit)?;
+            let Some(data) = budget.fetch(repo, &layer)? else {
+                continue;
+            };
             out.push(Attached {
                 source: Source::Referrer {
                     reference: reference.clone(),

@@ -33,6 +33,10 @@ use crate::{ImageRef, RegistryError, credentials};
 pub const DEFAULT_MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 /// Largest attachment blob read unless told otherwise (cosign's `COSIGN_MAX_ATTACHMENT_SIZE`).
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 128 * 1024 * 1024;
+/// Default most attachments read per manifest.
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 1024;
+/// Default most attachment bytes read per manifest.
+pub const DEFAULT_MAX_ATTACHMENTS_TOTAL: u64 = 256 * 1024 * 1024;
 
 /// How to reach registries.
 #[derive(Debug, Clone)]
@@ -52,6 +56,11 @@ pub struct RegistryOptions {
     pub max_manifest_size: u64,
     /// Largest attachment (signature payload, attestation, SBOM, bundle) accepted.
     pub max_attachment_size: u64,
+    /// Most attachments read for one manifest (distinct layers of its `.sig`/`.att`/`.sbom`
+    /// tag, or of its referrers).
+    pub max_attachments: usize,
+    /// Most attachment bytes read for one manifest, all attachments together.
+    pub max_attachments_total: u64,
 }
 
 impl Default for RegistryOptions {
@@ -64,6 +73,8 @@ impl Default for RegistryOptions {
             token: None,
             max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
             max_attachment_size: DEFAULT_MAX_ATTACHMENT_SIZE,
+            max_attachments: DEFAULT_MAX_ATTACHMENTS,
+            max_attachments_total: DEFAULT_MAX_ATTACHMENTS_TOTAL,
         }
     }
 }

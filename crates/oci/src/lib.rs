@@ -103,6 +103,16 @@ pub enum RegistryError {
         /// The limit.
         limit: u64,
     },
+    /// More attachments than the verifier reads for one manifest.
+    #[error("{what} list {count} attachments, more than the {limit} read (--max-attachments)")]
+    TooMany {
+        /// Whose attachments.
+        what: String,
+        /// How many were listed (counted so far).
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Content does not hash to the digest that names it.
     #[error("{what}: expected {expected}, the registry served {actual}")]
     DigestMismatch {
