@@ -182,7 +182,7 @@ impl<'r> Budget<'r> {
         if let Some(d) = self.fetched.get(&layer.digest) {
             return Ok(Some(d.clone()));
         }
-        let announced = layer.size.max(0) as u64;
+        let announced = layer.size;
         if self.bytes + announced > opts.max_attachments_total {
             return Err(RegistryError::TooLarge {
                 what: format!("the attachments of {} together", self.what),
