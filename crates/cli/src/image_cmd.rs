@@ -975,14 +975,19 @@ fn verify_all(job: &VerifyJob<'_>, images: &[String], workers: usize) -> Vec<Ima
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(arg) = images.get(i) else { break };
                     let o = verify_image(job, arg);
-                    *slots[i].lock().expect("lock") = Some(o);
+                    *slots[i]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
                 }
             });
         }
     });
     slots
         .into_iter()
-        .filter_map(|m| m.into_inner().expect("lock"))
+        .filter_map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
         .collect()
 }
 

@@ -298,7 +298,17 @@ pub fn cosign_bundle_annotation(e: &TransparencyLogEntry) -> String {
 pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     let base = a.rekor_url.trim_end_matches('/').to_owned();
     let client = http()?;
-    let (key, _) = log_public_key(&client, &base, a.rekor_public_key.as_deref())?;
+    let (key, fetched) = log_public_key(&client, &base, a.rekor_public_key.as_deref())?;
+    if fetched {
+        errln!(
+            "Trusting the log's key as {base} served it now (trust on first use): key {}, log ID {}. Check it out of band, or pass --rekor-public-key.",
+            key.hint(),
+            sigil_crypto::hash::hex_lower(
+                sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, key.spki_der())
+                    .as_bytes()
+            )
+        );
+    }
     let start = match &a.rekor_start_time {
         Some(t) => t.clone(),
         None => {
@@ -323,7 +333,12 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
         KeyAlgorithm::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
         KeyAlgorithm::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
         KeyAlgorithm::Ed25519 => "PKIX_ED25519",
-        KeyAlgorithm::Rsa { .. } => "PKIX_RSA_PKCS1V15_2048_SHA256",
+        KeyAlgorithm::Rsa { bits: 2048 } => "PKIX_RSA_PKCS1V15_2048_SHA256",
+        KeyAlgorithm::Rsa { bits: 3072 } => "PKIX_RSA_PKCS1V15_3072_SHA256",
+        KeyAlgorithm::Rsa { bits: 4096 } => "PKIX_RSA_PKCS1V15_4096_SHA256",
+        KeyAlgorithm::Rsa { bits } => bail!(
+            "the log's key is RSA-{bits}; a trusted root names RSA keys of 2048, 3072 or 4096 bits"
+        ),
     };
     let mut valid = json!({"start": start});
     if let Some(end) = &a.rekor_end_time {

@@ -1372,7 +1372,7 @@ fn a_log_entry_is_required_unless_the_verifier_waives_it() {
         "c.sig",
         "c.txt",
     ]));
-    ok(sigil(d).args([
+    let o = run(sigil(d).args([
         "trusted-root",
         "create",
         "--rekor-url",
@@ -1380,6 +1380,25 @@ fn a_log_entry_is_required_unless_the_verifier_waives_it() {
         "--out",
         "root.json",
     ]));
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("trust on first use"), "{}", stderr(&o));
+    // A pinned key is not announced as trusted on first use; RSA sizes get their keyDetails.
+    generate(d, "rsa-3072", "rsa");
+    let o = run(sigil(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        url,
+        "--rekor-public-key",
+        "rsa.pub",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("trust on first use"));
+    let rsa_root: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        rsa_root["tlogs"][0]["publicKey"]["keyDetails"],
+        "PKIX_RSA_PKCS1V15_3072_SHA256"
+    );
     let verify = |extra: &[&str], file: &str| {
         let mut c = sigil(d);
         c.args([

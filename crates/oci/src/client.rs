@@ -372,7 +372,12 @@ impl Registry {
     }
 
     fn cred(&self, registry: &str) -> Result<Cred, RegistryError> {
-        if let Some(c) = self.creds.lock().expect("lock").get(registry) {
+        if let Some(c) = self
+            .creds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(registry)
+        {
             return Ok(c.clone());
         }
         let o = &self.options;
@@ -394,7 +399,7 @@ impl Registry {
         };
         self.creds
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(registry.to_owned(), cred.clone());
         Ok(cred)
     }
@@ -415,7 +420,11 @@ impl Registry {
         push: bool,
     ) -> Result<RequestBuilder, RegistryError> {
         let key = (repo.registry.to_owned(), repo.repository.to_owned());
-        if let Some((token, can_push)) = self.tokens.lock().expect("lock").get(&key)
+        if let Some((token, can_push)) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
             && (*can_push || !push)
         {
             return Ok(rb.bearer_auth(token));
@@ -506,7 +515,11 @@ impl Registry {
             return Ok(());
         };
         let key = (repo.registry.to_owned(), repo.repository.to_owned());
-        if let Some((_, can_push)) = self.tokens.lock().expect("lock").get(&key)
+        if let Some((_, can_push)) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
             && (*can_push || !push)
         {
             return Ok(());
@@ -605,10 +618,13 @@ impl Registry {
             .or(t.access_token)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the token response holds no token".into()))?;
-        self.tokens.lock().expect("lock").insert(
-            (repo.registry.to_owned(), repo.repository.to_owned()),
-            (token, push),
-        );
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                (repo.registry.to_owned(), repo.repository.to_owned()),
+                (token, push),
+            );
         Ok(())
     }
 
@@ -827,7 +843,11 @@ impl Registry {
         // The push token exists by now (the POST needed it), so this PUT is not challenged and
         // its one-shot body is sent once.
         let resp = self.send(repo, Method::PUT, &put, true, &|rb| {
-            let body = match cell.lock().expect("lock").take() {
+            let body = match cell
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+            {
                 Some(r) => reqwest::blocking::Body::sized(r, size),
                 None => reqwest::blocking::Body::from(Vec::new()),
             };
@@ -1154,6 +1174,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_a_lock_is_held_does_not_poison_later_calls() {
+        let r = Registry::new(&RegistryOptions::default()).unwrap();
+        std::thread::scope(|s| {
+            let _ = s
+                .spawn(|| {
+                    let _held = r
+                        .creds
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    panic!("a request panicked");
+                })
+                .join();
+        });
+        assert!(r.creds.is_poisoned());
+        // Later requests still get their credentials.
+        assert!(matches!(r.cred("127.0.0.1:5000"), Ok(Cred::Anonymous)));
+    }
 
     #[test]
     fn loopback_is_a_literal_loopback_address_or_localhost() {

@@ -536,7 +536,10 @@ impl KeyIndex {
                     }
                 })
                 .map_err(|e| StoreError::Unavailable(format!("merge thread: {e}")))?;
-            *index.merger.lock().expect("lock") = Some(tx);
+            *index
+                .merger
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
             index.nudge();
         }
         Ok(index)
@@ -544,7 +547,10 @@ impl KeyIndex {
 
     /// Entries `0..covered` are in runs; rows of older journal entries are no longer needed.
     pub fn covered(&self) -> u64 {
-        self.runs.read().expect("lock").covered
+        self.runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .covered
     }
 
     /// Takes the rows of newly committed entries. When enough are held they are frozen and
@@ -552,7 +558,10 @@ impl KeyIndex {
     /// for the files), or at once without one.
     pub fn committed(&self, entries: &[EntryKeys]) -> Result<(), StoreError> {
         let full = {
-            let mut m = self.memory.write().expect("lock");
+            let mut m = self
+                .memory
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for e in entries {
                 m.add(e);
             }
@@ -570,7 +579,10 @@ impl KeyIndex {
     /// Takes the rows of a store written before the run index, and writes them out as runs.
     pub fn import(&self, entries: &[EntryKeys]) -> Result<(), StoreError> {
         {
-            let mut m = self.memory.write().expect("lock");
+            let mut m = self
+                .memory
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for e in entries {
                 m.add(e);
             }
@@ -590,8 +602,14 @@ impl KeyIndex {
     /// Moves the rows in memory aside, to be written as runs, unless rows wait already (they
     /// go first; memory keeps growing meanwhile). Whether it did.
     fn freeze(&self) -> bool {
-        let mut m = self.memory.write().expect("lock");
-        let mut frozen = self.frozen.write().expect("lock");
+        let mut m = self
+            .memory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut frozen = self
+            .frozen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if frozen.is_some() || m.to == m.from {
             return false;
         }
@@ -611,8 +629,16 @@ impl KeyIndex {
     /// Writes the frozen rows as one run per index, names them in the manifest, and lets them
     /// go from memory.
     fn write_frozen(&self) -> Result<(), StoreError> {
-        let mut next_id = self.changing.lock().expect("lock");
-        let Some(m) = self.frozen.read().expect("lock").clone() else {
+        let mut next_id = self
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(m) = self
+            .frozen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        else {
             return Ok(());
         };
         let mut leaf_rows: Vec<(Key, u64)> = m.leaves.iter().map(|(k, i)| (*k, *i)).collect();
@@ -636,7 +662,12 @@ impl KeyIndex {
                 ))
             })
             .and_then(|(l, s)| {
-                let mut set = RunSet::clone(&self.runs.read().expect("lock"));
+                let mut set = RunSet::clone(
+                    &self
+                        .runs
+                        .read()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
                 set.leaves.push(Arc::new(l));
                 set.search.push(Arc::new(s));
                 set.covered = to;
@@ -652,8 +683,14 @@ impl KeyIndex {
             }
         };
         // Runs first, then the frozen rows: a reader (memory, frozen, then runs) sees every row.
-        *self.runs.write().expect("lock") = Arc::new(set);
-        *self.frozen.write().expect("lock") = None;
+        *self
+            .runs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(set);
+        *self
+            .frozen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         drop(next_id);
         match self.options.background {
             true => self.nudge(),
@@ -663,7 +700,12 @@ impl KeyIndex {
     }
 
     fn nudge(&self) {
-        if let Some(tx) = self.merger.lock().expect("lock").as_ref() {
+        if let Some(tx) = self
+            .merger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             let _ = tx.send(());
         }
     }
@@ -699,14 +741,21 @@ impl KeyIndex {
 
     /// Merges one tier's worth of runs, if a tier has [`MERGE_FAN_IN`]; whether it did.
     fn merge_once(&self) -> Result<bool, StoreError> {
-        let set = self.runs.read().expect("lock").clone();
+        let set = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for leaves in [true, false] {
             let runs = if leaves { &set.leaves } else { &set.search };
             let Some(group) = merge_group(runs) else {
                 continue;
             };
             let id = {
-                let mut next = self.changing.lock().expect("lock");
+                let mut next = self
+                    .changing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *next += 1;
                 *next - 1
             };
@@ -715,8 +764,16 @@ impl KeyIndex {
             let most = group.iter().map(|r| r.rows).sum();
             let merged = Arc::new(write_run(&self.dir, id, most, merge_rows(sources))?);
             // Swap under the lock: flushes may have added runs meanwhile.
-            let _guard = self.changing.lock().expect("lock");
-            let mut new = RunSet::clone(&self.runs.read().expect("lock"));
+            let _guard = self
+                .changing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut new = RunSet::clone(
+                &self
+                    .runs
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
             let list = if leaves {
                 &mut new.leaves
             } else {
@@ -732,7 +789,10 @@ impl KeyIndex {
                 let _ = std::fs::remove_file(&path);
                 return Err(e);
             }
-            *self.runs.write().expect("lock") = Arc::new(new);
+            *self
+                .runs
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
             for g in &group {
                 let _ = std::fs::remove_file(&g.path);
             }
@@ -743,15 +803,29 @@ impl KeyIndex {
 
     /// The entry carrying this leaf prefix.
     pub fn find_leaf(&self, key: &Key) -> Result<Option<u64>, StoreError> {
-        if let Some(i) = self.memory.read().expect("lock").leaves.get(key) {
+        if let Some(i) = self
+            .memory
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .leaves
+            .get(key)
+        {
             return Ok(Some(*i));
         }
-        if let Some(f) = self.frozen.read().expect("lock").as_ref()
+        if let Some(f) = self
+            .frozen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
             && let Some(i) = f.leaves.get(key)
         {
             return Ok(Some(*i));
         }
-        let set = self.runs.read().expect("lock").clone();
+        let set = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut out = Vec::new();
         for r in set.leaves.iter().rev() {
             r.get(key, 1, &mut out)?;
@@ -767,17 +841,25 @@ impl KeyIndex {
         let mut out: Vec<u64> = self
             .memory
             .read()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .search
             .get(key)
             .cloned()
             .unwrap_or_default();
-        if let Some(f) = self.frozen.read().expect("lock").as_ref()
+        if let Some(f) = self
+            .frozen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
             && let Some(v) = f.search.get(key)
         {
             out.extend_from_slice(v);
         }
-        let set = self.runs.read().expect("lock").clone();
+        let set = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for r in &set.search {
             let mut found = Vec::new();
             r.get(key, limit, &mut found)?;
@@ -794,19 +876,28 @@ impl KeyIndex {
         let mut out: Vec<(Key, u64)> = self
             .memory
             .read()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .search
             .iter()
             .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i)))
             .collect();
-        if let Some(f) = self.frozen.read().expect("lock").as_ref() {
+        if let Some(f) = self
+            .frozen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
             out.extend(
                 f.search
                     .iter()
                     .flat_map(|(k, is)| is.iter().map(move |i| (*k, *i))),
             );
         }
-        let set = self.runs.read().expect("lock").clone();
+        let set = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for r in &set.search {
             for row in r.rows() {
                 out.push(row?);
@@ -819,14 +910,20 @@ impl KeyIndex {
 
     /// How many runs each index has (leaves, search).
     pub fn run_counts(&self) -> (usize, usize) {
-        let s = self.runs.read().expect("lock");
+        let s = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         (s.leaves.len(), s.search.len())
     }
 }
 
 impl Drop for KeyIndex {
     fn drop(&mut self) {
-        self.merger.lock().expect("lock").take();
+        self.merger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 }
 

@@ -592,10 +592,19 @@ impl Embedded {
     fn handle(&self, for_write: bool) -> Result<Arc<Handle>, StoreError> {
         use std::sync::atomic::Ordering;
         let reopen = for_write && !self.read_only && self.failed.load(Ordering::Acquire);
-        if !reopen && let Some(db) = self.db.read().expect("lock").as_ref() {
+        if !reopen
+            && let Some(db) = self
+                .db
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_ref()
+        {
             return Ok(db.clone());
         }
-        let mut slot = self.db.write().expect("lock");
+        let mut slot = self
+            .db
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.failed.load(Ordering::Acquire) || slot.is_none() {
             // Drop the old handle (and its file lock) before opening again; wait for readers.
             if let Some(old) = slot.take() {
@@ -929,7 +938,10 @@ impl TileCache {
         if hashes.len() as u64 != crate::tiles::TILE_WIDTH {
             return;
         }
-        let mut m = self.map.lock().expect("lock");
+        let mut m = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if m.len() >= self.capacity {
             // Cheap eviction: forget everything below the top levels' working set.
             m.retain(|(l, _), _| *l > 0);
@@ -944,7 +956,10 @@ impl TileCache {
     /// ones become the edge (tiles only grow, so a reader of an older tree size finds every
     /// hash it needs in them). A tile that became full leaves the edge.
     pub fn committed(&self, tiles: &[(u8, u64, Vec<Hash>)]) {
-        let mut e = self.edge.write().expect("lock");
+        let mut e = self
+            .edge
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (level, index, hashes) in tiles {
             let t = Arc::new(hashes.clone());
             e.retain(|(l, i), _| !(*l == *level && *i <= *index));
@@ -957,10 +972,19 @@ impl TileCache {
     }
 
     fn get(&self, level: u8, index: u64) -> Option<Arc<Vec<Hash>>> {
-        if let Some(t) = self.edge.read().expect("lock").get(&(level, index)) {
+        if let Some(t) = self
+            .edge
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(level, index))
+        {
             return Some(t.clone());
         }
-        self.map.lock().expect("lock").get(&(level, index)).cloned()
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(level, index))
+            .cloned()
     }
 }
 
@@ -969,13 +993,17 @@ impl crate::tiles::TileSource for StoreTiles<'_> {
         self.cache
             .subtrees
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(height, index))
             .copied()
     }
 
     fn remember_subtree(&self, height: u8, index: u64, hash: Hash) {
-        let mut m = self.cache.subtrees.lock().expect("lock");
+        let mut m = self
+            .cache
+            .subtrees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if m.len() >= self.cache.capacity * 16 {
             m.clear();
         }

@@ -338,11 +338,16 @@ pub(crate) fn run(tree: &dyn Tree, opts: &ScanOptions<'_>, source: SourceInfo) -
                         });
                     }
                 }
-                results.lock().expect("results lock").extend(local);
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(local);
             });
         }
     });
-    let mut results = results.into_inner().expect("results lock");
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     results.sort_by_key(|(i, _)| *i);
     let mut merged: BTreeMap<String, Package> = BTreeMap::new();
     for (i, r) in results {

@@ -252,14 +252,24 @@ impl Log {
             .name("sigil-log-sequencer".into())
             .spawn(move || seq.sequence(rx, edge, max_size, max_age))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the sequencer: {e}")))?;
-        *log.sequencer.lock().expect("lock") = Some(handle);
+        *log.sequencer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handle);
         Ok(log)
     }
 
     /// Stops taking appends and waits until every accepted one is answered.
     pub fn shutdown(&self) {
-        self.tx.lock().expect("lock").take();
-        if let Some(h) = self.sequencer.lock().expect("lock").take() {
+        self.tx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = self
+            .sequencer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
             let _ = h.join();
         }
     }
@@ -296,7 +306,10 @@ impl Log {
 
     /// The published head.
     pub fn head(&self) -> Head {
-        self.head.read().expect("lock").clone()
+        self.head
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Appends an admitted entry; returns once it is durable and covered by a published
@@ -320,7 +333,7 @@ impl Log {
         let tx = self
             .tx
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
             .ok_or(AppendError::Closed)?;
         let pending = Pending {
@@ -395,18 +408,28 @@ impl Log {
     fn integrate(&self, batch: Vec<Pending>, edge: &mut Edge) -> Result<(), StoreError> {
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         // A batch whose commit failed goes first, unchanged.
-        let retry = self.retry.lock().expect("lock").take();
+        let retry = self
+            .retry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some((b, next)) = retry {
             if let Err(e) = self.store.append(&b) {
                 for p in batch {
                     let _ = p.reply.send(Err(AppendError::Unavailable(e.to_string())));
                 }
-                *self.retry.lock().expect("lock") = Some((b, next));
+                *self
+                    .retry
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((b, next));
                 return Err(e);
             }
             self.cache.committed(&b.tiles);
             *edge = next;
-            *self.head.write().expect("lock") = b.head.clone();
+            *self
+                .head
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = b.head.clone();
         }
         let first = edge.size();
         let now = unix_now();
@@ -483,12 +506,18 @@ impl Log {
             if let Err(e) = self.store.append(&batch) {
                 fail_all(answers, &e);
                 // Keep the signed tree: it is the only one this size may ever have.
-                *self.retry.lock().expect("lock") = Some((batch, next));
+                *self
+                    .retry
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((batch, next));
                 return Err(e);
             }
             self.cache.committed(&batch.tiles);
             *edge = next;
-            *self.head.write().expect("lock") = batch.head;
+            *self
+                .head
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = batch.head;
         }
         for (p, a) in answers {
             match a {
