@@ -39,7 +39,7 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ),
     (
         "bundle-negative-log-index_fail",
-        "check bundle failed: a log entry has a negative log index",
+        "check bundle failed: a log entry has a negative logIndex (-1)",
     ),
     (
         "bundle-unknown-version_fail",
@@ -403,5 +403,67 @@ fn cosign_attestation_bundle_verifies_with_its_root_only() {
             "check tlog-entry failed: the entry comes from a log the trust root does not know"
         ),
         "{err}"
+    );
+}
+
+/// Cases from the conformance rerun that this suite's folders do not hold, made from the v0.3
+/// happy path: each is refused with a sentence about the field and its value.
+#[test]
+fn rerun_cases_are_refused_with_the_field_named() {
+    let root = data("../../../../tests/data/conformance/bundle-verify");
+    let case = root.join("happy-path-v0.3");
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |mutate: &dyn Fn(&mut serde_json::Value) -> String, needle: &str| {
+        let mut b = original.clone();
+        let raw = mutate(&mut b);
+        let text = if raw.is_empty() { b.to_string() } else { raw };
+        let path = dir.path().join("b.json");
+        std::fs::write(&path, text).unwrap();
+        let c = command(&case, root.join("../a.txt").to_str().unwrap());
+        let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+        let mut c2 = Command::new(c.get_program());
+        for (i, a) in args.iter().enumerate() {
+            if i > 0 && args[i - 1] == "--bundle" {
+                c2.arg(&path);
+            } else {
+                c2.arg(a);
+            }
+        }
+        let o = run(&mut c2);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "verified: {needle}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+        assert!(!err.contains("untagged enum"), "{err}");
+    };
+    // v0.3 with x509CertificateChain instead of certificate (both peers refuse it).
+    check(
+        &|b| {
+            let vm = &mut b["verificationMaterial"];
+            let cert = vm["certificate"].clone();
+            vm.as_object_mut().unwrap().remove("certificate");
+            vm["x509CertificateChain"] = serde_json::json!({"certificates": [cert]});
+            String::new()
+        },
+        "x509CertificateChain is not allowed from v0.3",
+    );
+    // A negative inclusionProof.logIndex names that value, not the entry's index.
+    check(
+        &|b| {
+            b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["logIndex"] =
+                serde_json::json!("-5");
+            String::new()
+        },
+        "inclusionProof has a negative logIndex (-5)",
+    );
+    // An out-of-range JSON number: a sentence, not serde's untagged-enum message.
+    check(
+        &|b| {
+            b["verificationMaterial"]["tlogEntries"][0]["logIndex"] = serde_json::json!(0);
+            b.to_string()
+                .replacen("\"logIndex\":0", "\"logIndex\":99999999999999999999", 1)
+        },
+        "out of range",
     );
 }

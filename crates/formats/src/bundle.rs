@@ -107,19 +107,37 @@ impl Serialize for Int64 {
 
 impl<'de> Deserialize<'de> for Int64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr<'a> {
-            N(i64),
-            S(std::borrow::Cow<'a, str>),
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Int64;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a 64-bit integer (a JSON number or a decimal string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Int64, E> {
+                Ok(Int64(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Int64, E> {
+                i64::try_from(n).map(Int64).map_err(|_| {
+                    E::custom(format!(
+                        "the integer {n} is out of range for an int64 (at most {})",
+                        i64::MAX
+                    ))
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Int64, E> {
+                Err(E::custom(format!(
+                    "the number {n} is not an int64 (not an integer, or out of range)"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Int64, E> {
+                s.parse().map(Int64).map_err(|_| {
+                    E::custom(format!(
+                        "{s:?} is not an int64 (a decimal integer within ±2^63)"
+                    ))
+                })
+            }
         }
-        match Repr::deserialize(d)? {
-            Repr::N(n) => Ok(Int64(n)),
-            Repr::S(s) => s
-                .parse()
-                .map(Int64)
-                .map_err(|_| serde::de::Error::custom(format!("invalid int64 {s:?}"))),
-        }
+        d.deserialize_any(V)
     }
 }
 

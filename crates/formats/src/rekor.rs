@@ -47,8 +47,9 @@ pub enum EntryBody {
     Intoto {
         /// Envelope payload type.
         payload_type: String,
-        /// Raw payload bytes.
-        payload: Vec<u8>,
+        /// Raw payload bytes, when the body keeps them (Rekor's canonical form does not, and
+        /// records `payload_hash` instead).
+        payload: Option<Vec<u8>>,
         /// `(algorithm, digest)` of the payload, as recorded.
         payload_hash: Option<(HashAlgorithm, Vec<u8>)>,
         /// Signatures with their verifiers.
@@ -227,9 +228,11 @@ pub fn parse_body(body: &[u8], kind: &str, version: &str) -> Result<EntryBody, E
                 .ok_or(f("envelope.payloadType"))?
                 .to_owned();
             let twice = |s: &str| b64(s).and_then(|once| b64(std::str::from_utf8(&once).ok()?));
-            let payload = str_at(env, &["payload"])
-                .and_then(twice)
-                .ok_or(f("envelope.payload"))?;
+            // Rekor's canonical form leaves the payload out and keeps payloadHash.
+            let payload = match str_at(env, &["payload"]) {
+                Some(p) => Some(twice(p).ok_or(f("envelope.payload"))?),
+                None => None,
+            };
             let sigs = env
                 .get("signatures")
                 .and_then(Value::as_array)
@@ -256,6 +259,9 @@ pub fn parse_body(body: &[u8], kind: &str, version: &str) -> Result<EntryBody, E
                 )),
                 _ => None,
             };
+            if payload.is_none() && payload_hash.is_none() {
+                return Err(f("envelope.payload or payloadHash"));
+            }
             Ok(EntryBody::Intoto {
                 payload_type,
                 payload,

@@ -693,16 +693,29 @@ fn check_bundle(bundle: &Bundle) -> Result<BundleVersion, String> {
             }
         }
     }
+    if v >= BundleVersion::V03 && vm.x509_certificate_chain.is_some() {
+        return Err("a v0.3 bundle carries its signing certificate as `certificate`; x509CertificateChain is not allowed from v0.3".into());
+    }
     for e in &vm.tlog_entries {
-        if e.log_index.0 < 0
-            || e.inclusion_proof
-                .as_ref()
-                .is_some_and(|p| p.log_index.0 < 0 || p.tree_size.0 < 0)
-        {
+        if e.log_index.0 < 0 {
             return Err(format!(
-                "a log entry has a negative log index ({})",
+                "a log entry has a negative logIndex ({})",
                 e.log_index.0
             ));
+        }
+        if let Some(p) = &e.inclusion_proof {
+            if p.log_index.0 < 0 {
+                return Err(format!(
+                    "a log entry's inclusionProof has a negative logIndex ({})",
+                    p.log_index.0
+                ));
+            }
+            if p.tree_size.0 < 0 {
+                return Err(format!(
+                    "a log entry's inclusionProof has a negative treeSize ({})",
+                    p.tree_size.0
+                ));
+            }
         }
         if e.integrated_time.0 < 0 {
             return Err("a log entry has a negative integrated time".into());
@@ -862,8 +875,8 @@ fn check_entry_body(
             EntryBody::Intoto {
                 payload_type: pt,
                 payload: p,
+                payload_hash,
                 signatures,
-                ..
             },
             Content::Dsse {
                 payload_type,
@@ -871,8 +884,22 @@ fn check_entry_body(
                 signature,
             },
         ) => {
-            if pt != payload_type || p.as_slice() != *payload {
-                return Err("the log entry records a different in-toto envelope".into());
+            if pt != payload_type {
+                return Err(
+                    "the log entry records a different in-toto envelope (payload type)".into(),
+                );
+            }
+            // The payload itself when the body keeps it; Rekor's canonical form keeps only its
+            // hash. Whatever is recorded must name this envelope's payload.
+            if p.as_deref().is_some_and(|p| p != *payload) {
+                return Err("the log entry records a different in-toto envelope payload".into());
+            }
+            if let Some((alg, h)) = payload_hash
+                && Digest::of(*alg, payload).as_bytes() != h.as_slice()
+            {
+                return Err(
+                    "the log entry's payloadHash is not the hash of this envelope's payload".into(),
+                );
             }
             if !signatures
                 .iter()
