@@ -960,3 +960,36 @@ fn a_closed_pipe_ends_quietly_with_the_commands_exit_code() {
         .unwrap();
     assert_eq!(o.status.code(), kept.code(), "{}", stderr(&o));
 }
+
+/// Lockfiles nested thousands of levels deep (the hostile-input run's 503 KB pnpm-lock.yaml and
+/// a berry yarn.lock) are skipped with a warning (exit 4), not a stack overflow (exit 134).
+#[test]
+fn deeply_nested_yaml_lockfiles_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = d.join("src");
+    std::fs::create_dir_all(src.join("web")).unwrap();
+    let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    std::fs::write(
+        src.join("pnpm-lock.yaml"),
+        format!(
+            "lockfileVersion: '9.0'\npackages:\n  deep: {}\n",
+            nest(1000)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("web/yarn.lock"),
+        format!(
+            "__metadata:\n  version: 6\n\n\"a@npm:1.0.0\":\n  version: 1.0.0\n  deep: {}\n",
+            nest(2000)
+        ),
+    )
+    .unwrap();
+    let o = run(sigil(d).args(["sbom", "-o", "json"]).arg(&src));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("pnpm-lock.yaml"), "{err}");
+    assert!(err.contains("yarn.lock"), "{err}");
+    assert!(err.contains("malformed YAML"), "{err}");
+}

@@ -322,8 +322,7 @@ pub(super) fn yarn_lock(ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, Parse
 }
 
 fn yarn_berry(_ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError> {
-    let doc: BTreeMap<String, Value> =
-        serde_saphyr::from_str(text).map_err(|e| ParseError::yaml(&e))?;
+    let doc: BTreeMap<String, Value> = ParseError::parse_yaml(text)?;
     let mut ident: HashMap<String, (String, String)> = HashMap::new();
     let mut entries = Vec::new();
     for (key, v) in &doc {
@@ -458,7 +457,7 @@ fn pnpm_ref(name: &str, v: &Value) -> Option<(String, String)> {
 }
 
 pub(super) fn pnpm_lock(_ctx: &Ctx<'_>, text: &str) -> Result<Vec<Package>, ParseError> {
-    let lock: PnpmLock = serde_saphyr::from_str(text).map_err(|e| ParseError::yaml(&e))?;
+    let lock: PnpmLock = ParseError::parse_yaml(text)?;
     let _ = &lock.version;
     // Identity per package; edges from snapshots (v9) or the packages themselves (v5–v8).
     let mut pkgs: BTreeMap<(String, String), Package> = BTreeMap::new();

@@ -138,6 +138,9 @@ pub(crate) trait Tree: Sync {
     fn list(&self, dir: &str) -> Vec<String>;
 }
 
+/// Deepest nesting accepted in a YAML lockfile (real ones nest fewer than ten levels).
+pub const MAX_YAML_DEPTH: usize = 64;
+
 /// A parse failure: where and why.
 #[derive(Debug)]
 pub(crate) struct ParseError {
@@ -160,6 +163,19 @@ impl ParseError {
     pub fn toml(data: &str, e: &toml::de::Error) -> Self {
         let line = e.span().map(|s| line_of(data, s.start));
         Self::new(line, format!("malformed TOML: {}", e.message()))
+    }
+
+    /// Parses YAML with a nesting limit of [`MAX_YAML_DEPTH`]: a lockfile nested thousands of
+    /// levels deep is a warning, not a stack overflow.
+    pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Self> {
+        let options = serde_saphyr::Options {
+            budget: Some(serde_saphyr::Budget {
+                max_depth: MAX_YAML_DEPTH,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| Self::yaml(&e))
     }
 
     pub fn yaml(e: &serde_saphyr::Error) -> Self {
