@@ -78,6 +78,7 @@ async fn shutdown_signal() {
 }
 
 pub fn serve(a: LogServe) -> Result<()> {
+    crate::outputs::serving();
     let key = load_log_key(&a)?;
     let store: Arc<dyn sigil_tlog::store::LogStore> = match &a.database_url {
         Some(url) => Arc::new(sigil_server::log::postgres::Postgres::connect(url, 4)?),

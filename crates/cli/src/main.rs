@@ -22,6 +22,7 @@ mod keys_cmd;
 mod log_cmd;
 mod logreq;
 mod oci_cmd;
+mod outputs;
 mod rekor;
 mod sbom_cmd;
 mod support;

@@ -1,8 +1,8 @@
 //! Plumbing shared by the commands: exit codes, passwords, atomic output, progress, key loading.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, IsTerminal, Read};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -240,79 +240,7 @@ pub fn progress(total: Option<u64>, message: &str) -> ProgressBar {
     pb
 }
 
-/// Output files written together: each goes to a temporary file beside its target, and all are
-/// renamed into place only when every one was written. A failed command leaves nothing behind.
-pub struct AtomicOutputs {
-    pending: Vec<(tempfile::NamedTempFile, PathBuf)>,
-    overwrite: bool,
-}
-
-impl AtomicOutputs {
-    /// `overwrite`: replace existing files; otherwise an existing target is an error.
-    pub fn new(overwrite: bool) -> Self {
-        Self {
-            pending: Vec::new(),
-            overwrite,
-        }
-    }
-
-    /// Stages `data` for `path` with Unix permissions `mode`.
-    pub fn add(&mut self, path: &Path, data: &[u8], mode: u32) -> Result<()> {
-        if !self.overwrite && path.exists() {
-            bail!(
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            );
-        }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        // NamedTempFile is created 0600, so secrets are never readable by others, even briefly.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sigil-tmp-")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        tmp.write_all(data)
-            .and_then(|_| tmp.as_file().sync_all())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        set_mode(tmp.as_file(), mode)?;
-        self.pending.push((tmp, path.to_owned()));
-        Ok(())
-    }
-
-    /// Renames every staged file into place; on failure, removes the ones already placed.
-    pub fn commit(self) -> Result<()> {
-        let mut placed: Vec<PathBuf> = Vec::new();
-        for (tmp, path) in self.pending {
-            let res = if self.overwrite {
-                tmp.persist(&path).map(|_| ())
-            } else {
-                tmp.persist_noclobber(&path).map(|_| ())
-            };
-            if let Err(e) = res {
-                for p in &placed {
-                    let _ = std::fs::remove_file(p);
-                }
-                return Err(e.error).with_context(|| format!("cannot write {}", path.display()));
-            }
-            placed.push(path);
-        }
-        Ok(())
-    }
-}
-
-#[cfg(unix)]
-fn set_mode(file: &File, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .context("cannot set file permissions")
-}
-
-#[cfg(not(unix))]
-fn set_mode(_file: &File, _mode: u32) -> Result<()> {
-    Ok(())
-}
+pub use crate::outputs::AtomicOutputs;
 
 /// Prints a JSON value on standard output.
 pub fn print_json(value: &serde_json::Value) -> Result<()> {
