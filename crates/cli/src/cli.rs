@@ -362,6 +362,11 @@ pub struct RegistryArgs {
     /// suffix; larger ones are refused before download.
     #[arg(long, env = "COSIGN_MAX_ATTACHMENT_SIZE", default_value = "128MiB", value_parser = parse_size)]
     pub max_attachment_size: u64,
+    /// Longest one registry request may take, connecting to the end of its answer (cosign's
+    /// flag; Go duration units s, m, h, or seconds): a registry that accepts connections and
+    /// never answers fails with the host named.
+    #[arg(long, env = "SIGIL_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
     /// Most attachments (signatures, attestations, SBOMs) read for one manifest; a manifest
     /// listing more is refused. Repeats of one layer count once and are fetched once.
     #[arg(long, env = "SIGIL_MAX_ATTACHMENTS", default_value_t = sigil_oci::client::DEFAULT_MAX_ATTACHMENTS)]
@@ -375,6 +380,37 @@ pub struct RegistryArgs {
     /// Do not use the signature cache (SIGIL_NO_CACHE=1 does the same).
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// A duration: digits with an optional `s`, `m` or `h` suffix (seconds when none), or several
+/// (`1m30s`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration (like 30s, 2m)"))?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(format!("{s:?}: unknown duration unit {c:?} (s, m or h)")),
+        };
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(format!("{s:?} is not a positive duration (like 30s, 2m)"));
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 /// A byte size: digits with an optional K/KB/KiB, M/MB/MiB or G/GB/GiB suffix (all binary).

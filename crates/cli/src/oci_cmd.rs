@@ -29,6 +29,7 @@ pub fn registry(args: &RegistryArgs) -> Result<Registry> {
         max_attachment_size: args.max_attachment_size,
         max_attachments: args.max_attachments,
         max_attachments_total: args.max_attachments_total_size,
+        timeout: args.timeout,
     })?
     .with_cache(cache))
 }

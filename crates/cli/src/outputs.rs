@@ -322,7 +322,11 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("SUMS")], "{left:?}");
-        assert!(live().iter().all(|p| !p.starts_with(dir.path())), "{:?}", live());
+        assert!(
+            live().iter().all(|p| !p.starts_with(dir.path())),
+            "{:?}",
+            live()
+        );
     }
 
     #[test]

@@ -108,6 +108,23 @@ fn exit_codes_keep_missing_and_unreachable_apart() {
         14,
         "is unreachable",
     );
+    // A registry that accepts connections and never answers: --timeout ends it, naming it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let start = std::time::Instant::now();
+    let err = fails(
+        sigil(d).args([
+            "resolve",
+            "--timeout",
+            "1s",
+            &format!("{silent_addr}/team/app:v1"),
+        ]),
+        14,
+        "no answer within the timeout",
+    );
+    assert!(err.contains(&silent_addr), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    drop(silent);
     // `verify` of a missing repository names the reference once.
     std::fs::write(
         d.join("k.pub"),

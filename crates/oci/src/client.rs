@@ -33,6 +33,8 @@ use crate::{ImageRef, RegistryError, credentials};
 pub const DEFAULT_MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 /// Largest attachment blob read unless told otherwise (cosign's `COSIGN_MAX_ATTACHMENT_SIZE`).
 pub const DEFAULT_MAX_ATTACHMENT_SIZE: u64 = 128 * 1024 * 1024;
+/// Default longest time a registry request may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default most attachments read per manifest.
 pub const DEFAULT_MAX_ATTACHMENTS: usize = 1024;
 /// Default most attachment bytes read per manifest.
@@ -61,6 +63,9 @@ pub struct RegistryOptions {
     pub max_attachments: usize,
     /// Most attachment bytes read for one manifest, all attachments together.
     pub max_attachments_total: u64,
+    /// Longest a request may take, from connecting to the end of its answer (cosign's
+    /// `--timeout`).
+    pub timeout: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -75,6 +80,7 @@ impl Default for RegistryOptions {
             max_attachment_size: DEFAULT_MAX_ATTACHMENT_SIZE,
             max_attachments: DEFAULT_MAX_ATTACHMENTS,
             max_attachments_total: DEFAULT_MAX_ATTACHMENTS_TOTAL,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -252,8 +258,8 @@ impl Registry {
     fn builder(&self) -> reqwest::blocking::ClientBuilder {
         Client::builder()
             .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
+            .connect_timeout(self.options.timeout.min(Duration::from_secs(10)))
+            .timeout(self.options.timeout)
             .pool_max_idle_per_host(32)
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 let downgrade = attempt.url().scheme() == "http"
@@ -1139,7 +1145,22 @@ fn connection_dropped(e: &reqwest::Error) -> bool {
 }
 
 fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
-    let detail = error_chain(e);
+    let mut detail = error_chain(e);
+    // Name the host that failed when it is not the registry (a redirect to a blob store, a
+    // token service), and say that a timeout was one.
+    if let Some(host) = e.url().and_then(|u| {
+        let h = u.host_str()?;
+        Some(match u.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        })
+    }) && host != registry
+    {
+        detail = format!("{host} (where the registry sent the request) failed: {detail}");
+    }
+    if e.is_timeout() {
+        detail = format!("no answer within the timeout (--timeout): {detail}");
+    }
     if e.is_connect() || e.is_timeout() {
         RegistryError::Unreachable {
             registry: registry.to_owned(),
