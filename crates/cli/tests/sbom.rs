@@ -787,8 +787,11 @@ fn write_layout(dir: &Path, layers: &[Vec<u8>], tamper: bool) {
         data.extend_from_slice(&[0u8; 512]);
         std::fs::write(blobs.join(digest), data).unwrap();
     }
-    let config =
-        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha256_digest(l)).collect();
+    let config = put(serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}})
+    .to_string()
+    .as_bytes());
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -992,4 +995,65 @@ fn deeply_nested_yaml_lockfiles_are_warnings() {
     assert!(err.contains("pnpm-lock.yaml"), "{err}");
     assert!(err.contains("yarn.lock"), "{err}");
     assert!(err.contains("malformed YAML"), "{err}");
+}
+
+/// A `docker save` archive whose layer was swapped: every layer is checked against the config's
+/// `diff_ids` (the config's digest is the image ID), so no SBOM comes out under the genuine ID.
+/// A Layers path that leaves the archive is named.
+#[test]
+fn docker_archive_layers_are_checked_against_diff_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let make_layer = |name: &str, text: &str| {
+        let root = d.join(format!("{name}-root"));
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/os-release"), text).unwrap();
+        let st = Command::new("tar")
+            .arg("-cf")
+            .arg(d.join(name))
+            .arg("-C")
+            .arg(&root)
+            .arg("etc")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let bytes = std::fs::read(d.join(name)).unwrap();
+        sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, &bytes).to_hex()
+    };
+    let genuine = make_layer("genuine.tar", "ID=debian\nVERSION_ID=12\n");
+    let _ = make_layer("evil.tar", "ID=alpine\nVERSION_ID=3.20.3\n");
+    let archive = |layer_file: &str, layers_entry: &str, out: &str| {
+        let a = d.join(format!("{out}-dir"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::copy(d.join(layer_file), a.join("layer.tar")).unwrap();
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{genuine}")]}});
+        std::fs::write(a.join("config.json"), config.to_string()).unwrap();
+        let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": ["x:1"], "Layers": [layers_entry]}]);
+        std::fs::write(a.join("manifest.json"), manifest.to_string()).unwrap();
+        let st = Command::new("tar")
+            .arg("-cf")
+            .arg(d.join(out))
+            .arg("-C")
+            .arg(&a)
+            .args(["manifest.json", "config.json", "layer.tar"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        format!("docker-archive:{}", d.join(out).display())
+    };
+    let good = archive("genuine.tar", "layer.tar", "good.tar");
+    ok(sigil(d).args(["sbom", "-o", "json", "-q", &good]));
+    let tampered = archive("evil.tar", "layer.tar", "tampered.tar");
+    fails(
+        sigil(d).args(["sbom", "-o", "json", "-q", &tampered]),
+        3,
+        "the image config's diff_id is",
+    );
+    let escaping = archive("genuine.tar", "../../etc/passwd", "escaping.tar");
+    fails(
+        sigil(d).args(["sbom", "-o", "json", "-q", &escaping]),
+        3,
+        "the Layers path \"../../etc/passwd\" leaves the archive",
+    );
 }

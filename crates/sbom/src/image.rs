@@ -302,14 +302,31 @@ fn blob_path(digest: &str) -> Result<String, SbomError> {
     Ok(format!("blobs/{alg}/{hex}"))
 }
 
-/// Reads `layers` in order into a tree, checking each against its digest when it has one.
+/// One layer to read: its name (path or digest), the digest of its stored (possibly
+/// compressed) bytes, and the `diff_id` (digest of the uncompressed tar) the image config gives.
+struct LayerSpec {
+    name: String,
+    digest: Option<String>,
+    diff_id: Option<String>,
+}
+
+/// Reads `layers` in order into a tree, checking each against its digest and its `diff_id`
+/// when it has them.
 fn read_layers(
     blobs: &mut dyn Blobs,
-    layers: &[(String, Option<String>)],
+    layers: &[LayerSpec],
     opts: &ScanOptions<'_>,
 ) -> Result<LayerTree, SbomError> {
     let mut tree = LayerTree::new();
-    for (i, (name, digest)) in layers.iter().enumerate() {
+    for (
+        i,
+        LayerSpec {
+            name,
+            digest,
+            diff_id,
+        },
+    ) in layers.iter().enumerate()
+    {
         if let Some(p) = opts.progress {
             p(Progress::Layer {
                 done: i,
@@ -321,16 +338,21 @@ fn read_layers(
             inner: raw,
             hasher: sha2::Sha256::new(),
         };
-        {
+        let plain_digest = {
             let stream = decompress(&mut hashing)
                 .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
-            let mut stream = stream;
-            tree.apply(name, &mut stream, opts.max_file_size)
+            let mut plain = Hashing {
+                inner: stream,
+                hasher: sha2::Sha256::new(),
+            };
+            tree.apply(name, &mut plain, opts.max_file_size)
                 .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
-            // Drain what tar left (padding, compressed trailer) so the digest covers it all.
-            std::io::copy(&mut stream, &mut std::io::sink())
+            // Drain what tar left (padding, compressed trailer) so the digests cover it all.
+            std::io::copy(&mut plain, &mut std::io::sink())
                 .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
-        }
+            format!("sha256:{}", hex::encode(plain.hasher.finalize()))
+        };
+
         std::io::copy(&mut hashing, &mut std::io::sink())
             .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
         if let Some(d) = digest {
@@ -340,6 +362,13 @@ fn read_layers(
                     "layer {name}: content is {got}, the manifest says {d}"
                 )));
             }
+        }
+        if let Some(want) = diff_id
+            && &plain_digest != want
+        {
+            return Err(SbomError::Image(format!(
+                "layer {name}: its uncompressed content is {plain_digest}, the image config's diff_id is {want} (a tampered layer?)"
+            )));
         }
     }
     if let Some(p) = opts.progress {
@@ -438,12 +467,45 @@ fn scan_layout(
         &chosen.digest,
         &opts.platform,
     )?;
-    let layers: Vec<(String, Option<String>)> = manifest
+    let config = blobs.document(&blob_path(&manifest.config.digest)?)?;
+    check_digest(&config, &manifest.config.digest)?;
+    let diff_ids = diff_ids(&config, manifest.layers.len())?;
+    let layers: Vec<LayerSpec> = manifest
         .layers
         .iter()
-        .map(|l| Ok((blob_path(&l.digest)?, Some(l.digest.clone()))))
+        .zip(diff_ids)
+        .map(|(l, diff_id)| {
+            Ok(LayerSpec {
+                name: blob_path(&l.digest)?,
+                digest: Some(l.digest.clone()),
+                diff_id: Some(diff_id),
+            })
+        })
         .collect::<Result<_, SbomError>>()?;
     inventory(blobs, &layers, opts, digest)
+}
+
+/// The image config's `rootfs.diff_ids`, one per layer.
+fn diff_ids(config: &[u8], layers: usize) -> Result<Vec<String>, SbomError> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        rootfs: Option<RootFs>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        #[serde(default)]
+        diff_ids: Vec<String>,
+    }
+    let c: Config = serde_json::from_slice(config)
+        .map_err(|e| SbomError::Image(format!("the image config: {e}")))?;
+    let ids = c.rootfs.map(|r| r.diff_ids).unwrap_or_default();
+    if ids.len() != layers {
+        return Err(SbomError::Image(format!(
+            "the image config lists {} diff_ids for {layers} layers",
+            ids.len()
+        )));
+    }
+    Ok(ids)
 }
 
 /// Follows indexes (at most 4 deep, picking `platform`) from `first` to an image manifest;
@@ -466,7 +528,7 @@ fn resolve_manifest(
 /// Reads the layers and catalogues what they hold; `digest` names the image.
 fn inventory(
     blobs: &mut dyn Blobs,
-    layers: &[(String, Option<String>)],
+    layers: &[LayerSpec],
     opts: &ScanOptions<'_>,
     digest: String,
 ) -> Result<Inventory, SbomError> {
@@ -660,20 +722,36 @@ pub(crate) fn scan_docker_archive(
             entries.len()
         )));
     };
-    let config = blobs.document(&normalise(&entry.config).unwrap_or_default())?;
+    let inside = |p: &str, what: &str| {
+        normalise(p).ok_or_else(|| {
+            SbomError::Image(format!(
+                "manifest.json: the {what} path {p:?} leaves the archive (absolute or with ..)"
+            ))
+        })
+    };
+    let config = blobs.document(&inside(&entry.config, "Config")?)?;
     let image_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&config)));
-    let layers: Vec<(String, Option<String>)> = entry
+    // The image ID is the config's digest, and the config names each layer's uncompressed
+    // digest: every layer is checked against it, so a tampered layer is not reported under the
+    // genuine image's ID.
+    let diff_ids = diff_ids(&config, entry.layers.len())?;
+    let layers: Vec<LayerSpec> = entry
         .layers
         .iter()
-        .map(|l| {
-            let p = normalise(l).unwrap_or_default();
+        .zip(diff_ids)
+        .map(|(l, diff_id)| {
+            let p = inside(l, "Layers")?;
             // Newer archives name layers by digest (blobs/sha256/<hex>); check those.
             let digest = p
                 .strip_prefix("blobs/sha256/")
                 .map(|h| format!("sha256:{h}"));
-            (p, digest)
+            Ok(LayerSpec {
+                name: p,
+                digest,
+                diff_id: Some(diff_id),
+            })
         })
-        .collect();
+        .collect::<Result<_, SbomError>>()?;
     inventory(&mut blobs, &layers, opts, image_id)
 }
 
@@ -722,10 +800,15 @@ pub(crate) fn scan_registry(
         &first,
         &opts.platform,
     )?;
-    let layers: Vec<(String, Option<String>)> = manifest
+    // Each layer is checked against the digest the manifest (itself named by digest) gives.
+    let layers: Vec<LayerSpec> = manifest
         .layers
         .iter()
-        .map(|l| (l.digest.clone(), Some(l.digest.clone())))
+        .map(|l| LayerSpec {
+            name: l.digest.clone(),
+            digest: Some(l.digest.clone()),
+            diff_id: None,
+        })
         .collect();
     let mut blobs = RegistryBlobs {
         registry,
