@@ -12,8 +12,8 @@ use sigil_formats::trust_root::TrustedRoot;
 use sigil_pki::cert::{Certificate, San};
 use sigil_pki::chain::{Purpose, authority_links, verify_chain};
 
-#[test]
-fn public_good_leaf() {
+/// The public-good root, the v0.3 happy-path bundle and its leaf certificate's DER.
+fn public_good_case() -> (TrustedRoot, serde_json::Value, Vec<u8>) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
     let root = TrustedRoot::parse(
         &std::fs::read(data.join("trust/public-good/trusted_root.json")).unwrap(),
@@ -31,6 +31,12 @@ fn public_good_leaf() {
                 .unwrap(),
         )
         .unwrap();
+    (root, b, der)
+}
+
+#[test]
+fn public_good_leaf() {
+    let (root, b, der) = public_good_case();
     let t: i64 = b["verificationMaterial"]["tlogEntries"][0]["integratedTime"]
         .as_str()
         .unwrap()
@@ -90,23 +96,7 @@ fn public_good_leaf() {
 /// a validation against another root could use: the forged link is never in the shared cache.
 #[test]
 fn a_forged_intermediate_in_one_root_does_not_poison_another() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
-    let root = TrustedRoot::parse(
-        &std::fs::read(data.join("trust/public-good/trusted_root.json")).unwrap(),
-    )
-    .unwrap();
-    let b: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.join("conformance/bundle-verify/happy-path-v0.3/bundle.sigstore.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    let der = STANDARD
-        .decode(
-            b["verificationMaterial"]["certificate"]["rawBytes"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let (root, _, der) = public_good_case();
     let leaf = Certificate::from_der(&der).unwrap();
     let t = Timestamp::from_unix(leaf.not_before().seconds + 60);
     let real = root
