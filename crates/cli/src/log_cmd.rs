@@ -33,7 +33,14 @@ fn load_log_key(a: &LogServe) -> Result<SigningKey> {
     }
     let path = a.data.join("log-signing-key.pem");
     if path.exists() {
-        let pem = read_limited(&path, 64 * 1024, "log signing key")?;
+        let pem = zeroize::Zeroizing::new(read_limited(&path, 64 * 1024, "log signing key")?);
+        if sigil_crypto::pem::peek_label(&pem).is_some_and(|l| l.starts_with("ENCRYPTED")) {
+            return load_signing_key(&path.to_string_lossy());
+        }
+        errln!(
+            "sigil log: the signing key {} is not encrypted (mode 0600): whoever reads it can sign checkpoints and SETs for this log; keep the data directory private, or start the log once with COSIGN_PASSWORD set to store the key encrypted",
+            path.display()
+        );
         return SigningKey::from_plain_pem(&pem)
             .with_context(|| format!("log key {}", path.display()));
     }
@@ -42,15 +49,35 @@ fn load_log_key(a: &LogServe) -> Result<SigningKey> {
         _ => KeyAlgorithm::EcdsaP256,
     };
     let key = SigningKey::generate(alg)?;
-    let pem = sigil_crypto::pem::encode("PRIVATE KEY", &key.to_pkcs8_der()?);
+    // Encrypted as a cosign key file when a password is in the environment (it is needed at
+    // every start); otherwise unencrypted, mode 0600, and said so.
+    let password = std::env::var("SIGIL_PASSWORD")
+        .or_else(|_| std::env::var("COSIGN_PASSWORD"))
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(zeroize::Zeroizing::new);
+    let pem = zeroize::Zeroizing::new(match &password {
+        Some(pw) => sigil_crypto::keyfile::encrypt_key(
+            &key,
+            pw.as_bytes(),
+            sigil_crypto::keyfile::KeyFileLabel::Sigstore,
+            sigil_crypto::keyfile::ScryptParams::DEFAULT,
+        )?,
+        None => sigil_crypto::pem::encode("PRIVATE KEY", &key.to_pkcs8_der()?),
+    });
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create {}", a.data.display()))?;
     let mut outputs = crate::support::AtomicOutputs::new(false);
     outputs.add(&path, pem.as_bytes(), 0o600)?;
     outputs.commit()?;
     errln!(
-        "sigil log: generated the log signing key {}",
-        path.display()
+        "sigil log: generated the log signing key {}{}",
+        path.display(),
+        if password.is_some() {
+            " (encrypted with the password in COSIGN_PASSWORD/SIGIL_PASSWORD, needed at every start)"
+        } else {
+            " (not encrypted, mode 0600: set COSIGN_PASSWORD before the first start to encrypt it)"
+        }
     );
     Ok(key)
 }

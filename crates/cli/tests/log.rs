@@ -1804,3 +1804,50 @@ fn slow_and_flooding_clients_cannot_starve_the_log() {
     // ...and the log serves again.
     assert!(log_info(&log.url)["treeSize"].is_number());
 }
+
+/// With a password in the environment at the first start, the generated log key is stored as a
+/// cosign encrypted key file, and the next start reads it with that password; without one it is
+/// refused with the wrong one.
+#[test]
+fn the_generated_log_key_is_encrypted_when_a_password_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let ready = dir.path().join("ready");
+    let start = |password: &str| {
+        let _ = std::fs::remove_file(&ready);
+        let mut child = Command::new(BIN)
+            .args(["log", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--ready-file")
+            .arg(&ready)
+            .env("COSIGN_PASSWORD", password)
+            .env_remove("SIGIL_PASSWORD")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let up = loop {
+            if std::fs::read_to_string(&ready).is_ok_and(|s| s.ends_with('\n')) {
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            assert!(t.elapsed() < std::time::Duration::from_secs(30));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        up
+    };
+    assert!(start("log-password"));
+    let pem = std::fs::read_to_string(data.join("log-signing-key.pem")).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        "{pem}"
+    );
+    assert!(start("log-password"));
+    assert!(!start("wrong-password"), "started with the wrong password");
+}
