@@ -150,12 +150,7 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
                 &args.signer.tlog.rekor_url,
                 &subject,
                 key,
-                |entry| {
-                    let mut b = bundle.clone();
-                    b.media_type = sigil_formats::bundle::MEDIA_TYPE_V01.to_owned();
-                    b.verification_material.tlog_entries.push(entry);
-                    b
-                },
+                &bundle,
                 |b| verify_bundle(b, &artifact, &trust, &req, &options),
             )?
         }

@@ -188,23 +188,17 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
                 .digest(alg)
                 .cloned()
                 .ok_or_else(|| anyhow!("the artefact's {alg} digest is unknown"))?;
+            let evidence = Bundle::message_signature_with_key(
+                key.hint(),
+                alg.sigstore_name(),
+                digest.as_bytes().to_vec(),
+                signature,
+            );
             let report = crate::logreq::verify_unlogged(
                 &args.signer.tlog.rekor_url,
                 &digest,
                 key,
-                |entry| {
-                    let mut b = Bundle::message_signature_with_key(
-                        key.hint(),
-                        alg.sigstore_name(),
-                        digest.as_bytes().to_vec(),
-                        signature.clone(),
-                    );
-                    // Rekor v1's answer: a SET, an inclusion proof and its checkpoint, each
-                    // checked when present (the v0.1 rules).
-                    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
-                    b.verification_material.tlog_entries.push(entry);
-                    b
-                },
+                &evidence,
                 |b| sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options),
             )?;
             return crate::bundle_cmd::finish(&report, args.output, &file);

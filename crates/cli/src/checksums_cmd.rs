@@ -198,23 +198,16 @@ fn signature_logged(
     let artifact = sigil_verify::Artifact::from_digests(vec![digest.clone()]);
     let req = sigil_verify::Requirement::Key(key.clone());
     let options = sigil_verify::Options::default();
-    let report = crate::logreq::verify_unlogged(
-        &args.tlog.rekor_url,
-        &digest,
-        key,
-        |entry| {
-            let mut b = sigil_formats::bundle::Bundle::message_signature_with_key(
-                key.hint(),
-                alg.sigstore_name(),
-                digest.as_bytes().to_vec(),
-                signature.to_vec(),
-            );
-            b.media_type = sigil_formats::bundle::MEDIA_TYPE_V01.to_owned();
-            b.verification_material.tlog_entries.push(entry);
-            b
-        },
-        |b| sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options),
-    )?;
+    let evidence = sigil_formats::bundle::Bundle::message_signature_with_key(
+        key.hint(),
+        alg.sigstore_name(),
+        digest.as_bytes().to_vec(),
+        signature.to_vec(),
+    );
+    let report =
+        crate::logreq::verify_unlogged(&args.tlog.rekor_url, &digest, key, &evidence, |b| {
+            sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options)
+        })?;
     Ok(match crate::logreq::explain(&report) {
         Some(why) => Err(why),
         None => Ok(()),

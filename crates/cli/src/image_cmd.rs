@@ -549,30 +549,18 @@ fn check_with_entry(
     key: &PublicKey,
     logs: Logs<'_>,
     search: &Digest,
-    b: Bundle,
+    evidence: &Bundle,
     verify: impl Fn(&Bundle) -> sigil_verify::Report,
 ) -> Result<(), String> {
-    let mut b = b;
-    b.media_type = bundle::MEDIA_TYPE_V01.to_owned();
+    // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
     let report = match layer_tlog_entry(layer)? {
-        Some(entry) => {
-            b.verification_material.tlog_entries.push(entry);
-            verify(&b)
-        }
-        None => crate::logreq::verify_unlogged(
-            logs.rekor_url,
-            search,
-            key,
-            |entry| {
-                let mut c = b.clone();
-                c.verification_material.tlog_entries.push(entry);
-                c
-            },
-            &verify,
-        )
-        .map_err(|e| {
-            format!("no transparency log entry (no dev.sigstore.cosign/bundle annotation): {e:#}")
-        })?,
+        Some(entry) => verify(&crate::logreq::with_entry(evidence, entry)),
+        None => crate::logreq::verify_unlogged(logs.rekor_url, search, key, evidence, &verify)
+            .map_err(|e| {
+                format!(
+                    "no transparency log entry (no dev.sigstore.cosign/bundle annotation): {e:#}"
+                )
+            })?,
     };
     match crate::logreq::explain(&report) {
         Some(why) => Err(why),
@@ -645,7 +633,7 @@ fn check_legacy(
         .collect();
         let artifact = Artifact::from_digests(digests);
         // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
-        check_with_entry(&a.layer, key, logs, &digest, b, |b| {
+        check_with_entry(&a.layer, key, logs, &digest, &b, |b| {
             check_logged(key, b, &artifact, logs.trust, None)
         })?;
     }
@@ -661,17 +649,29 @@ fn check_dsse(
     claims: &ImageClaims,
     tlog: Option<Logs<'_>>,
 ) -> Result<(Value, Value), String> {
-    let envelope = bundle
-        .dsse_envelope
-        .as_ref()
-        .ok_or("the bundle holds a message signature, not a DSSE envelope")?;
-    let artifact =
-        Artifact::from_digests(vec![digest_of(&claims.digest).map_err(|e| e.to_string())?]);
+    let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
+    let report = dsse_report(key, bundle, predicate_type, &subject, tlog);
+    if let Some(why) = crate::logreq::explain(&report) {
+        return Err(why);
+    }
+    dsse_claims(bundle, claims)
+}
+
+/// The engine's verdict on a DSSE bundle about the image: signature, predicate type, subject
+/// digest, and (when `tlog` is given) its log entry against those logs.
+fn dsse_report(
+    key: &PublicKey,
+    bundle: &Bundle,
+    predicate_type: &str,
+    subject: &Digest,
+    tlog: Option<Logs<'_>>,
+) -> sigil_verify::Report {
+    let artifact = Artifact::from_digests(vec![subject.clone()]);
     let options = Options {
         require_tlog: tlog.is_some(),
         predicate_type: Some(predicate_type.to_owned()),
     };
-    let report = verify_bundle(
+    verify_bundle(
         bundle,
         &artifact,
         match tlog {
@@ -680,10 +680,16 @@ fn check_dsse(
         },
         &Requirement::Key(key.clone()),
         &options,
-    );
-    if let Some(why) = crate::logreq::explain(&report) {
-        return Err(why);
-    }
+    )
+}
+
+/// The statement's claims about the image, once the engine verified the envelope; the payload
+/// and the envelope as printed.
+fn dsse_claims(bundle: &Bundle, claims: &ImageClaims) -> Result<(Value, Value), String> {
+    let envelope = bundle
+        .dsse_envelope
+        .as_ref()
+        .ok_or("the bundle holds a message signature, not a DSSE envelope")?;
     let statement = Statement::parse(&envelope.payload.0).map_err(|e| e.to_string())?;
     check_statement(&statement, claims).map_err(|e| e.to_string())?;
     let payload = serde_json::from_slice(&envelope.payload.0).map_err(|e| e.to_string())?;
@@ -817,25 +823,17 @@ fn find_attestations(
             .map_err(|e| format!("not a DSSE envelope: {e}"))
             .and_then(|env| {
                 let b = Bundle::dsse_with_key(String::new(), env);
-                if let Some(logs) = tlog {
-                    // The entry: the layer's annotation, else the log's, found by the image's
-                    // digest (a dsse entry is indexed under its subjects) and the key.
-                    let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
-                    check_with_entry(&a.layer, key, logs, &subject, b.clone(), |c| {
-                        let artifact = Artifact::from_digests(vec![subject.clone()]);
-                        verify_bundle(
-                            c,
-                            &artifact,
-                            logs.trust,
-                            &Requirement::Key(key.clone()),
-                            &Options {
-                                require_tlog: true,
-                                predicate_type: Some(predicate_type.to_owned()),
-                            },
-                        )
-                    })?;
-                }
-                check_dsse(key, &b, predicate_type, claims, None)
+                let Some(logs) = tlog else {
+                    return check_dsse(key, &b, predicate_type, claims, None);
+                };
+                // The entry: the layer's annotation, else the log's, found by the image's
+                // digest (a dsse entry is indexed under its subjects) and the key; the engine
+                // runs once, with it.
+                let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
+                check_with_entry(&a.layer, key, logs, &subject, &b, |c| {
+                    dsse_report(key, c, predicate_type, &subject, Some(logs))
+                })?;
+                dsse_claims(&b, claims)
             });
         match outcome {
             Ok((payload, envelope)) => f.verified.push(Verified {
@@ -1274,7 +1272,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
                     "{}",
                     json!({
                         "Base64Signature": ann(mf::ANNOTATION_SIGNATURE).unwrap_or_default(),
-                        "Payload": B64.encode(&a.data),
+                        "Payload": B64.encode(a.data.as_slice()),
                         "Cert": ann(mf::ANNOTATION_CERTIFICATE),
                         "Chain": ann(mf::ANNOTATION_CHAIN),
                         "Bundle": bundle,

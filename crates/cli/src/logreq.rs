@@ -30,15 +30,24 @@ pub fn explain(report: &Report) -> Option<String> {
     }
 }
 
-/// Verifies evidence that carries no log entry: the entries of the log at `rekor_url` recorded
-/// for `search` (the digest the entry indexes) and `key` are fetched; each is put into
-/// `bundle_for(entry)` and verified with `verify`. The first report that verifies is returned;
+/// `evidence` (a bundle without entries) with `entry` as its log entry, under the v0.1 rules: a
+/// Rekor v1 answer's SET, inclusion proof and checkpoint are each checked when present.
+pub fn with_entry(evidence: &Bundle, entry: TransparencyLogEntry) -> Bundle {
+    let mut b = evidence.clone();
+    b.media_type = sigil_formats::bundle::MEDIA_TYPE_V01.to_owned();
+    b.verification_material.tlog_entries = vec![entry];
+    b
+}
+
+/// Verifies `evidence`, which carries no log entry: the entries of the log at `rekor_url`
+/// recorded for `search` (the digest the entry indexes) and `key` are fetched; each is attached
+/// ([`with_entry`]) and verified with `verify`. The first report that verifies is returned;
 /// when some entries were found and none verifies, the last report (naming its failure).
 pub fn verify_unlogged(
     rekor_url: &str,
     search: &Digest,
     key: &PublicKey,
-    bundle_for: impl Fn(TransparencyLogEntry) -> Bundle,
+    evidence: &Bundle,
     verify: impl Fn(&Bundle) -> Report,
 ) -> Result<Report> {
     let base = rekor_url.trim_end_matches('/');
@@ -54,7 +63,7 @@ pub fn verify_unlogged(
     }
     let mut last = Report::default();
     for entry in entries {
-        let report = verify(&bundle_for(entry));
+        let report = verify(&with_entry(evidence, entry));
         if report.verified() {
             return Ok(report);
         }

@@ -158,8 +158,7 @@ impl AtomicOutputs {
                     Target::Direct(p, data) => direct.push((p, data)),
                     Target::Staged(tmp, path) => {
                         let backup = if path.exists() {
-                            let b = aside(&path)?;
-                            Some(b)
+                            Some(aside(&path)?)
                         } else {
                             None
                         };

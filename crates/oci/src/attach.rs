@@ -69,8 +69,8 @@ pub struct Attached {
     pub source: Source,
     /// The layer descriptor (its annotations carry cosign's signature, certificate, ...).
     pub layer: Descriptor,
-    /// The layer's bytes (digest-checked).
-    pub data: Vec<u8>,
+    /// The layer's bytes (digest-checked), shared by layers that repeat a digest.
+    pub data: std::sync::Arc<Vec<u8>>,
 }
 
 /// The repository and tag holding `kind` attachments of `digest`.
@@ -138,7 +138,7 @@ pub fn read_tag(
 struct Budget<'r> {
     registry: &'r Registry,
     what: String,
-    fetched: std::collections::HashMap<String, Vec<u8>>,
+    fetched: std::collections::HashMap<String, std::sync::Arc<Vec<u8>>>,
     seen: std::collections::HashSet<(String, Vec<(String, String)>)>,
     count: usize,
     bytes: u64,
@@ -161,7 +161,7 @@ impl<'r> Budget<'r> {
         &mut self,
         repo: Repo<'_>,
         layer: &Descriptor,
-    ) -> Result<Option<Vec<u8>>, RegistryError> {
+    ) -> Result<Option<std::sync::Arc<Vec<u8>>>, RegistryError> {
         let annotations: Vec<(String, String)> = layer
             .annotations
             .as_ref()
@@ -190,9 +190,11 @@ impl<'r> Budget<'r> {
                 limit: opts.max_attachments_total,
             });
         }
-        let data = self
-            .registry
-            .get_blob(repo, layer, opts.max_attachment_size)?;
+        let data = std::sync::Arc::new(self.registry.get_blob(
+            repo,
+            layer,
+            opts.max_attachment_size,
+        )?);
         self.bytes += data.len() as u64;
         self.fetched.insert(layer.digest.clone(), data.clone());
         Ok(Some(data))

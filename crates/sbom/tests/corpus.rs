@@ -1,4 +1,4 @@
-//! The lockfile corpus (`tests/data/sbom-corpus/`, copied from `../shared/sbom-corpus/`, 130 real lockfiles from public repositories)
+//! The lockfile corpus (`tests/data/sbom-corpus/`, 130 real lockfiles from public repositories)
 //! against its independent counts: `COUNTS.txt` (per file) and `UNION_COUNTS.txt` (distinct
 //! name@version per repository). Every difference is listed below with its reason, and the
 //! same reasons are in docs/sbom.md.
