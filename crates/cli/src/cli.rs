@@ -1013,6 +1013,10 @@ pub struct Sbom {
     /// Files larger than this are skipped and reported.
     #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     pub max_file_size: u64,
+    /// The file data an image scan may hold in memory at once, over all its layers (hard
+    /// links share their target's copy); past it the scan stops with an error (exit 3).
+    #[arg(long, default_value = "2GiB", value_parser = parse_size)]
+    pub max_image_memory: u64,
     /// No progress bar and no summary table on standard error (warnings are still printed).
     #[arg(long, short = 'q')]
     pub quiet: bool,

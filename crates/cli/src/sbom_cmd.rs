@@ -99,6 +99,7 @@ pub fn sbom(a: Sbom) -> Result<()> {
     let opts = ScanOptions {
         exclude_dev: a.exclude_dev,
         max_file_size: a.max_file_size,
+        max_image_memory: a.max_image_memory,
         platform: a.platform.clone(),
         registry: registry.as_ref(),
         progress: Some(&report),

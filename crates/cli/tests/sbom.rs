@@ -1057,3 +1057,68 @@ fn docker_archive_layers_are_checked_against_diff_ids() {
         "the Layers path \"../../etc/passwd\" leaves the archive",
     );
 }
+
+/// Thousands of hard links to one file hold one copy, and an image scan has one memory budget
+/// (`--max-image-memory`) that ends it with a clear error when exceeded.
+#[test]
+fn hard_links_share_one_copy_under_the_image_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut lock =
+        String::from("version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\n");
+    while lock.len() < 40 << 10 {
+        lock.push_str("# padding to make the file large enough to matter\n");
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(lock.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "app/Cargo.lock", lock.as_bytes())
+        .unwrap();
+    for i in 0..3000 {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Link);
+        b.append_link(&mut h, format!("copy{i}/Cargo.lock"), "app/Cargo.lock")
+            .unwrap();
+    }
+    let linked = b.into_inner().unwrap();
+    let layout = d.join("linked");
+    write_layout(&layout, &[linked], false);
+    let source = format!("oci-dir:{}", layout.display());
+    // 3001 names of a 40 KiB file fit in 64 KiB: the links cost nothing.
+    let out = ok(sigil(d).args([
+        "sbom",
+        "-q",
+        "--max-image-memory",
+        "64KiB",
+        "-o",
+        "json",
+        &source,
+    ]));
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["packages"], 1, "{summary}");
+
+    // Two different 40 KiB files do not.
+    let two = raw_tar(&[
+        ("a/Cargo.lock", lock.as_bytes()),
+        ("b/Cargo.lock", lock.as_bytes()),
+    ]);
+    let layout = d.join("two");
+    write_layout(&layout, &[two], false);
+    fails(
+        sigil(d).args([
+            "sbom",
+            "-q",
+            "--max-image-memory",
+            "64KiB",
+            "-o",
+            "json",
+            &format!("oci-dir:{}", layout.display()),
+        ]),
+        3,
+        "would exceed the 65536-byte memory budget (raise it with --max-image-memory)",
+    );
+}

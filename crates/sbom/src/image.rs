@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 use sha2::Digest;
 use sigil_oci::manifest::{Descriptor, ImageManifest, Manifest};
@@ -18,24 +19,62 @@ use crate::{Inventory, Progress, SbomError, ScanOptions, SourceInfo, Warning};
 /// Image manifests, indexes and configs over this size are refused.
 const MAX_DOCUMENT: u64 = 4 << 20;
 
-/// The files kept from an image's layers.
+/// Why a layer could not be applied.
+#[derive(Debug)]
+enum ApplyError {
+    /// The stream is not a readable tar.
+    Malformed(String),
+    /// Keeping this layer's files would hold more than the image's memory budget.
+    Budget { limit: u64 },
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(m) => f.write_str(m),
+            Self::Budget { limit } => write!(
+                f,
+                "the files kept from this image would exceed its {limit}-byte memory budget (--max-image-memory)"
+            ),
+        }
+    }
+}
+
+/// The files kept from an image's layers. A hard link shares its target's bytes (one copy,
+/// however many links), and everything held counts against one budget for the whole image.
 pub(crate) struct LayerTree {
-    files: BTreeMap<String, Vec<u8>>,
+    files: BTreeMap<String, Arc<[u8]>>,
     /// Directory symlinks under `usr/share/doc/` (Debian points some packages' doc
     /// directories at another's), so copyright files are found through them.
     links: BTreeMap<String, String>,
     entries: Vec<(String, Kind)>,
     warnings: Vec<Warning>,
+    /// Bytes of file data the tree may hold at once, across all layers.
+    budget: u64,
+    /// Bytes it holds now (each shared copy counted once).
+    held: u64,
 }
 
 impl LayerTree {
-    fn new() -> Self {
+    fn new(budget: u64) -> Self {
         Self {
             files: BTreeMap::new(),
             links: BTreeMap::new(),
             entries: Vec::new(),
             warnings: Vec::new(),
+            budget,
+            held: 0,
         }
+    }
+
+    /// The bytes held by `files`, each shared copy once.
+    fn held_bytes(&self) -> u64 {
+        let mut seen = std::collections::HashSet::new();
+        self.files
+            .values()
+            .filter(|d| seen.insert(d.as_ptr() as usize))
+            .map(|d| d.len() as u64)
+            .sum()
     }
 
     fn finish(mut self) -> Self {
@@ -48,7 +87,7 @@ impl LayerTree {
     }
 
     /// Applies one layer from its tar stream.
-    fn apply(&mut self, layer: &str, tar: impl Read, max_file_size: u64) -> Result<(), String> {
+    fn apply(&mut self, layer: &str, tar: impl Read, max_file_size: u64) -> Result<(), ApplyError> {
         let consumed = std::cell::Cell::new(0u64);
         let mut archive = tar::Archive::new(Counting {
             inner: tar,
@@ -56,14 +95,17 @@ impl LayerTree {
         });
         // Where the last entry's data ends in the stream.
         let mut data_end = 0u64;
-        let mut added: Vec<(String, Vec<u8>)> = Vec::new();
+        // This layer's files, in a map so a hard link finds its target in one lookup; with
+        // the bytes they add to what the tree already holds.
+        let mut added: HashMap<String, Arc<[u8]>> = HashMap::new();
+        let mut adding = 0u64;
         let mut added_links: Vec<(String, String)> = Vec::new();
         let mut removed: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
         let mut hardlinks: Vec<(String, String)> = Vec::new();
         let entries = archive
             .entries()
-            .map_err(|e| format!("not a tar stream: {e}"))?;
+            .map_err(|e| ApplyError::Malformed(format!("not a tar stream: {e}")))?;
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
@@ -71,7 +113,7 @@ impl LayerTree {
                 // its padding and the end-of-archive blocks (the diff_id covers exactly those
                 // bytes). Nothing is lost then; a stream cut anywhere else is an error.
                 Err(_) if consumed.get() == data_end && data_end > 0 => break,
-                Err(e) => return Err(format!("malformed tar: {e}")),
+                Err(e) => return Err(ApplyError::Malformed(format!("malformed tar: {e}"))),
             };
             data_end = entry.raw_file_position() + entry.size();
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -143,17 +185,21 @@ impl LayerTree {
                 });
                 continue;
             }
+            adding += size;
+            if self.held.saturating_add(adding) > self.budget {
+                return Err(ApplyError::Budget { limit: self.budget });
+            }
             let mut data = Vec::with_capacity(size as usize);
             entry
                 .read_to_end(&mut data)
-                .map_err(|e| format!("{path}: {e}"))?;
+                .map_err(|e| ApplyError::Malformed(format!("{path}: {e}")))?;
             if data.len() as u64 != size {
-                return Err(format!(
+                return Err(ApplyError::Malformed(format!(
                     "{path}: the layer ends inside this file ({} of {size} bytes)",
                     data.len()
-                ));
+                )));
             }
-            added.push((path, data));
+            added.insert(path, data.into());
         }
         // Whiteouts hide what lower layers had; this layer's own files stay.
         for dir in opaque {
@@ -167,17 +213,18 @@ impl LayerTree {
             self.links.retain(|k, _| k != &r && !k.starts_with(&prefix));
         }
         for (path, target) in hardlinks {
+            // The link shares its target's bytes: no copy, nothing added to the budget.
             let data = added
-                .iter()
-                .find(|(p, _)| p == &target)
-                .map(|(_, d)| d.clone())
-                .or_else(|| self.files.get(&target).cloned());
+                .get(&target)
+                .or_else(|| self.files.get(&target))
+                .cloned();
             if let Some(d) = data {
-                added.push((path, d));
+                added.insert(path, d);
             }
         }
         self.files.extend(added);
         self.links.extend(added_links);
+        self.held = self.held_bytes();
         Ok(())
     }
 }
@@ -208,7 +255,7 @@ impl Tree for LayerTree {
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
         if let Some(d) = self.files.get(path) {
-            return Ok(Some(d.clone()));
+            return Ok(Some(d.to_vec()));
         }
         // Through a usr/share/doc directory symlink (one level, relative or absolute).
         for (link, target) in &self.links {
@@ -223,7 +270,7 @@ impl Tree for LayerTree {
                     format!("{base}/{target}/{rest}")
                 };
                 if let Some(p) = normalise(&joined) {
-                    return Ok(self.files.get(&p).cloned());
+                    return Ok(self.files.get(&p).map(|d| d.to_vec()));
                 }
             }
         }
@@ -317,7 +364,7 @@ fn read_layers(
     layers: &[LayerSpec],
     opts: &ScanOptions<'_>,
 ) -> Result<LayerTree, SbomError> {
-    let mut tree = LayerTree::new();
+    let mut tree = LayerTree::new(opts.max_image_memory);
     for (
         i,
         LayerSpec {
@@ -346,7 +393,10 @@ fn read_layers(
                 hasher: sha2::Sha256::new(),
             };
             tree.apply(name, &mut plain, opts.max_file_size)
-                .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
+                .map_err(|e| match e {
+                    ApplyError::Budget { limit } => SbomError::MemoryBudget { limit },
+                    e => SbomError::Image(format!("layer {name}: {e}")),
+                })?;
             // Drain what tar left (padding, compressed trailer) so the digests cover it all.
             std::io::copy(&mut plain, &mut std::io::sink())
                 .map_err(|e| SbomError::Image(format!("layer {name}: {e}")))?;
@@ -666,7 +716,7 @@ impl Blobs for TarBlobs {
 }
 
 pub(crate) fn single_layer(data: &[u8]) -> Result<Inventory, SbomError> {
-    let mut tree = LayerTree::new();
+    let mut tree = LayerTree::new(crate::DEFAULT_MAX_IMAGE_MEMORY);
     let stream = decompress(data).map_err(|e| SbomError::Image(format!("layer: {e}")))?;
     tree.apply("layer", stream, crate::DEFAULT_MAX_FILE_SIZE)
         .map_err(|e| SbomError::Image(format!("layer: {e}")))?;
@@ -835,7 +885,7 @@ mod tests {
 
     #[test]
     fn whiteouts_hide_lower_layers() {
-        let mut t = LayerTree::new();
+        let mut t = LayerTree::new(1 << 30);
         let status = b"Package: a\nStatus: install ok installed\nVersion: 1\n\n" as &[u8];
         t.apply(
             "l1",
@@ -859,7 +909,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.files.keys().collect::<Vec<_>>(), ["var/lib/dpkg/status"]);
-        assert_eq!(t.files["var/lib/dpkg/status"], b"Package: b\n");
+        assert_eq!(&t.files["var/lib/dpkg/status"][..], b"Package: b\n");
         t.apply("l3", &layer(&[(".wh.var", b"")])[..], 1 << 20)
             .unwrap();
         assert!(t.files.is_empty());
@@ -873,15 +923,87 @@ mod tests {
         ]);
         // What umoci 0.4 writes: the last file's data, then nothing.
         let data_end = 512 + 512 + 512 + 700;
-        let mut t = LayerTree::new();
+        let mut t = LayerTree::new(1 << 30);
         t.apply("l", &full[..data_end], 1 << 20).unwrap();
         assert_eq!(t.files["x/Gemfile.lock"].len(), 700);
-        let mut t = LayerTree::new();
-        let e = t.apply("l", &full[..data_end - 1], 1 << 20).unwrap_err();
+        let mut t = LayerTree::new(1 << 30);
+        let e = t
+            .apply("l", &full[..data_end - 1], 1 << 20)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("x/Gemfile.lock") || e.contains("malformed tar"),
             "{e}"
         );
+    }
+
+    /// A layer with one file and `links` hard links to it.
+    fn linked_layer(target: &str, data: &[u8], links: usize) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, target, data).unwrap();
+        for i in 0..links {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(0);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Link);
+            b.append_link(&mut h, format!("l{i}/Cargo.lock"), target)
+                .unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn hard_links_share_one_copy_and_cost_nothing_against_the_budget() {
+        let data = vec![b'#'; 1 << 20];
+        let mut t = LayerTree::new(2 << 20);
+        t.apply(
+            "l",
+            &linked_layer("app/Cargo.lock", &data, 5000)[..],
+            4 << 20,
+        )
+        .unwrap();
+        assert_eq!(t.files.len(), 5001);
+        // 5001 names, one megabyte held: each link points at the target's bytes.
+        assert_eq!(t.held, 1 << 20);
+        assert!(
+            t.files
+                .values()
+                .all(|d| d.as_ptr() == t.files["app/Cargo.lock"].as_ptr())
+        );
+        assert_eq!(t.read("l4999/Cargo.lock").unwrap().unwrap(), data);
+        // A link in a later layer to a file of an earlier one shares it too.
+        t.apply("m", &linked_layer("app/Cargo.lock", &data, 0)[..], 4 << 20)
+            .unwrap();
+        assert_eq!(t.held, 2 << 20, "the replaced target keeps its links alive");
+    }
+
+    #[test]
+    fn the_image_memory_budget_spans_layers() {
+        let mut t = LayerTree::new(3 << 20 >> 1);
+        let mb = vec![b'x'; 1 << 20];
+        t.apply("l1", &layer(&[("a/Cargo.lock", &mb)])[..], 4 << 20)
+            .unwrap();
+        let e = t
+            .apply("l2", &layer(&[("b/Cargo.lock", &mb)])[..], 4 << 20)
+            .unwrap_err();
+        assert!(
+            matches!(e, ApplyError::Budget { limit } if limit == 3 << 20 >> 1),
+            "{e}"
+        );
+        // Nothing of the refused layer was kept.
+        assert_eq!(t.files.keys().collect::<Vec<_>>(), ["a/Cargo.lock"]);
+        // A file that replaces one below frees its bytes for the next layer (while a layer is
+        // read both are held, so the peak is two copies; three would not fit).
+        let mut t = LayerTree::new(5 << 20 >> 1);
+        for l in ["l1", "l2", "l3"] {
+            t.apply(l, &layer(&[("a/Cargo.lock", &mb)])[..], 4 << 20)
+                .unwrap();
+        }
+        assert_eq!(t.held, 1 << 20);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub use license::License;
 /// Files larger than this are skipped (and reported) rather than read.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
 
+/// The default for [`ScanOptions::max_image_memory`]: 2 GiB.
+pub const DEFAULT_MAX_IMAGE_MEMORY: u64 = 2 << 30;
+
 /// A package ecosystem (the purl type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Ecosystem {
@@ -357,6 +360,10 @@ pub struct ScanOptions<'a> {
     pub exclude_dev: bool,
     /// Files larger than this are skipped and reported.
     pub max_file_size: u64,
+    /// The bytes of file data an image scan may hold at once, over all its layers (a hard
+    /// link shares its target's bytes). Past it the scan stops with
+    /// [`SbomError::MemoryBudget`].
+    pub max_image_memory: u64,
     /// The platform to pick from a multi-platform image (`linux/amd64`).
     pub platform: String,
     /// Registry access for `registry:` sources.
@@ -372,6 +379,7 @@ impl Default for ScanOptions<'_> {
         Self {
             exclude_dev: false,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_image_memory: DEFAULT_MAX_IMAGE_MEMORY,
             platform: "linux/amd64".to_owned(),
             registry: None,
             progress: None,
@@ -416,6 +424,14 @@ pub enum SbomError {
     /// The image is not a well-formed OCI layout, archive or manifest.
     #[error("image: {0}")]
     Image(String),
+    /// The files an image scan keeps would exceed [`ScanOptions::max_image_memory`].
+    #[error(
+        "image: the files kept from its layers would exceed the {limit}-byte memory budget (raise it with --max-image-memory)"
+    )]
+    MemoryBudget {
+        /// The budget, in bytes.
+        limit: u64,
+    },
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] sigil_oci::RegistryError),
