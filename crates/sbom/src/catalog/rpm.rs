@@ -112,28 +112,13 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
     if !data.starts_with(b"SQLite format 3\0") {
         return Err(ParseError::new(None, "not an SQLite database"));
     }
-    // SQLite reads files, so the bytes go to a private temporary file first (as go-rpmdb does).
-    let tmp = tempfile::NamedTempFile::new()
-        .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
-    std::fs::write(tmp.path(), data)
-        .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
-    // Changes not yet checkpointed live in the write-ahead log beside the database; SQLite
-    // applies it when it sits beside our copy under the same name.
-    let wal_copy = match ctx.tree.read(&format!("{}-wal", ctx.path)) {
-        Ok(Some(wal)) if !wal.is_empty() => {
-            let p = format!("{}-wal", tmp.path().display());
-            std::fs::write(&p, wal)
-                .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
-            Some(p)
-        }
+    let wal = match ctx.tree.read(&format!("{}-wal", ctx.path)) {
+        Ok(Some(wal)) if !wal.is_empty() => Some(wal),
         _ => None,
     };
-    let blobs = read_blobs(tmp.path(), wal_copy.is_some());
-    if let Some(p) = &wal_copy {
-        let _ = std::fs::remove_file(p);
-        let _ = std::fs::remove_file(format!("{}-shm", tmp.path().display()));
-    }
-    let blobs = blobs.map_err(|e| ParseError::new(None, format!("SQLite: {e}")))?;
+    let db = PrivateCopy::new(data, wal.as_deref())
+        .map_err(|e| ParseError::new(None, format!("temporary file: {e}")))?;
+    let blobs = read_blobs(&db, Limits::default())?;
     let distro_id = ctx.distro.map_or("redhat", |d| d.id.as_str()).to_owned();
     let distro_q = ctx.distro.map(Distro::qualifier).unwrap_or_default();
     let mut headers = Vec::new();
@@ -195,19 +180,146 @@ pub(super) fn parse(ctx: &Ctx<'_>, data: &[u8]) -> Result<Vec<Package>, ParseErr
         .collect())
 }
 
-fn read_blobs(path: &std::path::Path, with_wal: bool) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
-    use rusqlite::OpenFlags;
-    // Applying a WAL needs write access (to our private copy only).
-    let access = if with_wal {
+/// The database (and its write-ahead log, if any) copied into a fresh private directory
+/// (mode 0700, a random name), since SQLite reads files: nothing of it, nor the `-wal` and
+/// `-shm` files SQLite makes beside it, has a name anyone else can predict or reach. The
+/// directory is removed when this is dropped.
+struct PrivateCopy {
+    dir: tempfile::TempDir,
+    with_wal: bool,
+}
+
+impl PrivateCopy {
+    fn new(data: &[u8], wal: Option<&[u8]>) -> std::io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("sigil-rpmdb-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()?;
+        let copy = Self {
+            dir,
+            with_wal: wal.is_some(),
+        };
+        std::fs::write(copy.path(), data)?;
+        if let Some(w) = wal {
+            std::fs::write(copy.dir.path().join("rpmdb.sqlite-wal"), w)?;
+        }
+        Ok(copy)
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("rpmdb.sqlite")
+    }
+}
+
+/// Bounds on reading an untrusted database.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// Rows of `Packages` (a Fedora image has a few thousand).
+    rows: usize,
+    /// Bytes of one value (an RPM header blob).
+    value: i32,
+    /// Wall-clock time for the whole read.
+    time: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rows: 200_000,
+            value: 16 << 20,
+            time: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Reads every `Packages` row of an untrusted database. The connection runs in SQLite's
+/// defensive mode with an untrusted schema: no views, no triggers, no functions called from
+/// the schema, no writes to the schema; values over `limits.value` bytes fail, more than
+/// `limits.rows` rows fail, and a progress handler interrupts it after `limits.time`.
+fn read_blobs(db: &PrivateCopy, limits: Limits) -> Result<Vec<(i64, Vec<u8>)>, ParseError> {
+    use rusqlite::config::DbConfig;
+    use rusqlite::limits::Limit;
+    use rusqlite::{OpenFlags, OptionalExtension};
+    let sql = |e: rusqlite::Error| ParseError::new(None, format!("SQLite: {e}"));
+    // Applying a write-ahead log needs write access (to our private copy only).
+    let access = if db.with_wal {
         OpenFlags::SQLITE_OPEN_READ_WRITE
     } else {
         OpenFlags::SQLITE_OPEN_READ_ONLY
     };
-    let conn =
-        rusqlite::Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    let mut stmt = conn.prepare("SELECT hnum, blob FROM Packages")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-    rows.collect()
+    let conn = rusqlite::Connection::open_with_flags(
+        db.path(),
+        access | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(sql)?;
+    for (option, on) in [
+        (DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true),
+        (DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false),
+        (DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false),
+        (DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false),
+    ] {
+        conn.set_db_config(option, on).map_err(sql)?;
+    }
+    conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, limits.value)
+        .map_err(sql)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)
+        .map_err(sql)?;
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(sql)?;
+    conn.pragma_update(None, "mmap_size", 0).map_err(sql)?;
+    // Packages must be a table: a view would run the database's own query.
+    let kind: Option<String> = conn
+        .query_row(
+            "SELECT type FROM sqlite_schema WHERE name = 'Packages'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    match kind.as_deref() {
+        Some("table") => {}
+        None => return Err(ParseError::new(None, "SQLite: no Packages table")),
+        Some(other) => {
+            return Err(ParseError::new(
+                None,
+                format!("SQLite: Packages is a {other}, not a table"),
+            ));
+        }
+    }
+    let deadline = std::time::Instant::now() + limits.time;
+    conn.progress_handler(10_000, Some(move || std::time::Instant::now() > deadline));
+    let mut stmt = conn
+        .prepare("SELECT hnum, blob FROM Packages")
+        .map_err(sql)?;
+    let mut rows = stmt.query([]).map_err(sql)?;
+    let mut out = Vec::new();
+    loop {
+        let row = match rows.next() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                return Err(ParseError::new(
+                    None,
+                    format!("reading the database took longer than {:?}", limits.time),
+                ));
+            }
+            Err(e) => return Err(sql(e)),
+        };
+        if out.len() == limits.rows {
+            return Err(ParseError::new(
+                None,
+                format!("more than {} package rows", limits.rows),
+            ));
+        }
+        out.push((
+            row.get::<_, i64>(0).map_err(sql)?,
+            row.get::<_, Vec<u8>>(1).map_err(sql)?,
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -253,5 +365,75 @@ mod tests {
         let mut bad = h.clone();
         bad[0..4].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(parse_header(&bad).is_err());
+    }
+
+    /// A database built by `schema` (SQL run on a fresh file), read back with `limits`.
+    fn read_with(schema: &str, limits: Limits) -> Result<Vec<(i64, Vec<u8>)>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(schema).unwrap();
+        drop(c);
+        let db = PrivateCopy::new(&std::fs::read(&p).unwrap(), None).unwrap();
+        read_blobs(&db, limits).map_err(|e| e.message)
+    }
+
+    const ROWS: &str = "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, blob BLOB);
+        WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000)
+        INSERT INTO Packages SELECT x, x'00' FROM c;";
+
+    #[test]
+    fn an_untrusted_schema_runs_no_views_and_no_oversized_values() {
+        assert_eq!(read_with(ROWS, Limits::default()).unwrap().len(), 5000);
+        // An endless view named Packages is refused, not run.
+        let e = read_with(
+            "CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
+             SELECT x AS hnum, zeroblob(1) AS blob FROM c;",
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e, "SQLite: Packages is a view, not a table");
+        // A generated column that would make a gigabyte value.
+        let e = read_with(
+            "CREATE TABLE Packages(hnum INTEGER PRIMARY KEY, n INT, blob BLOB AS (zeroblob(n)));
+             INSERT INTO Packages(hnum, n) VALUES (1, 1000000000);",
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("SQLite:"), "{e}");
+    }
+
+    #[test]
+    fn rows_and_time_are_bounded() {
+        let e = read_with(
+            ROWS,
+            Limits {
+                rows: 4999,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e, "more than 4999 package rows");
+        let e = read_with(
+            ROWS,
+            Limits {
+                time: std::time::Duration::ZERO,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e, "reading the database took longer than 0ns");
+    }
+
+    #[test]
+    fn the_copy_lives_in_a_private_directory_removed_after() {
+        use std::os::unix::fs::PermissionsExt;
+        let db = PrivateCopy::new(b"SQLite format 3\0", Some(b"wal")).unwrap();
+        let dir = db.dir.path().to_owned();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(dir.join("rpmdb.sqlite").is_file() && dir.join("rpmdb.sqlite-wal").is_file());
+        drop(db);
+        assert!(!dir.exists());
     }
 }
