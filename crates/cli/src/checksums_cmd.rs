@@ -1,6 +1,5 @@
 //! `checksums sign` and `checksums verify`: signed GNU coreutils checksum files.
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::ProgressBar;
 use serde_json::json;
+use sigil_crypto::fs::{AbsoluteLinks, Root, RootError};
 use sigil_crypto::hash::hash_reader;
 use sigil_crypto::{Digest, HashAlgorithm};
 use sigil_formats::checksums::{self, MAX_CHECKSUM_FILE_LEN, check_relative_path, format_line};
@@ -21,8 +21,11 @@ use crate::support::{
 };
 
 /// Hashes `files` on `threads` threads; results come back in input order.
+/// Each is opened beneath `root` (never by its full name), so a component swapped for a
+/// symbolic link after the listing was checked cannot lead outside.
 fn hash_files(
-    files: &[(PathBuf, HashAlgorithm)],
+    root: &Root,
+    files: &[(String, HashAlgorithm)],
     threads: usize,
     pb: &ProgressBar,
 ) -> Vec<io::Result<Digest>> {
@@ -37,7 +40,10 @@ fn hash_files(
                     let Some((path, alg)) = files.get(i) else {
                         break;
                     };
-                    let r = File::open(path).and_then(|f| hash_reader(*alg, f, |n| pb.inc(n)));
+                    let r = root
+                        .open_file(path)
+                        .map_err(|e| io::Error::other(e.to_string()))
+                        .and_then(|(f, _)| hash_reader(*alg, f, |n| pb.inc(n)));
                     if let Ok(mut all) = results.lock() {
                         all[i] = Some(r);
                     }
@@ -64,7 +70,10 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         .clone()
         .unwrap_or_else(|| with_suffix(&output, ".sig"));
 
-    // Every listed path must be one `checksums verify` will accept.
+    // Every listed path must be one `checksums verify` will accept: relative, inside this
+    // directory, a regular file.
+    let root = Root::open(Path::new("."), AbsoluteLinks::Host)
+        .context("cannot open the current directory")?;
     let mut names = Vec::with_capacity(args.files.len());
     let mut total = 0u64;
     for f in &args.files {
@@ -77,22 +86,24 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         if name.contains('\0') {
             bail!("{name}: contains a NUL byte");
         }
-        let meta = std::fs::metadata(f).with_context(|| format!("cannot open {name}"))?;
-        if meta.is_dir() {
-            bail!("{name} is a directory, not a file");
-        }
-        if !meta.is_file() {
-            bail!("{name} is not a regular file");
-        }
-        total += meta.len();
+        let (_, len) = root.open_file(name).map_err(|e| match e {
+            RootError::Directory => anyhow!("{name} is a directory, not a file"),
+            RootError::NotRegular => {
+                anyhow!("{name} is not a regular file (a device, socket or FIFO)")
+            }
+            RootError::Escapes => {
+                anyhow!("{name}: {e}; checksum files list paths inside their directory")
+            }
+            e => anyhow!("cannot open {name}: {e}"),
+        })?;
+        total += len;
         names.push(name.to_owned());
     }
 
     let key = load_signing_key(&args.key)?;
     let pb = progress(Some(total), "hashing");
-    let work: Vec<(PathBuf, HashAlgorithm)> =
-        args.files.iter().map(|f| (f.clone(), algorithm)).collect();
-    let digests = hash_files(&work, jobs(args.jobs), &pb);
+    let work: Vec<(String, HashAlgorithm)> = names.iter().map(|n| (n.clone(), algorithm)).collect();
+    let digests = hash_files(&root, &work, jobs(args.jobs), &pb);
     pb.finish_and_clear();
 
     let mut text = String::new();
@@ -152,33 +163,20 @@ impl Status {
     }
 }
 
-/// Resolves a listed path inside `root`; `Err` is the status to report instead of hashing.
-fn resolve(root: &Path, listed: &str) -> Result<(PathBuf, u64), Status> {
+/// Checks a listed path inside `root` (opened beneath it, never by its full name) and its
+/// length; `Err` is the status to report instead of hashing.
+fn resolve(root: &Root, listed: &str) -> Result<u64, Status> {
     check_relative_path(listed).map_err(|e| Status::Refused(e.to_string()))?;
-    let joined = root.join(listed);
-    let canonical = match std::fs::canonicalize(&joined) {
-        Ok(c) => c,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            // A dangling symlink is reported as missing only if it would stay inside; either way
-            // nothing is read.
-            return Err(Status::Missing);
+    match root.open_file(listed) {
+        Ok((_, len)) => Ok(len),
+        // A dangling symlink is missing; nothing is read either way.
+        Err(RootError::NotFound) => Err(Status::Missing),
+        Err(e @ (RootError::Escapes | RootError::NotRegular)) => {
+            Err(Status::Refused(e.to_string()))
         }
-        Err(e) => return Err(Status::Failed(format!("cannot resolve: {e}"))),
-    };
-    if !canonical.starts_with(root) {
-        return Err(Status::Refused(
-            "a symbolic link points outside the directory".into(),
-        ));
+        Err(e @ RootError::Directory) => Err(Status::Failed(e.to_string())),
+        Err(e) => Err(Status::Failed(format!("cannot open: {e}"))),
     }
-    let meta =
-        std::fs::metadata(&canonical).map_err(|e| Status::Failed(format!("cannot stat: {e}")))?;
-    if meta.is_dir() {
-        return Err(Status::Failed("is a directory".into()));
-    }
-    if !meta.is_file() {
-        return Err(Status::Refused("not a regular file".into()));
-    }
-    Ok((canonical, meta.len()))
 }
 
 /// The checksum file's detached signature, verified with the log entry found in the log at
@@ -253,7 +251,7 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             _ => PathBuf::from("."),
         },
     };
-    let root = std::fs::canonicalize(&dir)
+    let root = Root::open(&dir, AbsoluteLinks::Host)
         .with_context(|| format!("cannot open directory {}", dir.display()))?;
     let mut statuses: Vec<Option<Status>> = Vec::with_capacity(lines.len());
     let mut work = Vec::new();
@@ -261,9 +259,9 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
     let mut total = 0u64;
     for (i, line) in lines.iter().enumerate() {
         match resolve(&root, &line.path) {
-            Ok((path, len)) => {
+            Ok(len) => {
                 total += len;
-                work.push((path, line.algorithm));
+                work.push((line.path.clone(), line.algorithm));
                 work_index.push(i);
                 statuses.push(None);
             }
@@ -271,7 +269,7 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
         }
     }
     let pb = progress(Some(total), "verifying");
-    let digests = hash_files(&work, jobs(args.jobs), &pb);
+    let digests = hash_files(&root, &work, jobs(args.jobs), &pb);
     pb.finish_and_clear();
     for (i, d) in work_index.into_iter().zip(digests) {
         statuses[i] = Some(match d {

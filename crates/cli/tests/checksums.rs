@@ -345,3 +345,65 @@ fn report_names_are_escaped_as_coreutils_does() {
         "ours {out:?}, GNU {gnu_line:?}"
     );
 }
+
+/// A directory swapped for a symbolic link out while `checksums verify` runs: every file is
+/// opened beneath the checksum file's directory, component by component, so the file outside
+/// (whose digest the checksum file lists) is never read and never reported OK.
+#[test]
+fn a_directory_swapped_for_a_link_out_during_verify_never_reads_outside() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = with_key();
+    let d = dir.path();
+    let dist = d.join("race");
+    std::fs::create_dir_all(dist.join("sub")).unwrap();
+    std::fs::write(dist.join("sub/f"), b"the real file").unwrap();
+    std::fs::create_dir_all(d.join("elsewhere")).unwrap();
+    std::fs::write(d.join("elsewhere/f"), b"what an attacker wants verified").unwrap();
+    let outside = ok(std::process::Command::new("sha256sum").arg(d.join("elsewhere/f")));
+    let line = format!("{}  sub/f\n", &outside[..64]);
+    std::fs::write(dist.join("SUMS"), line.repeat(300)).unwrap();
+    ok(sigil(&dist).args([
+        "sign-blob",
+        "--key",
+        "../k.key",
+        "--output-signature",
+        "SUMS.sig",
+        "SUMS",
+    ]));
+    let stop = AtomicBool::new(false);
+    /// Stops the swapping when the checks end, also when one fails.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = std::fs::rename(dist.join("sub"), dist.join("sub.real"));
+                let _ = std::os::unix::fs::symlink(d.join("elsewhere"), dist.join("sub"));
+                let _ = std::fs::remove_file(dist.join("sub"));
+                let _ = std::fs::rename(dist.join("sub.real"), dist.join("sub"));
+            }
+        });
+        let _stop = Stop(&stop);
+        for _ in 0..15 {
+            let o = run(sigil(&dist).args([
+                "checksums",
+                "verify",
+                "--private-infrastructure",
+                "--key",
+                "../k.pub",
+                "--output",
+                "json",
+                "SUMS",
+            ]));
+            assert_eq!(o.status.code(), Some(1));
+            let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            for f in report["files"].as_array().unwrap() {
+                assert_ne!(f["status"], "OK", "{f}");
+            }
+        }
+    });
+}

@@ -1122,3 +1122,35 @@ fn hard_links_share_one_copy_under_the_image_memory_budget() {
         "would exceed the 65536-byte memory budget (raise it with --max-image-memory)",
     );
 }
+
+/// A directory takes its distribution only from its own root: an os-release deeper down (a
+/// test fixture, a vendored root file system) does not make the whole tree that distribution.
+#[test]
+fn a_directory_takes_its_distribution_only_from_its_own_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fixture = d.join("src/tests/fixture");
+    std::fs::create_dir_all(fixture.join("etc")).unwrap();
+    std::fs::write(
+        fixture.join("etc/os-release"),
+        "ID=alpine\nVERSION_ID=3.20.3\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(fixture.join("lib/apk/db")).unwrap();
+    std::fs::copy(
+        sbom_data("alpine/lib/apk/db/installed"),
+        fixture.join("lib/apk/db/installed"),
+    )
+    .unwrap();
+    let purls = |source: &Path| {
+        let doc = cdx_of(d, &[&format!("dir:{}", source.display())]);
+        purls_cdx(&doc)
+    };
+    let nested = purls(&d.join("src"));
+    assert!(nested.iter().all(|p| !p.contains("distro=")), "{nested:?}");
+    let own = purls(&fixture);
+    assert!(
+        own.iter().any(|p| p.contains("distro=alpine-3.20.3")),
+        "{own:?}"
+    );
+}

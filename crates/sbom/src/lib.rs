@@ -441,7 +441,8 @@ pub enum SbomError {
 pub fn scan(source: &Source, opts: &ScanOptions<'_>) -> Result<Inventory, SbomError> {
     let (name, mut inv) = match source {
         Source::Dir(p) | Source::Rootfs(p) => {
-            let tree = walk::DirTree::open(p, opts.max_file_size)?;
+            let tree =
+                walk::DirTree::open(p, opts.max_file_size, matches!(source, Source::Rootfs(_)))?;
             let prefix = if matches!(source, Source::Dir(_)) {
                 "dir"
             } else {

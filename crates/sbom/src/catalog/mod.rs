@@ -296,11 +296,12 @@ pub(crate) fn run(tree: &dyn Tree, opts: &ScanOptions<'_>, source: SourceInfo) -
     let mut warnings: Vec<Warning> = tree.walk_warnings().to_vec();
     let entries = tree.entries();
     // The distribution first: OS package purls carry it.
-    let distro = entries
-        .iter()
-        .filter(|(_, k)| *k == Kind::OsRelease)
-        .min_by_key(|(p, _)| (p.len(), !p.ends_with("etc/os-release")))
-        .and_then(|(p, _)| tree.read(p).ok().flatten())
+    // Only the source's own root says what distribution it is: an os-release deeper down (a
+    // test fixture, a vendored root file system) describes something else.
+    let distro = ["etc/os-release", "usr/lib/os-release"]
+        .into_iter()
+        .filter(|p| entries.iter().any(|(e, k)| e == p && *k == Kind::OsRelease))
+        .find_map(|p| tree.read(p).ok().flatten())
         .and_then(|d| os::os_release(&String::from_utf8_lossy(&d)));
     let work: Vec<&(String, Kind)> = entries
         .iter()

@@ -14,6 +14,11 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+#[cfg(unix)]
+mod root;
+#[cfg(unix)]
+pub use root::{AbsoluteLinks, EntryKind, Listing, Root, RootError};
+
 /// Why an input could not be opened as a regular file.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
