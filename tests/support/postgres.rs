@@ -38,6 +38,40 @@ fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
 
 impl TestPostgres {
     pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A server that accepts only TLS connections on TCP (`hostssl`; plain ones are rejected),
+    /// with `cert_pem` and `key_pem` as its certificate and key.
+    pub fn start_tls(cert_pem: &[u8], key_pem: &[u8]) -> Self {
+        Self::start_with(|data| {
+            for (name, bytes) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+                let p = data.join(name);
+                std::fs::write(&p, bytes).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+                let st = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&p)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+            let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).unwrap();
+            conf.push_str(
+                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            );
+            std::fs::write(data.join("postgresql.conf"), conf).unwrap();
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+            )
+            .unwrap();
+        })
+    }
+
+    /// Runs `setup` on the data directory after `initdb`, before the first start.
+    pub fn start_with(setup: impl FnOnce(&Path)) -> Self {
         let bin = bin_dir();
         // A directory the postgres user can reach: every parent needs o+x.
         let dir = PathBuf::from(format!(
@@ -78,6 +112,7 @@ impl TestPostgres {
             "initdb: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+        setup(&data);
         let mut pg = Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             dir,

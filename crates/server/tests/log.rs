@@ -312,3 +312,138 @@ fn bad_entries_are_refused_with_their_reason() {
         "the signature does not verify against the declared key or certificate"
     );
 }
+
+/// A CA (self-signed) and a server certificate for `localhost` under it, made by openssl.
+fn test_pki(dir: &std::path::Path, name: &str) -> (Vec<u8>, Vec<u8>, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let (ca_key, ca_crt) = (format!("{name}-ca.key"), format!("{name}-ca.crt"));
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca_crt,
+            "-subj",
+            &format!("/CN={name} CA"),
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        &ca_crt,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+    (
+        std::fs::read(dir.join("server.crt")).unwrap(),
+        std::fs::read(dir.join("server.key")).unwrap(),
+        dir.join(ca_crt),
+    )
+}
+
+/// `sslmode` in the connection string means what it means to libpq, against a real PostgreSQL
+/// that accepts only TLS (`hostssl`) with a certificate from a self-signed CA.
+#[test]
+fn postgres_over_tls_honours_sslmode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = test_pki(tmp.path(), "db");
+    let other = tempfile::tempdir().unwrap();
+    let (_, _, other_ca) = test_pki(other.path(), "other");
+    let pg = postgres::TestPostgres::start_tls(&cert, &key);
+    let by_ip = pg.url.clone();
+    let by_name = by_ip.replace("127.0.0.1", "localhost");
+    let connect = |url: String| sigil_server::log::postgres::Postgres::connect(&url, 1);
+    let fails = |url: String, want: &str| match connect(url.clone()) {
+        Ok(_) => panic!("{url} connected"),
+        Err(e) => assert!(e.to_string().contains(want), "{url}: {e}"),
+    };
+    // Encrypted, the certificate unchecked (libpq's require, and the default prefer).
+    storage_contract(&connect(format!("{by_ip}?sslmode=require")).unwrap());
+    connect(by_ip.clone()).unwrap();
+    // The server refuses plain text: disable is really plain text.
+    fails(
+        format!("{by_ip}?sslmode=disable"),
+        "rejects connection for host \"127.0.0.1\", user \"postgres\", database \"postgres\", no encryption",
+    );
+    // verify-ca: the chain, not the name.
+    let ca = ca.display();
+    connect(format!("{by_ip}?sslmode=verify-ca&sslrootcert={ca}")).unwrap();
+    // verify-full: the chain and the name.
+    connect(format!("{by_name}?sslmode=verify-full&sslrootcert={ca}")).unwrap();
+    fails(
+        format!("{by_ip}?sslmode=verify-full&sslrootcert={ca}"),
+        "certificate not valid for name",
+    );
+    let other_ca = other_ca.display();
+    fails(
+        format!("{by_name}?sslmode=verify-full&sslrootcert={other_ca}"),
+        "UnknownIssuer",
+    );
+    fails(
+        format!("{by_name}?sslmode=require&sslrootcert={other_ca}"),
+        "UnknownIssuer",
+    );
+    fails(
+        format!("{by_name}?sslmode=verify-full&sslrootcert=/nonexistent.pem"),
+        "sslrootcert /nonexistent.pem: No such file",
+    );
+    fails(
+        format!("{by_name}?sslmode=on"),
+        "sslmode=\"on\" is not one of",
+    );
+}

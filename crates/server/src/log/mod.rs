@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod entries;
+pub mod pg_tls;
 pub mod postgres;
 
 use std::collections::HashMap;

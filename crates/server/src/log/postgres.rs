@@ -11,7 +11,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
+
+use super::pg_tls::{self, RustlsConnect};
 use sigil_tlog::merkle::Hash;
 use sigil_tlog::store::{Batch, Head, LogStore, StoreError, StoredEntry, tile_bytes, tile_hashes};
 
@@ -48,7 +50,8 @@ const SEARCH_KEY_LEN: usize = 16;
 
 /// A PostgreSQL-backed log store.
 pub struct Postgres {
-    url: String,
+    config: postgres::Config,
+    tls: RustlsConnect,
     writer: Mutex<Option<Client>>,
     readers: Vec<Mutex<Option<Client>>>,
     next: AtomicUsize,
@@ -58,8 +61,10 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("postgres: {e}"))
 }
 
-fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(unavailable)
+fn connect(config: &postgres::Config, tls: &RustlsConnect) -> Result<Client, StoreError> {
+    config
+        .connect(tls.clone())
+        .map_err(|e| unavailable(pg_tls::with_sources(&e)))
 }
 
 fn i64_of(v: u64) -> Result<i64, StoreError> {
@@ -71,12 +76,21 @@ fn u64_of(v: i64) -> Result<u64, StoreError> {
 }
 
 impl Postgres {
-    /// Connects (with `readers` extra connections for reads) and creates the tables.
+    /// Connects (with `readers` extra connections for reads) and creates the tables. `url` is
+    /// a `postgres://` URL or `key=value` pairs; its `sslmode` (`disable`, `prefer` (the
+    /// default), `require`, `verify-ca`, `verify-full`) and `sslrootcert` mean what they mean
+    /// to libpq (see [`pg_tls`](super::pg_tls)).
     pub fn connect(url: &str, readers: usize) -> Result<Self, StoreError> {
-        let mut w = connect(url)?;
+        let parsed =
+            pg_tls::parse(url).map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))?;
+        let tls = RustlsConnect::new(&parsed)
+            .map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))?;
+        let config = parsed.config;
+        let mut w = connect(&config, &tls)?;
         w.batch_execute(SCHEMA).map_err(unavailable)?;
         Ok(Self {
-            url: url.to_owned(),
+            config,
+            tls,
             writer: Mutex::new(Some(w)),
             readers: (0..readers.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
@@ -110,7 +124,7 @@ impl Postgres {
         };
         if stale {
             *guard = None;
-            *guard = Some(connect(&self.url)?);
+            *guard = Some(connect(&self.config, &self.tls)?);
         }
         let client = guard.as_mut().expect("connected");
         let r = f(client);
