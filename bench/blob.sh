@@ -52,12 +52,12 @@ row sha256sum         sha256sum big
 row openssl_sign      openssl dgst -sha256 -sign key.pem -out sig.der big
 row sigil_sign_blob   "$sigil" sign-blob --key k.key big
 row sigil_sign_tiny   "$sigil" sign-blob --key k.key tiny
-row sigil_verify_big  "$sigil" checksums verify --key k.pub BIGSUMS
+row sigil_verify_big  "$sigil" checksums verify --private-infrastructure --key k.pub BIGSUMS
 row sha256sum_c_small sha256sum -c SMALLSUMS.rel
 row openssl_small     sh -c 'openssl dgst -sha256 small/* >/dev/null'
 row sigil_sign_small  sh -c 'cd small && "$0" checksums sign --key ../k.key --output ../S2 f* 2>/dev/null' "$sigil"
-row sigil_verify_small "$sigil" checksums verify --key k.pub SMALLSUMS --dir small
-row sigil_verify_small_1core "$sigil" checksums verify --key k.pub SMALLSUMS --dir small -j 1
+row sigil_verify_small "$sigil" checksums verify --private-infrastructure --key k.pub SMALLSUMS --dir small
+row sigil_verify_small_1core "$sigil" checksums verify --private-infrastructure --key k.pub SMALLSUMS --dir small -j 1
 
 field() { echo "${R[$1]}" | awk -v f="$2" '{print $f}'; }
 ratio() { awk -v a="$(field "$1" 1)" -v b="$(field "$2" 1)" 'BEGIN{ if (a > 0) printf "%.2f", b / a; else print "inf" }'; }
