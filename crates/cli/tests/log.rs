@@ -902,10 +902,59 @@ fn a_full_or_read_only_data_directory_answers_503_and_corrupts_nothing() {
             .as_u16(),
         200
     );
+    // Entries, tiles, proofs and searches are served from what is committed, while the disk is
+    // full and after space returns, before any append succeeds.
+    let reads = |when: &str| {
+        for path in [
+            "/api/v1/log/entries?logIndex=0".to_owned(),
+            format!("/api/v1/log/entries?logIndex={}", acked - 1),
+            "/tile/0/000".to_owned(),
+            format!("/api/v1/log/proof?firstSize=1&lastSize={acked}"),
+        ] {
+            let r = c.get(format!("{url}{path}")).send().unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                200,
+                "{when}: GET {path}: {}",
+                r.text().unwrap()
+            );
+        }
+        let r = c
+            .post(format!("{url}/api/v1/log/entries/retrieve"))
+            .json(&serde_json::json!({"logIndexes": [0, acked - 1]}))
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "{when}: retrieve: {}",
+            r.text().unwrap()
+        );
+        let sha = sigil_crypto::Digest::of(
+            sigil_crypto::HashAlgorithm::Sha256,
+            format!("item 0 {}", "x".repeat(200)).as_bytes(),
+        );
+        let r = c
+            .post(format!("{url}/api/v1/index/retrieve"))
+            .json(&serde_json::json!({"hash": format!("sha256:{}", sha.to_hex())}))
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "{when}: search: {}",
+            r.text().unwrap()
+        );
+    };
+    reads("disk full");
+    // A second failed append, then reads again.
+    assert_eq!(post(999_999).0, 503);
+    reads("disk full, after another refused append");
+    mount(&["-o", "remount,size=64m", mnt.to_str().unwrap()]);
+    reads("space back, no append yet");
     // Room again: the batch that failed is committed first, exactly as it was signed (a 503
     // is "not acknowledged", and the log never signs another tree of that size), then appends
     // resume after it.
-    mount(&["-o", "remount,size=64m", mnt.to_str().unwrap()]);
     let (s, t) = post(1_000_000);
     assert_eq!(s, 201, "{t}");
     let created: Value = serde_json::from_str(&t).unwrap();

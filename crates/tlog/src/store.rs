@@ -588,16 +588,24 @@ impl Embedded {
         self.read_only
     }
 
-    /// The database handle, reopened first when a write failed (`for_write`) or none is open.
+    /// The database handle, reopened first when a write failed or none is open. A failed write
+    /// leaves redb's handle refusing reads too ("previous I/O error"), so reads reopen it as
+    /// writes do: the file holds the last committed transaction. When it cannot be opened for
+    /// writing (the disk is still full), reads are served from a read-only handle until a
+    /// write (which always tries to reopen for writing) succeeds.
     fn handle(&self, for_write: bool) -> Result<Arc<Handle>, StoreError> {
         use std::sync::atomic::Ordering;
-        let reopen = for_write && !self.read_only && self.failed.load(Ordering::Acquire);
-        if !reopen
-            && let Some(db) = self
-                .db
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .as_ref()
+        // A read-only handle standing in after a failed write (not a read-only directory).
+        let stand_in = |h: &Handle| !self.read_only && matches!(h, Handle::ReadOnly(_));
+        let usable = |h: &Arc<Handle>| {
+            !self.failed.load(Ordering::Acquire) || self.read_only || (!for_write && stand_in(h))
+        };
+        if let Some(db) = self
+            .db
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            && usable(db)
         {
             return Ok(db.clone());
         }
@@ -605,31 +613,51 @@ impl Embedded {
             .db
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.failed.load(Ordering::Acquire) || slot.is_none() {
-            // Drop the old handle (and its file lock) before opening again; wait for readers.
-            if let Some(old) = slot.take() {
-                let mut old = old;
-                for _ in 0..1000 {
-                    match Arc::try_unwrap(old) {
-                        Ok(db) => {
-                            drop(db);
-                            break;
-                        }
-                        Err(a) => {
-                            old = a;
-                            std::thread::sleep(std::time::Duration::from_millis(1));
-                        }
+        if let Some(db) = slot.as_ref()
+            && usable(db)
+        {
+            return Ok(db.clone());
+        }
+        // Drop the old handle (and its file lock) before opening again; wait for readers.
+        if let Some(old) = slot.take() {
+            let mut old = old;
+            for _ in 0..1000 {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => {
+                        drop(db);
+                        break;
+                    }
+                    Err(a) => {
+                        old = a;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                 }
             }
-            let db = Database::create(&self.path)
-                .map_err(|e| unavailable(format!("reopening {}: {e}", self.path.display())))?;
-            *slot = Some(Arc::new(Handle::ReadWrite(db)));
-            self.failed.store(false, Ordering::Release);
         }
-        slot.as_ref()
-            .cloned()
-            .ok_or_else(|| unavailable("the database is not open"))
+        match Database::create(&self.path) {
+            Ok(db) => {
+                let db = Arc::new(Handle::ReadWrite(db));
+                *slot = Some(db.clone());
+                self.failed.store(false, Ordering::Release);
+                Ok(db)
+            }
+            Err(e) => {
+                let e = format!("reopening {}: {e}", self.path.display());
+                // Reads go on from the last commit meanwhile.
+                match ReadOnlyDatabase::open(&self.path) {
+                    Ok(ro) => {
+                        let ro = Arc::new(Handle::ReadOnly(ro));
+                        *slot = Some(ro.clone());
+                        if for_write {
+                            Err(unavailable(e))
+                        } else {
+                            Ok(ro)
+                        }
+                    }
+                    Err(e2) => Err(unavailable(format!("{e} (read-only: {e2})"))),
+                }
+            }
+        }
     }
 
     /// Runs a write, marking the handle for reopening when it fails.
