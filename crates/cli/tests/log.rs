@@ -1900,3 +1900,74 @@ fn the_generated_log_key_is_encrypted_when_a_password_is_given() {
     assert!(start("log-password"));
     assert!(!start("wrong-password"), "started with the wrong password");
 }
+
+/// What `log serve` says when it starts: the URL it listens on (labelled, and the one the ready
+/// file holds), the origin, the store, the size and the log ID; and, for a key it generated
+/// without a password, that the key is not encrypted, at the first start and every later one.
+#[test]
+fn log_serve_says_where_it_listens_and_what_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let start = |n: u32| {
+        let ready = d.join(format!("ready{n}"));
+        let err = std::fs::File::create(d.join(format!("err{n}"))).unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "log",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--origin",
+                "log.banner.test",
+            ])
+            .arg("--data")
+            .arg(d.join("data"))
+            .arg("--ready-file")
+            .arg(&ready)
+            .env_remove("COSIGN_PASSWORD")
+            .env_remove("SIGIL_PASSWORD")
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let url = loop {
+            if let Ok(s) = std::fs::read_to_string(&ready)
+                && s.ends_with('\n')
+            {
+                break s.trim().to_owned();
+            }
+            assert!(t.elapsed() < std::time::Duration::from_secs(30), "no start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        (
+            url,
+            std::fs::read_to_string(d.join(format!("err{n}"))).unwrap(),
+        )
+    };
+    let (url, err) = start(1);
+    let banner = err
+        .lines()
+        .find(|l| l.starts_with("sigil log: listening on "))
+        .unwrap_or_else(|| panic!("no banner in {err}"));
+    let data = d.join("data");
+    let want = format!(
+        "sigil log: listening on {url}, origin \"log.banner.test\", embedded store in {}, 0 entries, log ID ",
+        data.display()
+    );
+    assert!(banner.starts_with(&want), "{banner}\nwanted {want}");
+    let id = &banner[want.len()..];
+    assert_eq!(id.len(), 64, "{banner}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{banner}");
+    assert!(
+        err.contains("generated the log signing key") && err.contains("(not encrypted, mode 0600"),
+        "{err}"
+    );
+    let (_, again) = start(2);
+    assert!(again.contains("is not encrypted (mode 0600)"), "{again}");
+    assert!(
+        again.contains(&format!("log ID {id}")),
+        "the same log: {again}"
+    );
+}
