@@ -64,6 +64,9 @@ pub enum TlsSetupError {
         "sslmode={0} needs the CA certificates to trust: sslrootcert=FILE (or ~/.postgresql/root.crt, or sslrootcert=system)"
     )]
     NoRoots(&'static str),
+    /// rustls refused the configuration.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The roots file.
     #[error("sslrootcert {path}: {error}")]
     Roots {
@@ -194,10 +197,7 @@ impl RustlsConnect {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsSetupError::Roots {
-                path: String::new(),
-                error: e.to_string(),
-            })?;
+            .map_err(|e| TlsSetupError::Tls(e.to_string()))?;
         let config = match parsed.verify {
             Verify::Nothing => builder
                 .dangerous()
