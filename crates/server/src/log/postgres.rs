@@ -79,7 +79,7 @@ impl Postgres {
     /// Connects (with `readers` extra connections for reads) and creates the tables. `url` is
     /// a `postgres://` URL or `key=value` pairs; its `sslmode` (`disable`, `prefer` (the
     /// default), `require`, `verify-ca`, `verify-full`) and `sslrootcert` mean what they mean
-    /// to libpq (see [`pg_tls`](super::pg_tls)).
+    /// to libpq (see [`pg_tls`]).
     pub fn connect(url: &str, readers: usize) -> Result<Self, StoreError> {
         let parsed =
             pg_tls::parse(url).map_err(|e| StoreError::Unavailable(format!("postgres: {e}")))?;
