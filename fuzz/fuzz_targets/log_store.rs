@@ -2,7 +2,7 @@
 //! (input: `manifest 0xff run`, or a run alone under a manifest that names it).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sigil_tlog::runs::{IndexOptions, KeyIndex};
+use sigil_store::runs::{IndexOptions, KeyIndex};
 
 fuzz_target!(|data: &[u8]| {
     let dir = std::env::temp_dir().join(format!("sigil-fuzz-runs-{}", std::process::id()));

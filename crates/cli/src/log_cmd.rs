@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use sigil_crypto::hash::{hex_decode, hex_lower};
 use sigil_crypto::{KeyAlgorithm, PublicKey, SigningKey};
 use sigil_server::log::{Log, LogConfig};
+use sigil_store::log::Embedded;
 use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier, SignedNote};
 use sigil_tlog::merkle::{self, Hash};
-use sigil_tlog::store::Embedded;
 
 use crate::cli::{
     LogBench, LogGet, LogMigrate, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify,
@@ -107,11 +107,11 @@ async fn shutdown_signal() {
 pub fn serve(a: LogServe) -> Result<()> {
     crate::outputs::serving();
     let key = load_log_key(&a)?;
-    let store: Arc<dyn sigil_tlog::store::LogStore> = match &a.database_url {
-        Some(url) => Arc::new(sigil_server::log::postgres::Postgres::connect(url, 4)?),
+    let store: Arc<dyn sigil_store::log::LogStore> = match &a.database_url {
+        Some(url) => Arc::new(sigil_store::postgres::Postgres::connect(url, 4)?),
         None => Arc::new(Embedded::open_with(
             &a.data,
-            sigil_tlog::store::IndexOptions {
+            sigil_store::log::IndexOptions {
                 flush_entries: a.index_flush_entries,
                 ..Default::default()
             },
@@ -919,17 +919,17 @@ pub fn bench(a: LogBench) -> Result<()> {
 pub fn migrate(a: LogMigrate) -> Result<()> {
     let open = |data: &Option<std::path::PathBuf>,
                 url: &Option<String>|
-     -> Result<Box<dyn sigil_tlog::store::LogStore>> {
+     -> Result<Box<dyn sigil_store::log::LogStore>> {
         Ok(match (data, url) {
             (Some(d), _) => Box::new(Embedded::open(d)?),
-            (None, Some(u)) => Box::new(sigil_server::log::postgres::Postgres::connect(u, 1)?),
+            (None, Some(u)) => Box::new(sigil_store::postgres::Postgres::connect(u, 1)?),
             (None, None) => bail!("name a source and a target"),
         })
     };
     let from = open(&a.from_data, &a.from_database_url)?;
     let to = open(&a.to_data, &a.to_database_url)?;
     let t = std::time::Instant::now();
-    let n = sigil_tlog::store::migrate(from.as_ref(), to.as_ref(), a.chunk)
+    let n = sigil_store::log::migrate(from.as_ref(), to.as_ref(), a.chunk)
         .context("migration failed; the target may hold a partial copy: drop it before retrying")?;
     errln!(
         "copied {n} entries from the {} store to the {} store in {:.1} s; the signed head and root match",

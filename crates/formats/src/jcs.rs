@@ -35,7 +35,8 @@ fn write(value: &Value, out: &mut String) -> Result<(), JcsError> {
                 out.push_str(&u.to_string());
             } else if let Some(f) = n
                 .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX as f64)
+                // Integers beyond 2^53 would round here: only numbers parsed as floats.
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() <= MAX as f64)
             {
                 out.push_str(&(f as i64).to_string());
             } else {
@@ -120,5 +121,23 @@ mod tests {
     fn refuses_fractions() {
         assert!(canonicalize(&json!(1.5)).is_err());
         assert_eq!(canonicalize(&json!(2.0)).unwrap(), "2");
+    }
+
+    #[test]
+    fn refuses_integers_that_would_round() {
+        let max = 1u64 << 53;
+        assert_eq!(canonicalize(&json!(max)).unwrap(), max.to_string());
+        assert_eq!(
+            canonicalize(&json!(-(max as i64))).unwrap(),
+            format!("-{max}")
+        );
+        for n in [
+            json!(max + 1),
+            json!(-(max as i64) - 1),
+            json!(u64::MAX),
+            json!(i64::MIN),
+        ] {
+            assert!(matches!(canonicalize(&n), Err(JcsError::Number(_))), "{n}");
+        }
     }
 }

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use sigil_server::log::{Log, LogConfig};
+use sigil_store::log::{Batch, Head, LogStore, StoreError, StoredEntry};
 use sigil_tlog::merkle::Hash;
-use sigil_tlog::store::{Batch, Head, LogStore, StoreError, StoredEntry};
 
 #[derive(Default)]
 struct Memory {

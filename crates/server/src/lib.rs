@@ -8,7 +8,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use sigil_server::log::{Log, LogConfig};
-//! use sigil_tlog::store::Embedded;
+//! use sigil_store::log::Embedded;
 //!
 //! let store = Arc::new(Embedded::open(std::path::Path::new("/var/lib/sigil-log"))?);
 //! let key = sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256)?;

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sigil_crypto::{Digest, HashAlgorithm, KeyAlgorithm, SigningKey};
 use sigil_server::log::entries::admit;
 use sigil_server::log::{Appended, Log, LogConfig};
+use sigil_store::log::{Batch, Embedded, Head, IndexOptions, LogStore, StoreError};
 use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier};
-use sigil_tlog::store::{Batch, Embedded, Head, IndexOptions, LogStore, StoreError};
 use sigstore_types::Sha256Hash;
 
 fn proposal(key: &SigningKey, data: &[u8]) -> Vec<u8> {
@@ -85,14 +85,14 @@ fn postgres_proofs_verify_with_sigstore_rust_and_survive_a_restart() {
     let pg = postgres::TestPostgres::start();
     let url = pg.url.clone();
     proofs_and_restart(&move || {
-        Arc::new(sigil_server::log::postgres::Postgres::connect(&url, 2).unwrap())
+        Arc::new(sigil_store::postgres::Postgres::connect(&url, 2).unwrap())
     });
 }
 
 #[test]
 fn postgres_store_keeps_the_contract() {
     let pg = postgres::TestPostgres::start();
-    storage_contract(&sigil_server::log::postgres::Postgres::connect(&pg.url, 2).unwrap());
+    storage_contract(&sigil_store::postgres::Postgres::connect(&pg.url, 2).unwrap());
 }
 
 fn proofs_and_restart(store: &dyn Fn() -> Arc<dyn LogStore>) {
@@ -241,7 +241,7 @@ pub fn storage_contract(store: &dyn LogStore) {
     let leaf = sigil_tlog::merkle::leaf_hash(b"{}");
     let batch = Batch {
         first: 0,
-        entries: vec![sigil_tlog::store::NewEntry {
+        entries: vec![sigil_store::log::NewEntry {
             body: b"{}".to_vec(),
             leaf,
             integrated_time: 7,
@@ -407,7 +407,7 @@ fn postgres_over_tls_honours_sslmode() {
     let pg = postgres::TestPostgres::start_tls(&cert, &key);
     let by_ip = pg.url.clone();
     let by_name = by_ip.replace("127.0.0.1", "localhost");
-    let connect = |url: String| sigil_server::log::postgres::Postgres::connect(&url, 1);
+    let connect = |url: String| sigil_store::postgres::Postgres::connect(&url, 1);
     let fails = |url: String, want: &str| match connect(url.clone()) {
         Ok(_) => panic!("{url} connected"),
         Err(e) => assert!(e.to_string().contains(want), "{url}: {e}"),

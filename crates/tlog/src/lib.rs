@@ -1,7 +1,7 @@
-//! Transparency log math for Sigil: RFC 6962 Merkle trees and proofs, and C2SP signed-note
-//! checkpoints, as pure functions over bytes; and the log's storage ([`store`]: the trait, the
-//! embedded backend, and its key index of sorted runs in [`runs`]). The log service and every
-//! verifier of log evidence (bundles, `sigil log verify`, monitors) use it.
+//! Transparency log math for Sigil: RFC 6962 Merkle trees and proofs, C2SP signed-note
+//! checkpoints and tiles, and the signed entry timestamp's payload ([`set`]), as pure functions
+//! over bytes — no storage, no I/O (the log's storage is `sigil-store`). The log service, its
+//! client and every verifier of log evidence (bundles, `sigil log verify`, monitors) use it.
 //!
 //! # Example: check an entry's inclusion under a signed checkpoint
 //!
@@ -22,6 +22,5 @@
 
 pub mod checkpoint;
 pub mod merkle;
-pub mod runs;
-pub mod store;
+pub mod set;
 pub mod tiles;

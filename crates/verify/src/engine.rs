@@ -950,18 +950,20 @@ fn check_set(
     log: &LogInstance,
     key: &PublicKey,
 ) -> Result<String, String> {
-    let payload = serde_json::json!({
-        "body": STANDARD.encode(&entry.canonicalized_body.0),
-        "integratedTime": entry.integrated_time.0,
-        "logID": sigil_crypto::hash::hex_lower(&log.log_id),
-        "logIndex": entry.log_index.0,
-    });
-    let canonical = sigil_formats::jcs::canonicalize(&payload).map_err(|e| e.to_string())?;
-    key.verify_message(canonical.as_bytes(), set).map_err(|_| {
-        format!(
+    sigil_tlog::set::verify(
+        key,
+        set,
+        &STANDARD.encode(&entry.canonicalized_body.0),
+        entry.integrated_time.0,
+        &sigil_crypto::hash::hex_lower(&log.log_id),
+        u64::try_from(entry.log_index.0).map_err(|_| "the entry's log index is negative")?,
+    )
+    .map_err(|e| match e {
+        sigil_tlog::set::SetError::Invalid => format!(
             "the signed entry timestamp does not verify with the key of {}",
             log.base_url
-        )
+        ),
+        other => other.to_string(),
     })?;
     Ok(format!(
         "integrated at {}",

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sigil_crypto::hash::hex_lower;
-use sigil_tlog::store::StoreError;
+use sigil_store::log::StoreError;
 use sigil_tlog::tiles;
 
 use super::entries::{self, key_search_key};
@@ -108,7 +108,7 @@ async fn create(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         Appended::New(i) | Appended::Duplicate(i) => i,
     };
     let log2 = log.clone();
-    let known = time.map(|integrated_time| sigil_tlog::store::StoredEntry {
+    let known = time.map(|integrated_time| sigil_store::log::StoredEntry {
         index,
         body,
         integrated_time,
@@ -252,7 +252,7 @@ async fn retrieve(State(log): State<Arc<Log>>, body: Bytes) -> Response {
         leaves.push(hex_lower(&sigil_tlog::merkle::leaf_hash(&a.body)));
     }
     let out = tokio::task::spawn_blocking(move || {
-        let mut found: Vec<(u64, Option<sigil_tlog::store::StoredEntry>)> =
+        let mut found: Vec<(u64, Option<sigil_store::log::StoredEntry>)> =
             q.indexes.iter().map(|i| (*i as u64, None)).collect();
         for u in q.uuids.iter().map(|u| u.to_ascii_lowercase()).chain(leaves) {
             if let Some(e) = log.entry_by_uuid(&u)? {
@@ -546,7 +546,7 @@ async fn tile(State(log): State<Arc<Log>>, Path(path): Path<String>) -> Response
                 (header::CONTENT_TYPE, "application/octet-stream"),
                 (header::CACHE_CONTROL, cache),
             ],
-            sigil_tlog::store::tile_bytes(&hashes),
+            sigil_store::log::tile_bytes(&hashes),
         )
             .into_response(),
         Ok(Ok(_)) => error(StatusCode::NOT_FOUND, "no such tile"),

@@ -12,8 +12,6 @@
 
 pub mod api;
 pub mod entries;
-pub mod pg_tls;
-pub mod postgres;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,8 +23,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sigil_crypto::hash::hex_lower;
 use sigil_crypto::{Digest, HashAlgorithm, SigningKey};
+use sigil_store::log::{Batch, Head, LogStore, NewEntry, StoreError, StoreTiles, TileCache};
 use sigil_tlog::merkle::{Hash, leaf_hash};
-use sigil_tlog::store::{Batch, Head, LogStore, NewEntry, StoreError, StoreTiles, TileCache};
 use sigil_tlog::tiles::{self, Edge, TileError, TileSource};
 
 use entries::Admitted;
@@ -542,7 +540,7 @@ impl Log {
     pub fn entry_json_with(
         &self,
         index: u64,
-        known: Option<sigil_tlog::store::StoredEntry>,
+        known: Option<sigil_store::log::StoredEntry>,
     ) -> Result<Option<(String, Value)>, StoreError> {
         Ok(self
             .entry_view(index, known)?
@@ -554,7 +552,7 @@ impl Log {
     pub fn entry_view(
         &self,
         index: u64,
-        known: Option<sigil_tlog::store::StoredEntry>,
+        known: Option<sigil_store::log::StoredEntry>,
     ) -> Result<Option<EntryView>, StoreError> {
         let head = self.head();
         if index >= head.size {
@@ -572,7 +570,8 @@ impl Log {
         let uuid = hex_lower(&leaf_hash(&e.body));
         let body_b64 = STANDARD.encode(&e.body);
         let log_id = hex_lower(&self.log_id);
-        let canonical = set_payload(&body_b64, e.integrated_time, &log_id, index)?;
+        let canonical = sigil_tlog::set::payload(&body_b64, e.integrated_time, &log_id, index)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let set = self
             .key
             .sign_message(canonical.as_bytes())
@@ -593,7 +592,7 @@ impl Log {
     pub fn entry_by_uuid(
         &self,
         uuid: &str,
-    ) -> Result<Option<sigil_tlog::store::StoredEntry>, StoreError> {
+    ) -> Result<Option<sigil_store::log::StoredEntry>, StoreError> {
         let hex = if uuid.len() == 80 { &uuid[16..] } else { uuid };
         let Some(bytes) = sigil_crypto::hash::hex_decode(hex).filter(|b| b.len() == 32) else {
             return Ok(None);
@@ -699,32 +698,6 @@ pub fn search_key(key: &str) -> [u8; 32] {
 /// The bytes a SET signs: RFC 8785 canonical JSON of `{body, integratedTime, logID, logIndex}`.
 /// Written directly for the values a log produces (base64 and hex need no escaping; integers
 /// below 2^53 print as themselves), through the general canonicaliser otherwise.
-fn set_payload(
-    body_b64: &str,
-    integrated_time: i64,
-    log_id: &str,
-    index: u64,
-) -> Result<String, StoreError> {
-    const EXACT: u64 = 1 << 53;
-    let plain = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-    };
-    if integrated_time >= 0
-        && (integrated_time as u64) < EXACT
-        && index < EXACT
-        && plain(body_b64)
-        && plain(log_id)
-    {
-        return Ok(format!(
-            "{{\"body\":\"{body_b64}\",\"integratedTime\":{integrated_time},\"logID\":\"{log_id}\",\"logIndex\":{index}}}"
-        ));
-    }
-    let v = json!({"body": body_b64, "integratedTime": integrated_time,
-                   "logID": log_id, "logIndex": index});
-    sigil_formats::jcs::canonicalize(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn sign_head(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<Head, StoreError> {
     let text = format!("{origin}\n{size}\n{}\n", STANDARD.encode(root));
     let checkpoint = sigil_tlog::checkpoint::sign_note(&text, origin, key)
@@ -772,41 +745,6 @@ mod tests {
                         String::from_utf8(view.to_json_bytes()).unwrap(),
                         String::from_utf8(tree).unwrap()
                     );
-                }
-            }
-        }
-    }
-
-    /// The direct SET payload is byte for byte what the RFC 8785 canonicaliser writes.
-    #[test]
-    fn set_payload_matches_the_canonicaliser() {
-        let bodies = [
-            String::new(),
-            STANDARD.encode(b"{\"kind\":\"hashedrekord\"}"),
-            STANDARD.encode([0xfbu8, 0xff, 0xfe, 0x3e, 0x3f]),
-        ];
-        let times = [
-            0i64,
-            1,
-            1_700_000_000,
-            (1 << 53) - 1,
-            1 << 53,
-            -1,
-            i64::MAX,
-            i64::MIN,
-        ];
-        let indexes = [0u64, 7, (1 << 53) - 1, 1 << 53, u64::MAX];
-        let ids = [hex_lower(&[0xab; 32]), "not \"hex\"\n".to_owned()];
-        for body in &bodies {
-            for &t in &times {
-                for &i in &indexes {
-                    for id in &ids {
-                        let v =
-                            json!({"body": body, "integratedTime": t, "logID": id, "logIndex": i});
-                        // Both refuse what canonical JSON cannot hold exactly.
-                        let want = sigil_formats::jcs::canonicalize(&v).ok();
-                        assert_eq!(set_payload(body, t, id, i).ok(), want, "{t} {i} {id:?}");
-                    }
                 }
             }
         }

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use postgres::Client;
 
-use super::pg_tls::{self, RustlsConnect};
+use crate::log::{Batch, Head, LogStore, StoreError, StoredEntry, tile_bytes, tile_hashes};
+use crate::pg_tls::{self, RustlsConnect};
 use sigil_tlog::merkle::Hash;
-use sigil_tlog::store::{Batch, Head, LogStore, StoreError, StoredEntry, tile_bytes, tile_hashes};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sigil_log_entries (

@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::store::StoreError;
+use crate::log::StoreError;
 
 /// A key: a 128-bit prefix of a leaf hash or of a search key's hash.
 pub type Key = [u8; 16];

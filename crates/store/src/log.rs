@@ -1,6 +1,5 @@
 //! Log storage behind one trait, with two backends that pass the same tests: [`Embedded`] (a
-//! redb file in a data directory, the default) and PostgreSQL (in `sigil-server`, which owns
-//! the database client).
+//! redb file in a data directory, the default) and [`crate::postgres::Postgres`].
 //!
 //! A store holds the entries (canonical bodies with their integration time), the Merkle tree as
 //! C2SP tiles, a leaf-hash index (duplicates, UUID lookups), a search index, and the latest
@@ -18,9 +17,9 @@ use redb::{
     ReadableMultimapTable, ReadableTable, TableDefinition,
 };
 
-use crate::merkle::Hash;
 pub use crate::runs::IndexOptions;
 use crate::runs::{EntryKeys, Key, KeyIndex};
+use sigil_tlog::merkle::Hash;
 
 /// A stored signed tree head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +147,7 @@ pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64
         k[..n].copy_from_slice(&prefix[..n]);
         keys.entry(index).or_default().push(k);
     }
-    let mut edge = crate::tiles::Edge::default();
+    let mut edge = sigil_tlog::tiles::Edge::default();
     let mut done = 0;
     while done < head.size {
         let entries = from.entries(done, chunk.max(1).min(head.size - done))?;
@@ -158,7 +157,7 @@ pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64
         let new: Vec<NewEntry> = entries
             .iter()
             .map(|e| NewEntry {
-                leaf: crate::merkle::leaf_hash(&e.body),
+                leaf: sigil_tlog::merkle::leaf_hash(&e.body),
                 body: e.body.clone(),
                 integrated_time: e.integrated_time,
                 keys: keys.remove(&e.index).unwrap_or_default(),
@@ -186,7 +185,7 @@ pub fn migrate(from: &dyn LogStore, to: &dyn LogStore, chunk: u64) -> Result<u64
         done = size;
     }
     let cache = TileCache::new(64);
-    let root = crate::tiles::tree_root(&StoreTiles::new(to, &cache), head.size)
+    let root = sigil_tlog::tiles::tree_root(&StoreTiles::new(to, &cache), head.size)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if root != head.root {
         return Err(StoreError::Corrupt(
@@ -831,7 +830,7 @@ impl LogStore for Embedded {
                 for (level, index, hashes) in batch
                     .tiles
                     .iter()
-                    .filter(|(l, _, h)| *l > 0 || h.len() as u64 == crate::tiles::TILE_WIDTH)
+                    .filter(|(l, _, h)| *l > 0 || h.len() as u64 == sigil_tlog::tiles::TILE_WIDTH)
                 {
                     tiles
                         .insert((*level, *index), tile_bytes(hashes).as_slice())
@@ -890,17 +889,17 @@ impl LogStore for Embedded {
             None => Vec::new(),
             Some(v) => tile_hashes(v.value())?,
         };
-        if level > 0 || stored.len() as u64 == crate::tiles::TILE_WIDTH {
+        if level > 0 || stored.len() as u64 == sigil_tlog::tiles::TILE_WIDTH {
             return Ok(stored);
         }
         // The partial level-0 tile: the leaf hashes of the entries it covers.
         drop(t);
         drop(r);
-        let width = crate::tiles::TILE_WIDTH;
+        let width = sigil_tlog::tiles::TILE_WIDTH;
         Ok(self
             .entries(index.saturating_mul(width), width)?
             .iter()
-            .map(|e| crate::merkle::leaf_hash(&e.body))
+            .map(|e| sigil_tlog::merkle::leaf_hash(&e.body))
             .collect())
     }
 
@@ -926,7 +925,7 @@ impl LogStore for Embedded {
     }
 }
 
-/// A [`crate::tiles::TileSource`] over a store, with full tiles (immutable) cached in memory.
+/// A [`sigil_tlog::tiles::TileSource`] over a store, with full tiles (immutable) cached in memory.
 pub struct StoreTiles<'a> {
     store: &'a dyn LogStore,
     cache: &'a TileCache,
@@ -963,7 +962,7 @@ impl TileCache {
 
     /// Remembers a full tile.
     pub fn insert(&self, level: u8, index: u64, hashes: Arc<Vec<Hash>>) {
-        if hashes.len() as u64 != crate::tiles::TILE_WIDTH {
+        if hashes.len() as u64 != sigil_tlog::tiles::TILE_WIDTH {
             return;
         }
         let mut m = self
@@ -991,7 +990,7 @@ impl TileCache {
         for (level, index, hashes) in tiles {
             let t = Arc::new(hashes.clone());
             e.retain(|(l, i), _| !(*l == *level && *i <= *index));
-            if (hashes.len() as u64) < crate::tiles::TILE_WIDTH {
+            if (hashes.len() as u64) < sigil_tlog::tiles::TILE_WIDTH {
                 e.insert((*level, *index), t);
             } else {
                 self.insert(*level, *index, t);
@@ -1016,7 +1015,7 @@ impl TileCache {
     }
 }
 
-impl crate::tiles::TileSource for StoreTiles<'_> {
+impl sigil_tlog::tiles::TileSource for StoreTiles<'_> {
     fn cached_subtree(&self, height: u8, index: u64) -> Option<Hash> {
         self.cache
             .subtrees
@@ -1038,12 +1037,12 @@ impl crate::tiles::TileSource for StoreTiles<'_> {
         m.insert((height, index), hash);
     }
 
-    fn tile(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, crate::tiles::TileError> {
+    fn tile(&self, level: u8, index: u64) -> Result<Arc<Vec<Hash>>, sigil_tlog::tiles::TileError> {
         if let Some(t) = self.cache.get(level, index) {
             return Ok(t);
         }
         let t = Arc::new(self.store.tile(level, index).map_err(|e| {
-            crate::tiles::TileError::Storage {
+            sigil_tlog::tiles::TileError::Storage {
                 level,
                 index,
                 detail: e.to_string(),
@@ -1062,7 +1061,7 @@ mod tests {
         let entries: Vec<NewEntry> = (first..first + n)
             .map(|i| NewEntry {
                 body: format!("{{\"i\":{i}}}").into_bytes(),
-                leaf: crate::merkle::leaf_hash(format!("{{\"i\":{i}}}").as_bytes()),
+                leaf: sigil_tlog::merkle::leaf_hash(format!("{{\"i\":{i}}}").as_bytes()),
                 integrated_time: 1,
                 keys: vec![[7u8; 32]],
             })
