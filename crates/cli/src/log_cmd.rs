@@ -9,12 +9,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use sigil_crypto::hash::{hex_decode, hex_lower};
-use sigil_crypto::{KeyAlgorithm, PublicKey, SigningKey};
+use sigil_crypto::hash::hex_lower;
+use sigil_crypto::{KeyAlgorithm, SigningKey};
+use sigil_rekor::LogKey;
+use sigil_rekor::verify::MonitorState;
 use sigil_server::log::{Log, LogConfig};
 use sigil_store::log::Embedded;
-use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier, SignedNote};
-use sigil_tlog::merkle::{self, Hash};
 
 use crate::cli::{
     LogBench, LogGet, LogMigrate, LogMonitor, LogSearch, LogServe, LogTarget, LogVerify,
@@ -217,137 +217,71 @@ pub fn serve(a: LogServe) -> Result<()> {
 // ------------------------------------------------------------------------------------------
 // Clients
 
-struct Client {
-    base: String,
-    http: reqwest::blocking::Client,
-    key: PublicKey,
+struct Target {
+    client: sigil_rekor::Client,
+    key: LogKey,
     key_fetched: bool,
 }
 
-fn get_json(http: &reqwest::blocking::Client, url: &str) -> Result<Value> {
-    let resp = http.get(url).send().with_context(|| format!("GET {url}"))?;
-    crate::rekor::read_json_ok(resp, url)
-}
-
-impl Client {
+impl Target {
     fn new(t: &LogTarget) -> Result<Self> {
-        let base = t.rekor_url.trim_end_matches('/').to_owned();
-        let http = crate::rekor::http()?;
+        let client = sigil_rekor::Client::new(&t.rekor_url)?;
         let (key, key_fetched) =
-            crate::rekor::log_public_key(&http, &base, t.log_public_key.as_deref())?;
+            crate::rekor::log_public_key(&client, t.log_public_key.as_deref())?;
         Ok(Self {
-            base,
-            http,
-            key,
+            client,
+            key: LogKey::new(key),
             key_fetched,
         })
     }
 
-    fn verifier(&self, checkpoint: &str) -> Result<NoteVerifier> {
-        let note = SignedNote::parse(checkpoint)?;
-        let origin = note.text.lines().next().unwrap_or_default().to_owned();
-        Ok(NoteVerifier::new(&origin, self.key.clone()))
-    }
-
-    fn checkpoint(&self, text: &str) -> Result<Checkpoint> {
-        let v = self.verifier(text)?;
-        Checkpoint::verify_envelope(text, &[v])
-            .map_err(|e| VerificationFailed(format!("the checkpoint: {e}")).into())
+    fn tofu_note(&self) {
+        if self.key_fetched {
+            errln!(
+                "note: the log key was fetched from the log itself; pass --log-public-key to pin it"
+            );
+        }
     }
 }
 
-/// A JSON list of hex hashes (proof paths).
-fn hash_list(v: &Value, what: &str) -> Result<Vec<Hash>> {
-    v.as_array()
-        .ok_or_else(|| anyhow!("no {what}"))?
-        .iter()
-        .map(|h| hash_of(h.as_str().unwrap_or_default(), "a proof hash"))
-        .collect()
+/// A log's answer that does not hold up is a verification failure (exit 1); one that cannot
+/// be had or read is an error.
+fn failure(e: sigil_rekor::RekorError) -> anyhow::Error {
+    if e.is_verification_failure() {
+        VerificationFailed(e.to_string()).into()
+    } else {
+        e.into()
+    }
 }
 
-fn hash_of(hex: &str, what: &str) -> Result<Hash> {
-    hex_decode(hex)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow!("{what} is not a 32-byte hex hash"))
-}
-
-/// Verifies one `{uuid: LogEntry}` object: the UUID is the leaf hash, the SET, the inclusion
-/// proof, and the checkpoint it leads to.
-fn verify_entry(c: &Client, uuid: &str, e: &Value) -> Result<Value> {
-    let body = STANDARD
-        .decode(e["body"].as_str().unwrap_or_default())
-        .context("the entry body is not base64")?;
-    let leaf = merkle::leaf_hash(&body);
-    if !uuid.ends_with(&hex_lower(&leaf)) {
-        return Err(
-            VerificationFailed(format!("the UUID {uuid} is not the entry's leaf hash")).into(),
-        );
-    }
-    let index = e["logIndex"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("no logIndex"))?;
-    let set = STANDARD
-        .decode(
-            e["verification"]["signedEntryTimestamp"]
-                .as_str()
-                .unwrap_or_default(),
-        )
-        .context("the SET is not base64")?;
-    let payload = json!({"body": e["body"], "integratedTime": e["integratedTime"],
-                         "logID": e["logID"], "logIndex": e["logIndex"]});
-    let canonical = sigil_formats::jcs::canonicalize(&payload)?;
-    c.key
-        .verify_message(canonical.as_bytes(), &set)
-        .map_err(|_| {
-            VerificationFailed("the signed entry timestamp does not verify with the log key".into())
-        })?;
-    let p = &e["verification"]["inclusionProof"];
-    let size = p["treeSize"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("no treeSize"))?;
-    let root = hash_of(p["rootHash"].as_str().unwrap_or_default(), "rootHash")?;
-    let hashes = hash_list(&p["hashes"], "proof hashes")?;
-    merkle::verify_inclusion(index, size, &leaf, &hashes, &root)
-        .map_err(|e| VerificationFailed(format!("inclusion proof: {e}")))?;
-    let cp = c.checkpoint(p["checkpoint"].as_str().unwrap_or_default())?;
-    if cp.size != size || cp.root_hash != root {
-        return Err(
-            VerificationFailed("the checkpoint does not match the inclusion proof".into()).into(),
-        );
-    }
+/// Verifies one entry (UUID, log ID, SET, inclusion proof, checkpoint) and describes it.
+fn verify_entry(t: &Target, e: &sigil_rekor::LogEntry) -> Result<Value> {
+    let v = sigil_rekor::verify::verify_entry(e, &t.key)
+        .map_err(|err| failure(sigil_rekor::RekorError::Entry(err)))?;
     Ok(
-        json!({"uuid": uuid, "logIndex": index, "integratedTime": e["integratedTime"],
-              "treeSize": size, "origin": cp.origin,
-              "body": serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)}),
+        json!({"uuid": e.uuid, "logIndex": e.log_index, "integratedTime": e.integrated_time,
+              "treeSize": v.tree_size, "origin": v.origin,
+              "body": serde_json::from_slice::<Value>(&e.body).unwrap_or(Value::Null)}),
     )
 }
 
-fn tofu_note(c: &Client) {
-    if c.key_fetched {
-        errln!(
-            "note: the log key was fetched from the log itself; pass --log-public-key to pin it"
-        );
+fn fetch(t: &Target, log_index: Option<u64>, uuid: Option<&str>) -> Result<sigil_rekor::LogEntry> {
+    match (log_index, uuid) {
+        (Some(i), _) => t.client.entry_by_index(i).map_err(failure),
+        (None, Some(u)) => t.client.entry_by_uuid(u).map_err(failure),
+        _ => bail!("give --log-index or --uuid"),
     }
 }
 
 pub fn get(a: LogGet) -> Result<()> {
-    let c = Client::new(&a.target)?;
-    let url = match (&a.log_index, &a.uuid) {
-        (Some(i), _) => format!("{}/api/v1/log/entries?logIndex={i}", c.base),
-        (None, Some(u)) => format!("{}/api/v1/log/entries/{u}", c.base),
-        _ => bail!("give --log-index or --uuid"),
-    };
-    let v = get_json(&c.http, &url)?;
-    let (uuid, e) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .ok_or_else(|| anyhow!("{url}: no entry in the response"))?;
-    let out = verify_entry(&c, uuid, e)?;
-    tofu_note(&c);
+    let t = Target::new(&a.target)?;
+    let e = fetch(&t, a.log_index, a.uuid.as_deref())?;
+    let out = verify_entry(&t, &e)?;
+    t.tofu_note();
     match a.target.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
-            outln!("UUID: {uuid}");
+            outln!("UUID: {}", e.uuid);
             outln!("Index: {}", out["logIndex"]);
             outln!("IntegratedTime: {}", out["integratedTime"]);
             outln!(
@@ -362,7 +296,7 @@ pub fn get(a: LogGet) -> Result<()> {
 }
 
 pub fn search(a: LogSearch) -> Result<()> {
-    let c = Client::new(&a.target)?;
+    let t = Target::new(&a.target)?;
     let mut q = serde_json::Map::new();
     if let Some(s) = &a.sha {
         let hash = if Path::new(s).is_file() {
@@ -393,20 +327,7 @@ pub fn search(a: LogSearch) -> Result<()> {
     if q.is_empty() {
         bail!("give --sha, --public-key, --email or --subject");
     }
-    let url = format!("{}/api/v1/index/retrieve", c.base);
-    let resp = c
-        .http
-        .post(&url)
-        .json(&Value::Object(q))
-        .send()
-        .with_context(|| format!("POST {url}"))?;
-    let v = crate::rekor::read_json_ok(resp, &url)?;
-    let uuids: Vec<String> = v
-        .as_array()
-        .ok_or_else(|| anyhow!("{url}: not a list"))?
-        .iter()
-        .filter_map(|u| u.as_str().map(str::to_owned))
-        .collect();
+    let uuids = t.client.search(&Value::Object(q))?;
     match a.target.output {
         OutputFormat::Json => print_json(&json!({"uuids": uuids})),
         OutputFormat::Text => {
@@ -421,117 +342,23 @@ pub fn search(a: LogSearch) -> Result<()> {
     }
 }
 
-fn current(c: &Client) -> Result<(Checkpoint, String)> {
-    let info = get_json(&c.http, &format!("{}/api/v1/log", c.base))?;
-    let text = info["signedTreeHead"]
-        .as_str()
-        .ok_or_else(|| anyhow!("the log info has no signedTreeHead"))?
-        .to_owned();
-    Ok((c.checkpoint(&text)?, text))
-}
-
-fn prove_consistency(c: &Client, first: &Checkpoint, second: &Checkpoint) -> Result<()> {
-    if first.size > second.size {
-        return Err(VerificationFailed(format!(
-            "rollback: the log's tree has {} entries, fewer than the {} already seen",
-            second.size, first.size
-        ))
-        .into());
-    }
-    if first.size == second.size {
-        if first.root_hash != second.root_hash {
-            return Err(VerificationFailed(format!(
-                "split view: two different trees of size {} are signed",
-                first.size
-            ))
-            .into());
-        }
-        return Ok(());
-    }
-    if first.size == 0 {
-        return Ok(());
-    }
-    let url = format!(
-        "{}/api/v1/log/proof?firstSize={}&lastSize={}",
-        c.base, first.size, second.size
-    );
-    let v = get_json(&c.http, &url)?;
-    let hashes = hash_list(&v["hashes"], "proof hashes")?;
-    merkle::verify_consistency(
-        first.size,
-        second.size,
-        &first.root_hash,
-        &second.root_hash,
-        &hashes,
-    )
-    .map_err(|e| {
-        VerificationFailed(format!(
-            "split view: the tree of {} is not a prefix of the tree of {}: {e}",
-            first.size, second.size
-        ))
-    })?;
-    Ok(())
-}
-
 pub fn verify(a: LogVerify) -> Result<()> {
-    let c = Client::new(&a.target)?;
+    let t = Target::new(&a.target)?;
     let out = if let Some(i) = a.log_index {
-        let url = format!("{}/api/v1/log/entries?logIndex={i}", c.base);
-        let v = get_json(&c.http, &url)?;
-        let (uuid, e) = v
-            .as_object()
-            .and_then(|o| o.iter().next())
-            .ok_or_else(|| anyhow!("{url}: no entry"))?;
-        let r = verify_entry(&c, uuid, e)?;
-        json!({"verified": "inclusion", "logIndex": i, "uuid": uuid, "treeSize": r["treeSize"]})
+        let e = fetch(&t, Some(i), None)?;
+        let r = verify_entry(&t, &e)?;
+        json!({"verified": "inclusion", "logIndex": i, "uuid": e.uuid, "treeSize": r["treeSize"]})
     } else if let Some(first) = a.first_size {
-        let (head, _) = current(&c)?;
-        let last = a.last_size.unwrap_or(head.size);
-        if last > head.size || first > last {
-            bail!(
-                "need --first-size <= --last-size <= {} (the tree size)",
-                head.size
-            );
-        }
-        let url = format!(
-            "{}/api/v1/log/proof?firstSize={first}&lastSize={last}",
-            c.base
-        );
-        let v = get_json(&c.http, &url)?;
-        let last_root = if last == head.size {
-            head.root_hash
-        } else {
-            hash_of(v["rootHash"].as_str().unwrap_or_default(), "rootHash")?
+        let (last, first_root, last_root) = match t.client.prove_sizes(&t.key, first, a.last_size) {
+            Err(e @ sigil_rekor::RekorError::Sizes { .. }) => bail!("{e}"),
+            r => r.map_err(failure)?,
         };
-        if last == head.size && v["rootHash"].as_str() != Some(hex_lower(&head.root_hash).as_str())
-        {
-            return Err(VerificationFailed(
-                "the proof's root is not the signed checkpoint's".into(),
-            )
-            .into());
-        }
-        // The first tree's root comes from the log too; the proof shows it is a prefix.
-        let first_root = if first == last {
-            last_root
-        } else {
-            let v1 = get_json(
-                &c.http,
-                &format!(
-                    "{}/api/v1/log/proof?firstSize={first}&lastSize={first}",
-                    c.base
-                ),
-            )?;
-            hash_of(v1["rootHash"].as_str().unwrap_or_default(), "rootHash")?
-        };
-        let hashes = hash_list(&v["hashes"], "proof hashes")?;
-        merkle::verify_consistency(first, last, &first_root, &last_root, &hashes)
-            .map_err(|e| VerificationFailed(format!("consistency {first} -> {last}: {e}")))?;
         json!({"verified": "consistency", "firstSize": first, "lastSize": last,
                "firstRoot": hex_lower(&first_root), "lastRoot": hex_lower(&last_root)})
     } else {
         bail!("give --log-index or --first-size");
     };
-    tofu_note(&c);
+    t.tofu_note();
     match a.target.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
@@ -542,18 +369,13 @@ pub fn verify(a: LogVerify) -> Result<()> {
 }
 
 pub fn monitor(a: LogMonitor) -> Result<()> {
-    let c = Client::new(&a.target)?;
-    let (new, text) = current(&c)?;
+    let t = Target::new(&a.target)?;
+    let (new, text) = t.client.checkpoint(&t.key).map_err(failure)?;
     let previous = match std::fs::metadata(&a.state) {
         Ok(_) => {
             let bytes = read_limited(&a.state, 1024 * 1024, "state file")?;
-            let v: Value = serde_json::from_slice(&bytes)
-                .with_context(|| format!("state file {}", a.state.display()))?;
-            let cp_text = v["checkpoint"]
-                .as_str()
-                .ok_or_else(|| anyhow!("state file {}: no checkpoint", a.state.display()))?;
             Some(
-                c.checkpoint(cp_text)
+                MonitorState::parse(&bytes, &t.key)
                     .with_context(|| format!("state file {}", a.state.display()))?,
             )
         }
@@ -561,29 +383,29 @@ pub fn monitor(a: LogMonitor) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", a.state.display())),
     };
     if let Some(old) = &previous {
-        if old.origin != new.origin {
-            return Err(VerificationFailed(format!(
-                "the log's origin changed from {} to {}",
-                old.origin, new.origin
-            ))
-            .into());
-        }
-        prove_consistency(&c, old, &new)?;
+        t.client
+            .prove_consistency(&old.checkpoint, &new)
+            .map_err(failure)?;
     }
-    let state = json!({"origin": new.origin, "treeSize": new.size, "rootHash": hex_lower(&new.root_hash), "checkpoint": text});
+    let state = MonitorState::new(new.clone(), text);
     let mut o = crate::support::AtomicOutputs::new(true);
-    o.add(&a.state, format!("{state:#}\n").as_bytes(), 0o644)?;
+    o.add(
+        &a.state,
+        format!("{:#}\n", state.to_json()).as_bytes(),
+        0o644,
+    )?;
     o.commit()?;
-    tofu_note(&c);
-    let out = json!({"origin": new.origin, "previousSize": previous.as_ref().map(|p| p.size), "treeSize": new.size, "consistent": true});
+    t.tofu_note();
+    let prev_size = previous.as_ref().map(|p| p.checkpoint.size);
+    let out = json!({"origin": new.origin, "previousSize": prev_size, "treeSize": new.size, "consistent": true});
     match a.target.output {
         OutputFormat::Json => print_json(&out),
         OutputFormat::Text => {
-            match previous {
+            match prev_size {
                 Some(p) => errln!(
                     "{}: consistent from {} to {} entries",
                     new.origin,
-                    p.size,
+                    p,
                     new.size
                 ),
                 None => errln!(
@@ -842,9 +664,8 @@ pub fn bench(a: LogBench) -> Result<()> {
     let appended = lat.len();
     let rate = appended as f64 / wall.as_secs_f64();
     // Proof latency: random indexes over the whole tree, one at a time.
-    let http = reqwest::blocking::Client::new();
-    let info = get_json(&http, &format!("{base}/api/v1/log"))?;
-    let size = info["treeSize"].as_u64().unwrap_or(0);
+    let client = sigil_rekor::Client::new(&base)?;
+    let size = client.info()?.tree_size;
     let mut proof_lat = Vec::new();
     let mut seed = run_id | 1;
     let mut body_bytes = 0u64;
@@ -854,13 +675,9 @@ pub fn bench(a: LogBench) -> Result<()> {
         seed ^= seed << 17;
         let i = seed % size.max(1);
         let t = std::time::Instant::now();
-        let v = get_json(&http, &format!("{base}/api/v1/log/entries?logIndex={i}"))?;
+        let e = client.entry_by_index(i)?;
         proof_lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        if let Some(e) = v.as_object().and_then(|o| o.values().next()) {
-            body_bytes += STANDARD
-                .decode(e["body"].as_str().unwrap_or_default())
-                .map_or(0, |b| b.len() as u64);
-        }
+        body_bytes += e.body.len() as u64;
     }
     proof_lat.sort_by(|x, y| x.total_cmp(y));
     let avg_body = if proof_lat.is_empty() {
