@@ -1422,7 +1422,7 @@ pub fn copy(args: CopyImage) -> Result<()> {
     let src = ImageRef::parse(&args.source)?;
     let mut dst = ImageRef::parse(&args.destination)?;
     // A bare repository destination keeps the source's tag.
-    if !args.destination.contains('@') && !has_explicit_tag(&args.destination) {
+    if dst.digest().is_none() && dst.tag().is_none() {
         dst = dst.at(src.tag().or(src.digest()).unwrap_or("latest"));
     }
     let attachments: Vec<Attachment> = if args.sig_only {
@@ -1473,9 +1473,4 @@ pub fn copy(args: CopyImage) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Whether a reference string names a tag (a `:` after the last `/`).
-fn has_explicit_tag(s: &str) -> bool {
-    s.rsplit('/').next().is_some_and(|last| last.contains(':'))
 }

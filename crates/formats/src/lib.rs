@@ -27,6 +27,7 @@ pub mod bundle;
 pub mod checksums;
 pub mod dsse;
 pub mod jcs;
+pub mod reference;
 pub mod rekor;
 pub mod signature;
 pub mod simple_signing;

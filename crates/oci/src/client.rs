@@ -97,10 +97,29 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The requests made since `earlier` (a reading of the same counters).
+    pub fn since(&self, earlier: &Stats) -> Stats {
+        Stats {
+            head: self.head.saturating_sub(earlier.head),
+            get: self.get.saturating_sub(earlier.get),
+            write: self.write.saturating_sub(earlier.write),
+        }
+    }
+
     /// All requests.
     pub fn total(&self) -> u64 {
         self.head + self.get + self.write
     }
+}
+
+thread_local! {
+    static THREAD_STATS: std::cell::Cell<Stats> = const { std::cell::Cell::new(Stats { head: 0, get: 0, write: 0 }) };
+}
+
+/// The requests every registry client made on this thread so far: the difference of two
+/// readings is what the work between them cost, even while other threads share the client.
+pub fn thread_stats() -> Stats {
+    THREAD_STATS.with(std::cell::Cell::get)
 }
 
 #[derive(Default)]
@@ -417,6 +436,15 @@ impl Registry {
             _ => &self.counters.write,
         };
         c.fetch_add(1, Ordering::Relaxed);
+        THREAD_STATS.with(|t| {
+            let mut s = t.get();
+            match *method {
+                Method::HEAD => s.head += 1,
+                Method::GET => s.get += 1,
+                _ => s.write += 1,
+            }
+            t.set(s);
+        });
     }
 
     fn authorize(

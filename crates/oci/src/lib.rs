@@ -26,7 +26,7 @@ pub mod client;
 pub mod copy;
 pub mod credentials;
 pub mod manifest;
-pub mod reference;
+pub use sigil_formats::reference;
 
 use std::fmt;
 

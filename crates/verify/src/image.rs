@@ -65,35 +65,22 @@ pub enum ClaimError {
 }
 
 /// The repository path of a reference (`registry/path[:tag][@digest]`), without host, tag or
-/// digest; Docker Hub's one-word names get `library/`.
-pub fn repository_path(reference: &str) -> String {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    let no_tag = match no_digest.rfind(':') {
-        Some(i) if !no_digest[i..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    };
-    let path = match no_tag.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            rest
-        }
-        _ => no_tag,
-    };
-    if path.contains('/') {
-        path.to_owned()
-    } else {
-        format!("library/{path}")
-    }
+/// digest, as the workspace's one reference parser reads it (Docker Hub's one-word names get
+/// `library/`); `None` for what is not a reference, which then matches nothing.
+pub fn repository_path(reference: &str) -> Option<String> {
+    sigil_formats::reference::Reference::parse(reference)
+        .ok()
+        .map(|r| r.path().to_owned())
 }
 
 fn check_reference(signed: &str, claims: &ImageClaims) -> Result<(), ClaimError> {
     let signed_path = repository_path(signed);
-    let ok = signed_path == repository_path(&claims.repository)
-        || claims
-            .allowed_references
-            .iter()
-            .any(|a| a == "*" || repository_path(a) == signed_path);
+    let ok = signed_path.is_some()
+        && (signed_path == repository_path(&claims.repository)
+            || claims
+                .allowed_references
+                .iter()
+                .any(|a| a == "*" || repository_path(a) == signed_path));
     if ok {
         Ok(())
     } else {
@@ -219,18 +206,20 @@ mod tests {
 
     #[test]
     fn repository_paths() {
-        assert_eq!(repository_path("alpine"), "library/alpine");
+        let path = |r: &str| repository_path(r);
+        assert_eq!(path("alpine").as_deref(), Some("library/alpine"));
         assert_eq!(
-            repository_path("index.docker.io/library/alpine"),
-            "library/alpine"
+            path("index.docker.io/library/alpine").as_deref(),
+            Some("library/alpine")
         );
-        assert_eq!(repository_path("docker.io/org/app:v1"), "org/app");
-        assert_eq!(
-            repository_path("127.0.0.1:5000/team/app@sha256:00"),
-            "team/app"
-        );
-        assert_eq!(repository_path("localhost/a/b"), "a/b");
-        assert_eq!(repository_path("org/app"), "org/app");
+        assert_eq!(path("docker.io/org/app:v1").as_deref(), Some("org/app"));
+        let pinned = format!("127.0.0.1:5000/team/app@sha256:{}", "0".repeat(64));
+        assert_eq!(path(&pinned).as_deref(), Some("team/app"));
+        assert_eq!(path("localhost/a/b").as_deref(), Some("a/b"));
+        assert_eq!(path("org/app").as_deref(), Some("org/app"));
+        // Not a reference: matches nothing, not even itself.
+        assert_eq!(path("127.0.0.1:5000/team/app@sha256:00"), None);
+        assert_eq!(path("example.com/UPPER/case"), None);
     }
 
     #[test]
