@@ -1,12 +1,10 @@
 //! `attest-blob` and `verify-blob-attestation` with keys.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result, anyhow, bail};
 use sigil_crypto::HashAlgorithm;
 use sigil_crypto::hash::hash_reader;
-use sigil_formats::bundle::{Bundle, Bytes, Envelope, EnvelopeSignature};
-use sigil_formats::dsse::{self, Statement, Subject};
+use sigil_formats::bundle::{Bundle, Envelope};
+use sigil_formats::dsse::{self};
 use sigil_formats::time::Timestamp;
 use sigil_verify::{Options, Requirement, verify_bundle};
 
@@ -26,15 +24,7 @@ pub fn resolve_type(t: &str) -> Result<String> {
 
 /// `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
 pub fn now() -> Timestamp {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        });
-    Timestamp::from_unix(secs)
+    sigil_sign::now()
 }
 
 /// The predicate for `--type`/`--predicate`: the file's JSON, or for `custom` cosign's wrapper
@@ -64,45 +54,19 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "-".into());
-    let statement = Statement {
-        type_: dsse::STATEMENT_V1.to_owned(),
-        subject: vec![Subject {
-            name,
-            digest: BTreeMap::from([("sha256".to_owned(), digest.to_hex())]),
-            annotations: None,
-        }],
-        predicate_type,
-        predicate: Some(predicate),
-    };
-    let payload = serde_json::to_vec(&statement)?;
-    let signature = key.sign(&dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, &payload))?;
-    let envelope = Envelope {
-        payload: Bytes(payload),
-        payload_type: dsse::IN_TOTO_PAYLOAD_TYPE.to_owned(),
-        signatures: vec![EnvelopeSignature {
-            sig: Bytes(signature),
-            keyid: String::new(),
-        }],
-    };
-    let envelope_json = serde_json::to_string(&envelope)?;
-    let entry = if args.tlog.tlog_upload {
-        let e = crate::rekor::upload(
-            &args.tlog.rekor_url,
-            &crate::rekor::dsse(&envelope_json, key.public_key()),
-        )?;
+    let statement = sigil_sign::blob::statement(&name, &digest, &predicate_type, predicate);
+    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let att = sigil_sign::blob::attest(&key, &statement, log.as_ref())?;
+    if let Some(e) = &att.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
-        Some(e)
-    } else {
-        None
-    };
+    }
+    let envelope_json = &att.envelope_json;
     let mut outputs = AtomicOutputs::new(true);
     if let Some(p) = &args.output_attestation {
         outputs.add(p, envelope_json.as_bytes(), 0o644)?;
     }
     if let Some(p) = &args.bundle {
-        let mut b = Bundle::dsse_with_key(key.public_key().hint(), envelope);
-        b.verification_material.tlog_entries.extend(entry);
-        outputs.add(p, b.to_json().as_bytes(), 0o644)?;
+        outputs.add(p, att.bundle.to_json().as_bytes(), 0o644)?;
     }
     outputs.commit()?;
     match &args.output_attestation {

@@ -20,30 +20,19 @@ pub fn sign(args: SignBlob) -> Result<()> {
     let digest = hash_reader(algorithm, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
-    let signature = key.sign_digest(&digest)?;
-    let b64 = encode_signature(&signature);
-    let entry = if args.tlog.tlog_upload {
-        let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
-        let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
+    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let signed = sigil_sign::blob::sign_digest(&key, &digest, log.as_ref())?;
+    if let Some(e) = &signed.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
-        Some(e)
-    } else {
-        None
-    };
+    }
+    let b64 = encode_signature(&signed.signature);
 
     let mut outputs = AtomicOutputs::new(true);
     if let Some(path) = &args.output_signature {
         outputs.add(path, b64.as_bytes(), 0o644)?;
     }
     if let Some(path) = &args.bundle {
-        let mut b = Bundle::message_signature_with_key(
-            key.public_key().hint(),
-            algorithm.sigstore_name(),
-            digest.as_bytes().to_vec(),
-            signature,
-        );
-        b.verification_material.tlog_entries.extend(entry);
-        outputs.add(path, b.to_json().as_bytes(), 0o644)?;
+        outputs.add(path, signed.bundle.to_json().as_bytes(), 0o644)?;
     }
     outputs.commit()?;
     match &args.output_signature {

@@ -111,11 +111,9 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         let d = d.with_context(|| format!("cannot read {name}"))?;
         text.push_str(&format_line(algorithm, d.as_bytes(), name));
     }
-    let signature = key.sign(text.as_bytes())?;
-    if args.tlog.tlog_upload {
-        let digest = sigil_crypto::Digest::of(key.algorithm().signing_hash(), text.as_bytes());
-        let proposed = crate::rekor::hashedrekord(&signature, key.public_key(), &digest);
-        let e = crate::rekor::upload(&args.tlog.rekor_url, &proposed)?;
+    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let (signature, entry) = sigil_sign::blob::sign_message(&key, text.as_bytes(), log.as_ref())?;
+    if let Some(e) = entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
     }
     let mut outputs = AtomicOutputs::new(true);

@@ -10,12 +10,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use sigil_crypto::hash::hex_decode;
-use sigil_crypto::{Digest, HashAlgorithm, PublicKey, SigningKey};
-use sigil_formats::bundle::{self, Bundle, Bytes, Envelope, EnvelopeSignature};
-use sigil_formats::dsse::{self, Statement, Subject};
-use sigil_formats::simple_signing::SimpleSigning;
-use sigil_oci::attach::{self, Attached, NewLayer, Source, Written};
-use sigil_oci::client::ManifestHead;
+use sigil_crypto::{Digest, HashAlgorithm, PublicKey};
+use sigil_formats::bundle::{self, Bundle, Envelope};
+use sigil_formats::dsse::Statement;
+use sigil_oci::attach::{self, Attached, Source, Written};
 use sigil_oci::manifest::{self as mf, Descriptor, Manifest};
 use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, Repo};
 use sigil_verify::image::{ImageClaims, check_simple_signing, check_statement};
@@ -30,7 +28,7 @@ use crate::oci_cmd::{ImageFailure, registry};
 use crate::support::{load_public_key, load_signing_key, print_json, read_limited};
 
 /// The predicate type cosign gives the statement it signs for an image in bundle form.
-pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+pub const COSIGN_SIGN_PREDICATE: &str = sigil_formats::dsse::COSIGN_SIGN_PREDICATE;
 /// Exit code: the image has no signatures (cosign's 10).
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 /// Exit code: signatures exist, none verifies (cosign's 12).
@@ -41,63 +39,7 @@ fn trust() -> &'static TrustMaterial {
     T.get_or_init(TrustMaterial::public_good)
 }
 
-/// One manifest to sign or verify.
-#[derive(Debug, Clone)]
-struct Target {
-    digest: String,
-    media_type: String,
-    size: u64,
-    platform: Option<String>,
-}
-
-/// The image's manifest, and with `recursive` every manifest its index lists.
-fn targets(registry: &Registry, image: &ImageRef, recursive: bool) -> Result<Vec<Target>> {
-    let head: ManifestHead = registry
-        .head_manifest(image.into(), image.reference())?
-        .ok_or_else(|| RegistryError::NoSuchImage {
-            image: image.to_string(),
-        })?;
-    if let Some(d) = image.digest()
-        && d != head.digest
-    {
-        return Err(RegistryError::DigestMismatch {
-            what: image.to_string(),
-            expected: d.to_owned(),
-            actual: head.digest,
-        }
-        .into());
-    }
-    let media_type = head
-        .media_type
-        .clone()
-        .unwrap_or_else(|| mf::OCI_MANIFEST.to_owned());
-    let is_index = media_type == mf::OCI_INDEX || media_type == mf::DOCKER_MANIFEST_LIST;
-    let mut out = vec![Target {
-        digest: head.digest.clone(),
-        media_type,
-        size: head.size.unwrap_or(0),
-        platform: None,
-    }];
-    if recursive && is_index {
-        let f = registry
-            .get_manifest(image.into(), &head.digest)?
-            .ok_or_else(|| RegistryError::NoSuchImage {
-                image: image.to_string(),
-            })?;
-        out[0].size = f.bytes.len() as u64;
-        if let Manifest::Index(i) = f.manifest {
-            for m in i.manifests {
-                out.push(Target {
-                    digest: m.digest,
-                    media_type: m.media_type,
-                    size: m.size,
-                    platform: m.platform.map(|p| p.to_string()),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
+use sigil_oci::attach::{Target, targets};
 
 fn digest_of(d: &str) -> Result<Digest> {
     let hex = d
@@ -108,19 +50,27 @@ fn digest_of(d: &str) -> Result<Digest> {
         .ok_or_else(|| anyhow!("{d} is not a sha256 digest"))
 }
 
-fn signature_of(layer: &Descriptor) -> Option<Vec<u8>> {
-    B64.decode(layer.annotation(mf::ANNOTATION_SIGNATURE)?.trim())
-        .ok()
-}
-
 // ----------------------------------------------------------------------------------------
 // sign
 
+fn image_options(
+    mode: ReferrersMode,
+    recursive: bool,
+    annotations: BTreeMap<String, String>,
+    identity: Option<String>,
+) -> sigil_sign::image::ImageOptions {
+    sigil_sign::image::ImageOptions {
+        layout: match mode {
+            ReferrersMode::Legacy => sigil_sign::image::Layout::Legacy,
+            ReferrersMode::Oci11 => sigil_sign::image::Layout::Referrers,
+        },
+        recursive,
+        annotations,
+        identity,
+    }
+}
+
 pub fn sign(args: SignImage) -> Result<()> {
-    let rekor = args
-        .tlog
-        .tlog_upload
-        .then_some(args.tlog.rekor_url.as_str());
     let images: Vec<ImageRef> = args
         .images
         .iter()
@@ -128,25 +78,17 @@ pub fn sign(args: SignImage) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
     let key = load_signing_key(&args.key)?;
-    let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
+    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let options = image_options(
+        args.registry_referrers_mode,
+        args.recursive,
+        args.annotations.iter().cloned().collect(),
+        args.sign_container_identity.clone(),
+    );
     let mut report = Vec::new();
     for image in &images {
-        for t in targets(&registry, image, args.recursive)? {
-            let written = match args.registry_referrers_mode {
-                ReferrersMode::Legacy => sign_legacy(
-                    &registry,
-                    image,
-                    &t,
-                    &key,
-                    &annotations,
-                    args.sign_container_identity.as_deref(),
-                    rekor,
-                )?,
-                ReferrersMode::Oci11 => {
-                    sign_referrer(&registry, image, &t, &key, &annotations, rekor)?
-                }
-            };
-            report.push(written_json(image, &t, &written));
+        for s in sigil_sign::image::sign(&registry, image, &key, &options, log.as_ref())? {
+            report.push(written_json(image, &s.target, &s.written));
         }
     }
     print_written(args.output, &report, "signature")
@@ -182,211 +124,10 @@ fn print_written(output: OutputFormat, report: &[Value], what: &str) -> Result<(
     }
 }
 
-fn sign_legacy(
-    registry: &Registry,
-    image: &ImageRef,
-    t: &Target,
-    key: &SigningKey,
-    annotations: &BTreeMap<String, String>,
-    identity: Option<&str>,
-    rekor: Option<&str>,
-) -> Result<Written> {
-    let payload = SimpleSigning {
-        docker_reference: identity.map_or_else(|| image.repository_name(), str::to_owned),
-        manifest_digest: t.digest.clone(),
-        annotations: (!annotations.is_empty()).then(|| annotations.clone()),
-    }
-    .to_json();
-    let signature = key.sign(&payload)?;
-    let mut layer = NewLayer {
-        media_type: mf::SIMPLE_SIGNING.to_owned(),
-        annotations: BTreeMap::from([(
-            mf::ANNOTATION_SIGNATURE.to_owned(),
-            B64.encode(&signature),
-        )]),
-        data: payload.clone(),
-    };
-    let payload_digest = mf::sha256_digest(&payload);
-    let public = key.public_key();
-    // Re-signing the same payload with the same key adds nothing.
-    let dup = |l: &Descriptor| -> Result<bool, RegistryError> {
-        Ok(l.digest == payload_digest
-            && signature_of(l).is_some_and(|s| public.verify(&payload, &s).is_ok()))
-    };
-    if let Some(url) = rekor {
-        // Log only a signature that will be attached.
-        let at = attach::attachment_ref(image, &t.digest, Attachment::Signature)?;
-        if let Some(f) = registry.get_manifest(Repo::from(&at), at.reference())?
-            && let Manifest::Image(m) = &f.manifest
-        {
-            for l in &m.layers {
-                if dup(l)? {
-                    return Ok(Written::AlreadyPresent {
-                        reference: at.to_string(),
-                    });
-                }
-            }
-        }
-        let digest = Digest::of(key.algorithm().signing_hash(), &payload);
-        let proposed = crate::rekor::hashedrekord(&signature, public, &digest);
-        let entry = crate::rekor::upload(url, &proposed)?;
-        layer.annotations.insert(
-            mf::ANNOTATION_BUNDLE.to_owned(),
-            crate::rekor::cosign_bundle_annotation(&entry),
-        );
-    }
-    Ok(attach::append_to_tag(
-        registry,
-        image,
-        &t.digest,
-        Attachment::Signature,
-        &layer,
-        &dup,
-    )?)
-}
-
-fn subject_of(t: &Target) -> Descriptor {
-    Descriptor {
-        media_type: t.media_type.clone(),
-        size: t.size,
-        digest: t.digest.clone(),
-        annotations: None,
-        platform: None,
-        artifact_type: None,
-    }
-}
-
-fn dsse_sign(key: &SigningKey, statement: &Statement) -> Result<Envelope> {
-    let payload = serde_json::to_vec(statement)?;
-    let sig = key.sign(&dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, &payload))?;
-    Ok(Envelope {
-        payload: Bytes(payload),
-        payload_type: dsse::IN_TOTO_PAYLOAD_TYPE.to_owned(),
-        signatures: vec![EnvelopeSignature {
-            sig: Bytes(sig),
-            keyid: String::new(),
-        }],
-    })
-}
-
-fn statement_for(
-    image: &ImageRef,
-    t: &Target,
-    type_: &str,
-    predicate: Value,
-    annotations: Option<&BTreeMap<String, String>>,
-    version: &str,
-) -> Statement {
-    Statement {
-        type_: version.to_owned(),
-        subject: vec![Subject {
-            name: image.repository_name(),
-            digest: BTreeMap::from([(
-                "sha256".to_owned(),
-                t.digest.trim_start_matches("sha256:").to_owned(),
-            )]),
-            annotations: annotations.filter(|a| !a.is_empty()).map(|a| json!(a)),
-        }],
-        predicate_type: type_.to_owned(),
-        predicate: Some(predicate),
-    }
-}
-
-/// Writes a Sigstore-bundle referrer for `t` unless one with the same statement signed by the
-/// same key is there.
-fn write_bundle_referrer(
-    registry: &Registry,
-    image: &ImageRef,
-    t: &Target,
-    key: &SigningKey,
-    statement: &Statement,
-    rekor: Option<&str>,
-) -> Result<Written> {
-    let envelope = dsse_sign(key, statement)?;
-    let public = key.public_key();
-    for a in attach::read_referrers(registry, image, &t.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
-        if let Ok(bundle::AnyBundle::Sigstore(b)) = bundle::parse_any(&a.data)
-            && let Some(env) = &b.dsse_envelope
-            && env.payload.0 == envelope.payload.0
-            && env.signatures.iter().any(|s| {
-                public
-                    .verify(&dsse::pae(&env.payload_type, &env.payload.0), &s.sig.0)
-                    .is_ok()
-            })
-        {
-            return Ok(Written::AlreadyPresent {
-                reference: a.source.reference().to_owned(),
-            });
-        }
-    }
-    let envelope_json = serde_json::to_string(&envelope)?;
-    let mut bundle = Bundle::dsse_with_key(public.hint(), envelope);
-    if let Some(url) = rekor {
-        let entry = crate::rekor::upload(url, &crate::rekor::dsse(&envelope_json, public))?;
-        bundle.verification_material.tlog_entries.push(entry);
-    }
-    let layer = NewLayer {
-        data: bundle.to_json().into_bytes(),
-        media_type: mf::SIGSTORE_BUNDLE_V03.to_owned(),
-        annotations: BTreeMap::new(),
-    };
-    let annotations = BTreeMap::from([
-        (
-            mf::ANNOTATION_BUNDLE_CONTENT.to_owned(),
-            "dsse-envelope".to_owned(),
-        ),
-        (
-            mf::ANNOTATION_BUNDLE_PREDICATE_TYPE.to_owned(),
-            statement.predicate_type.clone(),
-        ),
-        (
-            mf::ANNOTATION_CREATED.to_owned(),
-            crate::attest::now().to_rfc3339(),
-        ),
-    ]);
-    let digest = attach::write_referrer(
-        registry,
-        image,
-        &subject_of(t),
-        mf::SIGSTORE_BUNDLE_V03,
-        &layer,
-        annotations,
-    )?;
-    Ok(Written::Added {
-        reference: image.with_digest(&digest),
-        manifest: digest,
-    })
-}
-
-fn sign_referrer(
-    registry: &Registry,
-    image: &ImageRef,
-    t: &Target,
-    key: &SigningKey,
-    annotations: &BTreeMap<String, String>,
-    rekor: Option<&str>,
-) -> Result<Written> {
-    // cosign v3's bundle-form image signature: a statement about the image whose subject
-    // carries the annotations.
-    let statement = statement_for(
-        image,
-        t,
-        COSIGN_SIGN_PREDICATE,
-        json!({}),
-        Some(annotations),
-        dsse::STATEMENT_V1,
-    );
-    write_bundle_referrer(registry, image, t, key, &statement, rekor)
-}
-
 // ----------------------------------------------------------------------------------------
 // attest
 
 pub fn attest(args: AttestImage) -> Result<()> {
-    let rekor = args
-        .tlog
-        .tlog_upload
-        .then_some(args.tlog.rekor_url.as_str());
     let predicate_type = resolve_type(&args.type_)?;
     let predicate = read_predicate(&args.type_, &args.predicate)?;
     let images: Vec<ImageRef> = args
@@ -396,97 +137,29 @@ pub fn attest(args: AttestImage) -> Result<()> {
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
     let key = load_signing_key(&args.key)?;
+    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let options = image_options(
+        args.registry_referrers_mode,
+        args.recursive,
+        BTreeMap::new(),
+        None,
+    );
     let mut report = Vec::new();
     for image in &images {
-        for t in targets(&registry, image, args.recursive)? {
-            let written = match args.registry_referrers_mode {
-                ReferrersMode::Legacy => {
-                    // cosign writes in-toto v0.1 statements to `.att`.
-                    let statement = statement_for(
-                        image,
-                        &t,
-                        &predicate_type,
-                        predicate.clone(),
-                        None,
-                        dsse::STATEMENT_V01,
-                    );
-                    attest_legacy(&registry, image, &t, &key, &statement, rekor)?
-                }
-                ReferrersMode::Oci11 => {
-                    let statement = statement_for(
-                        image,
-                        &t,
-                        &predicate_type,
-                        predicate.clone(),
-                        None,
-                        dsse::STATEMENT_V1,
-                    );
-                    write_bundle_referrer(&registry, image, &t, &key, &statement, rekor)?
-                }
-            };
-            report.push(written_json(image, &t, &written));
+        let signed = sigil_sign::image::attest(
+            &registry,
+            image,
+            &key,
+            &predicate_type,
+            &predicate,
+            &options,
+            log.as_ref(),
+        )?;
+        for s in signed {
+            report.push(written_json(image, &s.target, &s.written));
         }
     }
     print_written(args.output, &report, "attestation")
-}
-
-fn attest_legacy(
-    registry: &Registry,
-    image: &ImageRef,
-    t: &Target,
-    key: &SigningKey,
-    statement: &Statement,
-    rekor: Option<&str>,
-) -> Result<Written> {
-    let envelope = dsse_sign(key, statement)?;
-    let data = serde_json::to_vec(&envelope)?;
-    let mut layer = NewLayer {
-        data: data.clone(),
-        media_type: mf::DSSE_ENVELOPE.to_owned(),
-        annotations: BTreeMap::from([
-            (mf::ANNOTATION_SIGNATURE.to_owned(), String::new()),
-            (
-                mf::ANNOTATION_PREDICATE_TYPE.to_owned(),
-                statement.predicate_type.clone(),
-            ),
-        ]),
-    };
-    let public = key.public_key();
-    if let Some(url) = rekor {
-        let entry = crate::rekor::upload(
-            url,
-            &crate::rekor::dsse(std::str::from_utf8(&data)?, public),
-        )?;
-        layer.annotations.insert(
-            mf::ANNOTATION_BUNDLE.to_owned(),
-            crate::rekor::cosign_bundle_annotation(&entry),
-        );
-    }
-    let repo = attach::attachment_ref(image, &t.digest, Attachment::Attestation)?;
-    let payload = envelope.payload.0.clone();
-    let dup = |l: &Descriptor| -> Result<bool, RegistryError> {
-        if l.annotation(mf::ANNOTATION_PREDICATE_TYPE) != Some(statement.predicate_type.as_str()) {
-            return Ok(false);
-        }
-        let limit = registry.options().max_attachment_size;
-        let blob = registry.get_blob(Repo::from(&repo), l, limit)?;
-        Ok(serde_json::from_slice::<Envelope>(&blob).is_ok_and(|e| {
-            e.payload.0 == payload
-                && e.signatures.iter().any(|s| {
-                    public
-                        .verify(&dsse::pae(&e.payload_type, &e.payload.0), &s.sig.0)
-                        .is_ok()
-                })
-        }))
-    };
-    Ok(attach::append_to_tag(
-        registry,
-        image,
-        &t.digest,
-        Attachment::Attestation,
-        &layer,
-        &dup,
-    )?)
 }
 
 // ----------------------------------------------------------------------------------------

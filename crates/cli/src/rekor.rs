@@ -4,15 +4,13 @@
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::json;
 use sigil_crypto::{KeyAlgorithm, PublicKey};
 use sigil_formats::bundle::TransparencyLogEntry;
-use sigil_rekor::{Client, LogKey};
+use sigil_rekor::Client;
 
 use crate::cli::TrustedRootCreate;
 use crate::support::{AtomicOutputs, read_limited};
-
-pub use sigil_rekor::entry::{cosign_bundle_annotation, dsse, hashedrekord};
 
 /// The environment variable naming the log's public key (a PEM file), as cosign reads it.
 pub const REKOR_KEY_ENV: &str = "SIGSTORE_REKOR_PUBLIC_KEY";
@@ -33,18 +31,23 @@ pub fn log_public_key(
     Ok((client.public_key()?, true))
 }
 
-/// Uploads a proposed entry to the log at `rekor_url` and verifies the answer before it goes
-/// into a bundle or annotation: its UUID, log ID, SET, inclusion proof and checkpoint, with
-/// the log's key (the PEM file named by `SIGSTORE_REKOR_PUBLIC_KEY`, else the key the log
-/// serves). Returns the bundle's entry.
-pub fn upload(rekor_url: &str, proposed: &Value) -> Result<TransparencyLogEntry> {
-    let client = Client::new(rekor_url)?;
-    let pinned = std::env::var_os(REKOR_KEY_ENV).map(std::path::PathBuf::from);
-    let (key, _) = log_public_key(&client, pinned.as_deref())?;
-    let (entry, _) = client
-        .upload_verified(proposed, &LogKey::new(key))
-        .with_context(|| format!("the transparency log at {}", client.base()))?;
-    Ok(entry.to_bundle_entry())
+/// The log to upload to with `--tlog-upload`, its answers verified with the log's key: the PEM
+/// file named by `SIGSTORE_REKOR_PUBLIC_KEY` (as cosign reads it), else the key the log serves.
+pub fn upload_log(rekor_url: &str) -> Result<sigil_sign::Log> {
+    match std::env::var_os(REKOR_KEY_ENV) {
+        Some(p) => {
+            let p = std::path::PathBuf::from(p);
+            let key = PublicKey::from_pem(&read_limited(&p, 64 * 1024, "log public key")?)
+                .with_context(|| format!("{REKOR_KEY_ENV} {}", p.display()))?;
+            Ok(sigil_sign::Log::new(rekor_url, key)?)
+        }
+        None => Ok(sigil_sign::Log::fetching_key(rekor_url)?),
+    }
+}
+
+/// [`upload_log`] when `--tlog-upload` is given.
+pub fn upload_log_if(upload: bool, rekor_url: &str) -> Result<Option<sigil_sign::Log>> {
+    upload.then(|| upload_log(rekor_url)).transpose()
 }
 
 /// The entries of the log at `rekor_url` that may record a signature by `key` over an artefact

@@ -10,6 +10,9 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// in-toto Statement v1.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// The predicate type cosign gives the statement it signs for an image in bundle form (OCI 1.1
+/// referrers).
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// cosign's `--type` shortcuts and the predicate type each stands for; any other value must be
 /// a URI and is used verbatim.

@@ -28,6 +28,95 @@ const MAX_ATTEMPTS: u32 = 12;
 /// window to be noticed; the registry API offers no compare-and-swap to close it entirely.
 const SURVIVAL_WAIT: Duration = Duration::from_millis(200);
 
+/// One manifest to sign or verify: an image's, or one its index lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `sha256:<hex>` of the manifest.
+    pub digest: String,
+    /// Its media type (empty when not looked up: a digest reference verified without a round
+    /// trip).
+    pub media_type: String,
+    /// Its size in bytes (0 when not looked up).
+    pub size: u64,
+    /// `os/arch[/variant]` for a manifest an index lists.
+    pub platform: Option<String>,
+}
+
+impl Target {
+    /// The target as a descriptor (the `subject` of a referrer).
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            size: self.size,
+            digest: self.digest.clone(),
+            annotations: None,
+            platform: None,
+            artifact_type: None,
+        }
+    }
+
+    /// `digest (platform)`, or the digest alone.
+    pub fn name(&self) -> String {
+        match &self.platform {
+            Some(p) => format!("{} ({p})", self.digest),
+            None => self.digest.clone(),
+        }
+    }
+}
+
+/// The image's manifest, and with `recursive` every manifest its index lists. A reference by
+/// digest must resolve to that digest.
+pub fn targets(
+    registry: &Registry,
+    image: &ImageRef,
+    recursive: bool,
+) -> Result<Vec<Target>, RegistryError> {
+    let head = registry
+        .head_manifest(image.into(), image.reference())?
+        .ok_or_else(|| RegistryError::NoSuchImage {
+            image: image.to_string(),
+        })?;
+    if let Some(d) = image.digest()
+        && d != head.digest
+    {
+        return Err(RegistryError::DigestMismatch {
+            what: image.to_string(),
+            expected: d.to_owned(),
+            actual: head.digest,
+        });
+    }
+    let media_type = head
+        .media_type
+        .clone()
+        .unwrap_or_else(|| OCI_MANIFEST.to_owned());
+    let is_index = media_type == OCI_INDEX || media_type == manifest::DOCKER_MANIFEST_LIST;
+    let mut out = vec![Target {
+        digest: head.digest.clone(),
+        media_type,
+        size: head.size.unwrap_or(0),
+        platform: None,
+    }];
+    if recursive && is_index {
+        let f = registry
+            .get_manifest(image.into(), &head.digest)?
+            .ok_or_else(|| RegistryError::NoSuchImage {
+                image: image.to_string(),
+            })?;
+        out[0].size = f.bytes.len() as u64;
+        if let Manifest::Index(i) = f.manifest {
+            for m in i.manifests {
+                out.push(Target {
+                    digest: m.digest,
+                    media_type: m.media_type,
+                    size: m.size,
+                    platform: m.platform.map(|p| p.to_string()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Where an attachment was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
