@@ -2,22 +2,17 @@
 //! `clean` and `copy`, in cosign's storage layout.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use sigil_crypto::hash::hex_decode;
-use sigil_crypto::{Digest, HashAlgorithm, PublicKey};
-use sigil_formats::bundle::{self, Bundle, Envelope};
-use sigil_formats::dsse::Statement;
-use sigil_oci::attach::{self, Attached, Source, Written};
+use sigil_formats::bundle;
+use sigil_image::{Failure, ImageVerdict, Logs, Policy, Wanted};
+use sigil_oci::attach::{self, Source, Target, Written};
 use sigil_oci::manifest::{self as mf, Descriptor, Manifest};
 use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, Repo};
-use sigil_verify::image::{ImageClaims, check_simple_signing, check_statement};
-use sigil_verify::{Artifact, Options, Requirement, TrustMaterial, verify_bundle};
+use sigil_verify::TrustMaterial;
 
 use crate::attest::{read_predicate, resolve_type};
 use crate::cli::{
@@ -33,22 +28,6 @@ pub const COSIGN_SIGN_PREDICATE: &str = sigil_formats::dsse::COSIGN_SIGN_PREDICA
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 /// Exit code: signatures exist, none verifies (cosign's 12).
 pub const EXIT_NO_MATCHING: u8 = 12;
-
-fn trust() -> &'static TrustMaterial {
-    static T: OnceLock<TrustMaterial> = OnceLock::new();
-    T.get_or_init(TrustMaterial::public_good)
-}
-
-use sigil_oci::attach::{Target, targets};
-
-fn digest_of(d: &str) -> Result<Digest> {
-    let hex = d
-        .strip_prefix("sha256:")
-        .ok_or_else(|| anyhow!("{d} is not a sha256 digest"))?;
-    hex_decode(hex)
-        .and_then(|b| Digest::from_bytes(HashAlgorithm::Sha256, &b))
-        .ok_or_else(|| anyhow!("{d} is not a sha256 digest"))
-}
 
 // ----------------------------------------------------------------------------------------
 // sign
@@ -165,505 +144,37 @@ pub fn attest(args: AttestImage) -> Result<()> {
 // ----------------------------------------------------------------------------------------
 // verify and verify-attestation
 
-/// One verified signature or attestation.
-struct Verified {
-    source: Source,
-    /// The simple-signing payload or the in-toto statement.
-    payload: Value,
-    /// The DSSE envelope (attestations).
-    envelope: Option<Value>,
-}
-
-/// What was found for one manifest.
-#[derive(Default)]
-struct Findings {
-    verified: Vec<Verified>,
-    rejected: Vec<String>,
-    /// Predicate types of the attestations that were not of the type looked for.
-    other_types: std::collections::BTreeSet<String>,
-}
-
-impl Findings {
-    fn seen(&self) -> usize {
-        self.verified.len() + self.rejected.len()
-    }
-}
-
-/// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a
-/// bundle log entry (its SET stands in for an inclusion proof, as in cosign); `None` when the
-/// layer has no such annotation.
-fn layer_tlog_entry(
-    layer: &Descriptor,
-) -> Result<Option<sigil_formats::bundle::TransparencyLogEntry>, String> {
-    let Some(ann) = layer.annotation(mf::ANNOTATION_BUNDLE) else {
-        return Ok(None);
-    };
-    let rekor: Value =
-        serde_json::from_str(ann).map_err(|e| format!("the bundle annotation is not JSON: {e}"))?;
-    let old = json!({"base64Signature": "", "rekorBundle": rekor}).to_string();
-    match bundle::parse_any(old.as_bytes()).map_err(|e| e.to_string())? {
-        bundle::AnyBundle::Cosign(c) => c
-            .to_sigstore()
-            .map_err(|e| e.to_string())?
-            .verification_material
-            .tlog_entries
-            .into_iter()
-            .next()
-            .map(Some)
-            .ok_or_else(|| "the bundle annotation holds no log entry".to_owned()),
-        bundle::AnyBundle::Sigstore(_) => Err("the bundle annotation is not cosign's".into()),
-    }
-}
-
-/// Verifies `b` with the layer's own log entry, or (when it carries none) with the entry found
-/// in the log at `--rekor-url` for `search` and the key.
-fn check_with_entry(
-    layer: &Descriptor,
-    key: &PublicKey,
-    logs: Logs<'_>,
-    search: &Digest,
-    evidence: &Bundle,
-    verify: impl Fn(&Bundle) -> sigil_verify::Report,
-) -> Result<(), String> {
-    // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
-    let report = match layer_tlog_entry(layer)? {
-        Some(entry) => verify(&crate::logreq::with_entry(evidence, entry)),
-        None => crate::logreq::verify_unlogged(logs.rekor_url, search, key, evidence, &verify)
-            .map_err(|e| {
-                format!(
-                    "no transparency log entry (no dev.sigstore.cosign/bundle annotation): {e:#}"
-                )
-            })?,
-    };
-    match crate::logreq::explain(&report) {
-        Some(why) => Err(why),
-        None => Ok(()),
-    }
-}
-
-/// The logs every signature must be recorded in: the trust root's, and the log where an entry
-/// a signature does not carry is looked up.
-#[derive(Clone, Copy)]
-struct Logs<'a> {
-    trust: &'a TrustMaterial,
-    rekor_url: &'a str,
-}
-
-/// Runs the engine on `b` against the logs of `trust` (log entry, SET or proof, checkpoint).
-fn check_logged(
-    key: &PublicKey,
-    b: &Bundle,
-    artifact: &Artifact,
-    trust: &TrustMaterial,
-    predicate_type: Option<&str>,
-) -> sigil_verify::Report {
-    verify_bundle(
-        b,
-        artifact,
-        trust,
-        &Requirement::Key(key.clone()),
-        &Options {
-            require_tlog: true,
-            predicate_type: predicate_type.map(str::to_owned),
-        },
-    )
-}
-
-/// A legacy (simple-signing) signature layer: signature by the key, then the claims, then (when
-/// logs are required) its log entry.
-fn check_legacy(
-    key: &PublicKey,
-    a: &Attached,
-    claims: &ImageClaims,
-    tlog: Option<Logs<'_>>,
-) -> Result<Value, String> {
-    let sig = a
-        .layer
-        .annotation(mf::ANNOTATION_SIGNATURE)
-        .ok_or("the layer has no dev.cosignproject.cosign/signature annotation")?;
-    let sig = B64
-        .decode(sig.trim())
-        .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
-    key.verify(&a.data, &sig)
-        .map_err(|e| format!("signature: {e}"))?;
-    check_simple_signing(&a.data, claims).map_err(|e| e.to_string())?;
-    if let Some(logs) = tlog {
-        let alg = key.algorithm().signing_hash();
-        let digest = Digest::of(alg, &a.data);
-        let b = Bundle::message_signature_with_key(
-            key.hint(),
-            alg.sigstore_name(),
-            digest.as_bytes().to_vec(),
-            sig,
-        );
-        let digests = [
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Sha384,
-            HashAlgorithm::Sha512,
-        ]
-        .into_iter()
-        .map(|h| Digest::of(h, &a.data))
-        .collect();
-        let artifact = Artifact::from_digests(digests);
-        // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
-        check_with_entry(&a.layer, key, logs, &digest, &b, |b| {
-            check_logged(key, b, &artifact, logs.trust, None)
-        })?;
-    }
-    serde_json::from_slice(&a.data).map_err(|e| format!("payload: {e}"))
-}
-
-/// A DSSE envelope (from `.att` or a bundle referrer): signature, predicate type and subject
-/// digest by the engine, then the statement's claims.
-fn check_dsse(
-    key: &PublicKey,
-    bundle: &Bundle,
-    predicate_type: &str,
-    claims: &ImageClaims,
-    tlog: Option<Logs<'_>>,
-) -> Result<(Value, Value), String> {
-    let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
-    let report = dsse_report(key, bundle, predicate_type, &subject, tlog);
-    if let Some(why) = crate::logreq::explain(&report) {
-        return Err(why);
-    }
-    dsse_claims(bundle, claims)
-}
-
-/// The engine's verdict on a DSSE bundle about the image: signature, predicate type, subject
-/// digest, and (when `tlog` is given) its log entry against those logs.
-fn dsse_report(
-    key: &PublicKey,
-    bundle: &Bundle,
-    predicate_type: &str,
-    subject: &Digest,
-    tlog: Option<Logs<'_>>,
-) -> sigil_verify::Report {
-    let artifact = Artifact::from_digests(vec![subject.clone()]);
-    let options = Options {
-        require_tlog: tlog.is_some(),
-        predicate_type: Some(predicate_type.to_owned()),
-    };
-    verify_bundle(
-        bundle,
-        &artifact,
-        match tlog {
-            Some(l) => l.trust,
-            None => trust(),
-        },
-        &Requirement::Key(key.clone()),
-        &options,
-    )
-}
-
-/// The statement's claims about the image, once the engine verified the envelope; the payload
-/// and the envelope as printed.
-fn dsse_claims(bundle: &Bundle, claims: &ImageClaims) -> Result<(Value, Value), String> {
-    let envelope = bundle
-        .dsse_envelope
-        .as_ref()
-        .ok_or("the bundle holds a message signature, not a DSSE envelope")?;
-    let statement = Statement::parse(&envelope.payload.0).map_err(|e| e.to_string())?;
-    check_statement(&statement, claims).map_err(|e| e.to_string())?;
-    let payload = serde_json::from_slice(&envelope.payload.0).map_err(|e| e.to_string())?;
-    Ok((
-        payload,
-        serde_json::to_value(envelope).map_err(|e| e.to_string())?,
-    ))
-}
-
-fn check_referrer_bundle(
-    key: &PublicKey,
-    a: &Attached,
-    predicate_type: &str,
-    claims: &ImageClaims,
-    tlog: Option<Logs<'_>>,
-) -> Option<Result<Verified, String>> {
-    if let Source::Referrer { annotations, .. } = &a.source
-        && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
-        && t != predicate_type
-    {
-        return None;
-    }
-    let bundle = match bundle::parse_any(&a.data) {
-        Ok(bundle::AnyBundle::Sigstore(b)) => b,
-        Ok(_) => return Some(Err("not a Sigstore bundle".into())),
-        Err(e) => return Some(Err(e.to_string())),
-    };
-    Some(
-        check_dsse(key, &bundle, predicate_type, claims, tlog).map(|(payload, envelope)| {
-            Verified {
-                source: a.source.clone(),
-                payload,
-                envelope: Some(envelope),
-            }
-        }),
-    )
-}
-
-fn find_signatures(
-    registry: &Registry,
-    image: &ImageRef,
-    key: &PublicKey,
-    claims: &ImageClaims,
-    tlog: Option<Logs<'_>>,
-) -> Result<Findings, RegistryError> {
-    let mut f = Findings::default();
-    let legacy = attach::read_tag(
-        registry,
-        image,
-        &claims.digest,
-        Attachment::Signature,
-        |l| l.media_type == mf::SIMPLE_SIGNING,
-    )?;
-    for a in legacy {
-        match check_legacy(key, &a, claims, tlog) {
-            Ok(payload) => f.verified.push(Verified {
-                source: a.source,
-                payload,
-                envelope: None,
-            }),
-            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+/// The exit code of an image that did not verify: cosign's 10 (no signatures), 12 (none
+/// matching), 11 (no such image), 14 (registry unreachable), else 3.
+fn failure_code(f: &Failure) -> u8 {
+    match f {
+        Failure::NoSignatures { .. } => EXIT_NO_SIGNATURES,
+        Failure::NoMatching { .. } => EXIT_NO_MATCHING,
+        Failure::Registry(RegistryError::NoSuchImage { .. }) => crate::oci_cmd::EXIT_NO_SUCH_TAG,
+        Failure::Registry(RegistryError::Unreachable { .. }) => {
+            crate::oci_cmd::EXIT_REGISTRY_UNREACHABLE
         }
+        Failure::Registry(_) => crate::support::EXIT_ERROR,
     }
-    // The tag scheme is where Sigil and cosign v2 write; referrers are read when it holds no
-    // signature that verifies.
-    if !f.verified.is_empty() {
-        return Ok(f);
-    }
-    let referrers = attach::read_referrers(
-        registry,
-        image,
-        &claims.digest,
-        &[mf::SIGSTORE_BUNDLE_V03, mf::COSIGN_SIG_ARTIFACT],
-    )?;
-    for a in referrers {
-        let outcome = match &a.source {
-            Source::Referrer { artifact_type, .. } if artifact_type == mf::COSIGN_SIG_ARTIFACT => {
-                if a.layer.media_type != mf::SIMPLE_SIGNING {
-                    continue;
-                }
-                check_legacy(key, &a, claims, tlog).map(|payload| Verified {
-                    source: a.source.clone(),
-                    payload,
-                    envelope: None,
-                })
-            }
-            _ => match check_referrer_bundle(key, &a, COSIGN_SIGN_PREDICATE, claims, tlog) {
-                Some(r) => r,
-                None => continue,
-            },
-        };
-        match outcome {
-            Ok(v) => f.verified.push(v),
-            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
-        }
-    }
-    Ok(f)
 }
 
-fn find_attestations(
-    registry: &Registry,
-    image: &ImageRef,
-    key: &PublicKey,
-    predicate_type: &str,
-    claims: &ImageClaims,
-    tlog: Option<Logs<'_>>,
-) -> Result<Findings, RegistryError> {
-    let mut f = Findings::default();
-    let others = std::cell::RefCell::new(std::collections::BTreeSet::new());
-    let legacy = attach::read_tag(
-        registry,
-        image,
-        &claims.digest,
-        Attachment::Attestation,
-        |l| {
-            if l.media_type != mf::DSSE_ENVELOPE {
-                return false;
-            }
-            match l.annotation(mf::ANNOTATION_PREDICATE_TYPE) {
-                Some(t) if t != predicate_type => {
-                    others.borrow_mut().insert(t.to_owned());
-                    false
-                }
-                _ => true,
-            }
-        },
-    )?;
-    f.other_types = others.into_inner();
-    for a in legacy {
-        let outcome = serde_json::from_slice::<Envelope>(&a.data)
-            .map_err(|e| format!("not a DSSE envelope: {e}"))
-            .and_then(|env| {
-                let b = Bundle::dsse_with_key(String::new(), env);
-                let Some(logs) = tlog else {
-                    return check_dsse(key, &b, predicate_type, claims, None);
-                };
-                // The entry: the layer's annotation, else the log's, found by the image's
-                // digest (a dsse entry is indexed under its subjects) and the key; the engine
-                // runs once, with it.
-                let subject = digest_of(&claims.digest).map_err(|e| e.to_string())?;
-                check_with_entry(&a.layer, key, logs, &subject, &b, |c| {
-                    dsse_report(key, c, predicate_type, &subject, Some(logs))
-                })?;
-                dsse_claims(&b, claims)
-            });
-        match outcome {
-            Ok((payload, envelope)) => f.verified.push(Verified {
-                source: a.source,
-                payload,
-                envelope: Some(envelope),
-            }),
-            Err(e) => f.rejected.push(format!("{}: {e}", a.source.reference())),
+/// The failure's message with its causes, as the other errors are printed.
+fn failure_message(f: &Failure) -> String {
+    let mut s = f.to_string();
+    let mut cur = std::error::Error::source(f);
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
         }
+        cur = c.source();
     }
-    if !f.verified.is_empty() {
-        return Ok(f);
-    }
-    for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
-        if let Source::Referrer { annotations, .. } = &a.source
-            && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
-            && t != predicate_type
-            && t != COSIGN_SIGN_PREDICATE
-        {
-            f.other_types.insert(t.clone());
-        }
-        match check_referrer_bundle(key, &a, predicate_type, claims, tlog) {
-            Some(Ok(v)) => f.verified.push(v),
-            Some(Err(e)) => f.rejected.push(format!("{}: {e}", a.source.reference())),
-            None => {}
-        }
-    }
-    Ok(f)
-}
-
-/// The outcome for one image argument.
-struct ImageOutcome {
-    image: String,
-    digest: Option<String>,
-    /// Per manifest (the image, then its platforms with --recursive).
-    manifests: Vec<(Target, Findings)>,
-    error: Option<(u8, String)>,
-}
-
-struct VerifyJob<'a> {
-    registry: &'a Registry,
-    key: &'a PublicKey,
-    recursive: bool,
-    allowed: &'a [String],
-    annotations: &'a BTreeMap<String, String>,
-    /// `None` for signatures; the predicate type for attestations.
-    predicate_type: Option<&'a str>,
-    /// The logs every signature must be recorded in, when required.
-    tlog: Option<Logs<'a>>,
-}
-
-fn verify_image(job: &VerifyJob<'_>, arg: &str) -> ImageOutcome {
-    let mut out = ImageOutcome {
-        image: arg.to_owned(),
-        digest: None,
-        manifests: Vec::new(),
-        error: None,
-    };
-    let run = |out: &mut ImageOutcome| -> Result<()> {
-        let image = ImageRef::parse(arg)?;
-        let targets: Vec<Target> = match (image.digest(), job.recursive) {
-            // A digest reference needs no round trip unless its platforms are wanted.
-            (Some(d), false) => vec![Target {
-                digest: d.to_owned(),
-                media_type: String::new(),
-                size: 0,
-                platform: None,
-            }],
-            _ => targets(job.registry, &image, job.recursive)?,
-        };
-        out.digest = Some(targets[0].digest.clone());
-        for t in targets {
-            let claims = ImageClaims {
-                digest: t.digest.clone(),
-                repository: image.repository_name(),
-                allowed_references: job.allowed.to_vec(),
-                annotations: job.annotations.clone(),
-            };
-            let f = match job.predicate_type {
-                None => find_signatures(job.registry, &image, job.key, &claims, job.tlog)?,
-                Some(p) => find_attestations(job.registry, &image, job.key, p, &claims, job.tlog)?,
-            };
-            out.manifests.push((t, f));
-        }
-        Ok(())
-    };
-    if let Err(e) = run(&mut out) {
-        let code = crate::oci_cmd::exit_code(&e).unwrap_or(crate::support::EXIT_ERROR);
-        out.error = Some((code, format!("{e:#}")));
-        return out;
-    }
-    let what = if job.predicate_type.is_some() {
-        "attestations"
-    } else {
-        "signatures"
-    };
-    for (t, f) in &out.manifests {
-        let name = match &t.platform {
-            Some(p) => format!("{} ({p})", t.digest),
-            None => t.digest.clone(),
-        };
-        if f.seen() == 0 {
-            let message = match job.predicate_type {
-                None => format!("no {what} found for {name}"),
-                Some(t) if f.other_types.is_empty() => {
-                    format!("no attestations of type {t} found for {name} (none of any type)")
-                }
-                Some(t) => format!(
-                    "no attestations of type {t} found for {name}; it has attestations of type {} (pass --type)",
-                    f.other_types.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            };
-            out.error = Some((EXIT_NO_SIGNATURES, message));
-            break;
-        }
-        if f.verified.is_empty() {
-            out.error = Some((
-                EXIT_NO_MATCHING,
-                format!("no matching {what} for {name}: {}", f.rejected.join("; ")),
-            ));
-            break;
-        }
-    }
-    out
-}
-
-/// Verifies every image on `workers` threads sharing one registry client (one connection pool,
-/// one token per repository).
-fn verify_all(job: &VerifyJob<'_>, images: &[String], workers: usize) -> Vec<ImageOutcome> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<ImageOutcome>>> =
-        images.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, images.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(arg) = images.get(i) else { break };
-                    let o = verify_image(job, arg);
-                    *slots[i]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(o);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .filter_map(|m| {
-            m.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
-        .collect()
+    s
 }
 
 fn report_outcomes(
-    outcomes: &[ImageOutcome],
+    outcomes: &[ImageVerdict],
     output: OutputFormat,
     registry: &Registry,
     attestations: bool,
@@ -676,9 +187,11 @@ fn report_outcomes(
                     json!({
                         "image": o.image,
                         "digest": o.digest,
-                        "verified": o.error.is_none(),
-                        "exitCode": o.error.as_ref().map_or(0, |e| e.0),
-                        "error": o.error.as_ref().map(|e| &e.1),
+                        "verified": o.failure.is_none(),
+                        "exitCode": o.failure.as_ref().map_or(0, failure_code),
+                        "error": o.failure.as_ref().map(failure_message),
+                        "rejections": o.manifests.iter().flat_map(|(_, f)| &f.rejected).collect::<Vec<_>>(),
+                        "registryRequests": o.requests,
                         "manifests": o.manifests.iter().map(|(t, f)| json!({
                             "digest": t.digest,
                             "platform": t.platform,
@@ -687,7 +200,7 @@ fn report_outcomes(
                                 "location": v.source.reference(),
                                 "payload": v.payload,
                             })).collect::<Vec<_>>(),
-                            "rejected": f.rejected,
+                            "rejected": f.rejected.iter().map(ToString::to_string).collect::<Vec<_>>(),
                         })).collect::<Vec<_>>(),
                     })
                 })
@@ -696,11 +209,11 @@ fn report_outcomes(
         }
         OutputFormat::Text => {
             for o in outcomes {
-                if let Some((_, e)) = &o.error {
+                if let Some(f) = &o.failure {
                     // One image's failure is printed once, by the caller; with several, each
                     // is printed here and the caller prints a summary.
                     if outcomes.len() > 1 {
-                        errln!("Error: {}", with_image(&o.image, e));
+                        errln!("Error: {}", with_image(&o.image, &failure_message(f)));
                     }
                     continue;
                 }
@@ -737,9 +250,12 @@ fn report_outcomes(
             }
         }
     }
-    if let Some(o) = outcomes.iter().find(|o| o.error.is_some()) {
-        let (code, msg) = o.error.clone().unwrap_or_default();
-        let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    if let Some((o, f)) = outcomes
+        .iter()
+        .find_map(|o| o.failure.as_ref().map(|f| (o, f)))
+    {
+        let (code, msg) = (failure_code(f), failure_message(f));
+        let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
         let message = if outcomes.len() > 1 && output == OutputFormat::Text {
             format!(
                 "{failed} of {} images did not verify (the exit code is {}'s)",
@@ -763,71 +279,62 @@ fn with_image(image: &str, msg: &str) -> String {
     }
 }
 
-/// The trust root whose logs signatures must be recorded in (`--trusted-root`, else the
-/// embedded public-good root); `None` when the verifier waived the log.
+/// The logs signatures must be recorded in (`--trusted-root`, else the embedded public-good
+/// root, and `--rekor-url` for entries signatures do not carry); `None` when the verifier
+/// waived the log.
 fn required_logs(
     root: &Option<std::path::PathBuf>,
     tlog: &crate::cli::TlogArgs,
-) -> Result<Option<TrustMaterial>> {
+) -> Result<Option<Logs>> {
     if !tlog.required() {
         return Ok(None);
     }
-    let Some(path) = root else {
-        return Ok(Some(trust().clone()));
+    let trust = match root {
+        None => TrustMaterial::public_good(),
+        Some(path) => {
+            let bytes = read_limited(
+                path,
+                sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+                "trusted root",
+            )?;
+            let root = sigil_formats::trust_root::TrustedRoot::parse(&bytes)
+                .with_context(|| format!("trusted root {}", path.display()))?;
+            TrustMaterial::new(root)
+        }
     };
-    let bytes = read_limited(
-        path,
-        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
-        "trusted root",
-    )?;
-    let root = sigil_formats::trust_root::TrustedRoot::parse(&bytes)
-        .with_context(|| format!("trusted root {}", path.display()))?;
-    Ok(Some(TrustMaterial::new(root)))
+    Ok(Some(Logs {
+        trust,
+        rekor_url: tlog.rekor_url.clone(),
+    }))
 }
 
 pub fn verify(args: VerifyImage) -> Result<()> {
     let registry = registry(&args.registry)?;
-    let key = load_public_key(&args.key)?;
-    let trust = required_logs(&args.trusted_root, &args.tlog)?;
-    let tlog = trust.as_ref().map(|trust| Logs {
-        trust,
-        rekor_url: &args.tlog.rekor_url,
-    });
-    let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
-    let job = VerifyJob {
-        tlog,
-        registry: &registry,
-        key: &key,
+    let policy = Policy {
+        key: load_public_key(&args.key)?,
+        wanted: Wanted::Signatures,
         recursive: args.recursive,
-        allowed: &args.allow_reference,
-        annotations: &annotations,
-        predicate_type: None,
+        allowed_references: args.allow_reference.clone(),
+        annotations: args.annotations.iter().cloned().collect(),
+        logs: required_logs(&args.trusted_root, &args.tlog)?,
     };
-    let outcomes = verify_all(&job, &args.images, args.max_workers);
-    report_outcomes(&outcomes, args.output, &registry, false)
+    let verdicts = sigil_image::verify_images(&registry, &policy, &args.images, args.max_workers);
+    report_outcomes(&verdicts, args.output, &registry, false)
 }
 
 pub fn verify_attestation(args: VerifyAttestation) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let registry = registry(&args.registry)?;
-    let key = load_public_key(&args.key)?;
-    let trust = required_logs(&args.trusted_root, &args.tlog)?;
-    let tlog = trust.as_ref().map(|trust| Logs {
-        trust,
-        rekor_url: &args.tlog.rekor_url,
-    });
-    let annotations = BTreeMap::new();
-    let job = VerifyJob {
-        tlog,
-        registry: &registry,
-        key: &key,
+    let policy = Policy {
+        key: load_public_key(&args.key)?,
+        wanted: Wanted::Attestations(predicate_type),
         recursive: args.recursive,
-        allowed: &args.allow_reference,
-        annotations: &annotations,
-        predicate_type: Some(&predicate_type),
+        allowed_references: args.allow_reference.clone(),
+        annotations: BTreeMap::new(),
+        logs: required_logs(&args.trusted_root, &args.tlog)?,
     };
-    let outcomes = verify_all(&job, &args.images, args.max_workers);
-    report_outcomes(&outcomes, args.output, &registry, true)
+    let verdicts = sigil_image::verify_images(&registry, &policy, &args.images, args.max_workers);
+    report_outcomes(&verdicts, args.output, &registry, true)
 }
 
 // ----------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use sigil_crypto::{KeyAlgorithm, PublicKey};
-use sigil_formats::bundle::TransparencyLogEntry;
 use sigil_rekor::Client;
 
 use crate::cli::TrustedRootCreate;
@@ -48,20 +47,6 @@ pub fn upload_log(rekor_url: &str) -> Result<sigil_sign::Log> {
 /// [`upload_log`] when `--tlog-upload` is given.
 pub fn upload_log_if(upload: bool, rekor_url: &str) -> Result<Option<sigil_sign::Log>> {
     upload.then(|| upload_log(rekor_url)).transpose()
-}
-
-/// The entries of the log at `rekor_url` that may record a signature by `key` over an artefact
-/// with `digest` ([`Client::find_entries`]), as bundle entries: evidence, not trusted.
-pub fn find_entries(
-    rekor_url: &str,
-    digest: &sigil_crypto::Digest,
-    key: &PublicKey,
-) -> Result<Vec<TransparencyLogEntry>> {
-    Ok(Client::new(rekor_url)?
-        .find_entries(digest, key)?
-        .iter()
-        .map(|e| e.to_bundle_entry())
-        .collect())
 }
 
 pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {

@@ -35,6 +35,7 @@
 
 pub mod client;
 pub mod entry;
+pub mod lookup;
 pub mod verify;
 
 pub use client::{Client, RekorError};

@@ -1,0 +1,598 @@
+//! Image verification as a library, for `sigil verify`, `sigil verify-attestation`, the
+//! admission webhook and every service that decides on images: resolve the image (and with
+//! `recursive` its index's manifests), discover its signatures or attestations (cosign's tag
+//! scheme first, then OCI 1.1 referrers), verify each through `sigil-verify` (the log entry
+//! from cosign's annotation, or looked up in the log when the verifier requires one), and
+//! return a typed [`ImageVerdict`] per image: what was found, what verified, why each that did
+//! not verify failed ([`Reason`]), and which registry requests it cost.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use sigil_image::{Policy, Wanted, verify_image};
+//! use sigil_oci::{Registry, RegistryOptions};
+//!
+//! let registry = Registry::new(&RegistryOptions::default())?;
+//! let key = sigil_crypto::PublicKey::from_pem(&std::fs::read("cosign.pub")?)?;
+//! let policy = Policy::new(key, Wanted::Signatures);
+//! let verdict = verify_image(&registry, &policy, "registry.example/app:v1");
+//! match &verdict.failure {
+//!     None => println!("verified {}", verdict.digest.unwrap_or_default()),
+//!     Some(why) => println!("refused: {why}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod verdict;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use sigil_crypto::{Digest, HashAlgorithm, PublicKey};
+use sigil_formats::bundle::{self, Bundle, Envelope};
+use sigil_formats::dsse::{COSIGN_SIGN_PREDICATE, Statement};
+use sigil_oci::attach::{self, Attached, Source, Target};
+use sigil_oci::manifest::{self as mf, Descriptor};
+use sigil_oci::{Attachment, ImageRef, Registry, RegistryError};
+use sigil_verify::image::{ImageClaims, check_simple_signing, check_statement};
+use sigil_verify::{Artifact, CheckName, Options, Report, Requirement, TrustMaterial};
+
+pub use verdict::{Failure, Findings, ImageVerdict, Reason, Rejected, Verified};
+
+/// What to look for on an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Signatures (simple signing, or cosign v3's bundle-form signature statements).
+    Signatures,
+    /// Attestations with this predicate type.
+    Attestations(String),
+}
+
+/// The logs every signature must be recorded in: the trust root's, and the log where an entry
+/// a signature does not carry is looked up.
+#[derive(Debug, Clone)]
+pub struct Logs {
+    /// The trust root whose logs count.
+    pub trust: TrustMaterial,
+    /// The log (Rekor v1 API) that is searched for entries signatures do not carry.
+    pub rekor_url: String,
+}
+
+/// What a signature must satisfy to count.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The key that must have signed.
+    pub key: PublicKey,
+    /// Signatures or attestations of one type.
+    pub wanted: Wanted,
+    /// Verify every manifest an index lists too.
+    pub recursive: bool,
+    /// Other repositories a signature may name as its `docker-reference` (`*` for any).
+    pub allowed_references: Vec<String>,
+    /// Annotations every signature must carry.
+    pub annotations: BTreeMap<String, String>,
+    /// The logs signatures must be recorded in; `None` when the verifier waived the log
+    /// (`--insecure-ignore-tlog`, `--private-infrastructure`).
+    pub logs: Option<Logs>,
+}
+
+impl Policy {
+    /// A policy requiring `key`'s signatures, nothing else (no log: add [`Policy::logs`]).
+    pub fn new(key: PublicKey, wanted: Wanted) -> Self {
+        Self {
+            key,
+            wanted,
+            recursive: false,
+            allowed_references: Vec::new(),
+            annotations: BTreeMap::new(),
+            logs: None,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self.wanted {
+            Wanted::Signatures => "signatures",
+            Wanted::Attestations(_) => "attestations",
+        }
+    }
+}
+
+/// Verifies one image argument (a reference by tag or digest) against `policy`.
+pub fn verify_image(registry: &Registry, policy: &Policy, arg: &str) -> ImageVerdict {
+    let before = sigil_oci::client::thread_stats();
+    let mut out = ImageVerdict {
+        image: arg.to_owned(),
+        digest: None,
+        manifests: Vec::new(),
+        failure: None,
+        requests: Default::default(),
+    };
+    let run = |out: &mut ImageVerdict| -> Result<(), RegistryError> {
+        let image = ImageRef::parse(arg)?;
+        let targets: Vec<Target> = match (image.digest(), policy.recursive) {
+            // A digest reference needs no round trip unless its platforms are wanted.
+            (Some(d), false) => vec![Target {
+                digest: d.to_owned(),
+                media_type: String::new(),
+                size: 0,
+                platform: None,
+            }],
+            _ => attach::targets(registry, &image, policy.recursive)?,
+        };
+        out.digest = targets.first().map(|t| t.digest.clone());
+        for t in targets {
+            let claims = ImageClaims {
+                digest: t.digest.clone(),
+                repository: image.repository_name(),
+                allowed_references: policy.allowed_references.clone(),
+                annotations: policy.annotations.clone(),
+            };
+            let f = match &policy.wanted {
+                Wanted::Signatures => find_signatures(registry, &image, policy, &claims)?,
+                Wanted::Attestations(p) => find_attestations(registry, &image, policy, p, &claims)?,
+            };
+            out.manifests.push((t, f));
+        }
+        Ok(())
+    };
+    if let Err(e) = run(&mut out) {
+        out.failure = Some(Failure::Registry(e));
+    } else {
+        for (t, f) in &out.manifests {
+            if f.seen() == 0 {
+                out.failure = Some(Failure::NoSignatures {
+                    what: policy.what(),
+                    manifest: t.name(),
+                    predicate_type: match &policy.wanted {
+                        Wanted::Signatures => None,
+                        Wanted::Attestations(p) => Some(p.clone()),
+                    },
+                    other_types: f.other_types.clone(),
+                });
+                break;
+            }
+            if f.verified.is_empty() {
+                out.failure = Some(Failure::NoMatching {
+                    what: policy.what(),
+                    manifest: t.name(),
+                    rejected: f.rejected.clone(),
+                });
+                break;
+            }
+        }
+    }
+    out.requests = sigil_oci::client::thread_stats().since(&before);
+    out
+}
+
+/// Verifies every image on `workers` threads sharing one registry client (one connection pool,
+/// one token per repository); the verdicts in the order of `images`.
+pub fn verify_images(
+    registry: &Registry,
+    policy: &Policy,
+    images: &[String],
+    workers: usize,
+) -> Vec<ImageVerdict> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<ImageVerdict>>> =
+        images.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, images.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(arg) = images.get(i) else { break };
+                    let v = verify_image(registry, policy, arg);
+                    *slots[i]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(v);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+        .collect()
+}
+
+fn public_good() -> &'static TrustMaterial {
+    static T: std::sync::OnceLock<TrustMaterial> = std::sync::OnceLock::new();
+    T.get_or_init(TrustMaterial::public_good)
+}
+
+fn digest_of(d: &str) -> Result<Digest, Reason> {
+    let bad = || Reason::Claim {
+        detail: format!("{d} is not a sha256 digest"),
+    };
+    let hex = d.strip_prefix("sha256:").ok_or_else(bad)?;
+    sigil_crypto::hash::hex_decode(hex)
+        .and_then(|b| Digest::from_bytes(HashAlgorithm::Sha256, &b))
+        .ok_or_else(bad)
+}
+
+/// The engine's first failure as a reason (naming the waiver flags for a missing entry).
+fn explain(report: &Report) -> Result<(), Reason> {
+    let Some((check, why)) = report.first_failure() else {
+        return Ok(());
+    };
+    let detail = if check == CheckName::TlogEntry && why.starts_with(sigil_verify::NO_TLOG_ENTRY) {
+        format!("{why} ({})", sigil_rekor::lookup::WAIVER_HINT)
+    } else {
+        why.to_owned()
+    };
+    Err(Reason::Check { check, detail })
+}
+
+/// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a
+/// bundle log entry (its SET stands in for an inclusion proof, as in cosign); `None` when the
+/// layer has no such annotation.
+fn layer_tlog_entry(
+    layer: &Descriptor,
+) -> Result<Option<sigil_formats::bundle::TransparencyLogEntry>, Reason> {
+    let Some(ann) = layer.annotation(mf::ANNOTATION_BUNDLE) else {
+        return Ok(None);
+    };
+    let bad = |detail: String| Reason::BundleAnnotation { detail };
+    let rekor: Value = serde_json::from_str(ann)
+        .map_err(|e| bad(format!("the bundle annotation is not JSON: {e}")))?;
+    let old = json!({"base64Signature": "", "rekorBundle": rekor}).to_string();
+    match bundle::parse_any(old.as_bytes()).map_err(|e| bad(e.to_string()))? {
+        bundle::AnyBundle::Cosign(c) => c
+            .to_sigstore()
+            .map_err(|e| bad(e.to_string()))?
+            .verification_material
+            .tlog_entries
+            .into_iter()
+            .next()
+            .map(Some)
+            .ok_or_else(|| bad("the bundle annotation holds no log entry".to_owned())),
+        bundle::AnyBundle::Sigstore(_) => Err(bad("the bundle annotation is not cosign's".into())),
+    }
+}
+
+/// Verifies `evidence` with the layer's own log entry, or (when it carries none) with the
+/// entry found in the log for `search` and the key.
+fn check_with_entry(
+    layer: &Descriptor,
+    key: &PublicKey,
+    logs: &Logs,
+    search: &Digest,
+    evidence: &Bundle,
+    verify: impl Fn(&Bundle) -> Report,
+) -> Result<(), Reason> {
+    // cosign's annotation carries a SET, no inclusion proof: a v0.1 bundle's evidence.
+    let report = match layer_tlog_entry(layer)? {
+        Some(entry) => verify(&sigil_rekor::lookup::with_entry(evidence, entry)),
+        None => {
+            sigil_rekor::lookup::verify_unlogged(&logs.rekor_url, search, key, evidence, &verify)
+                .map_err(|e| match e {
+                    e @ sigil_rekor::lookup::LookupError::NoEntry { .. } => {
+                        Reason::LogEntryMissing {
+                            detail: e.to_string(),
+                        }
+                    }
+                    e => Reason::LogUnavailable {
+                        detail: e.to_string(),
+                    },
+                })?
+        }
+    };
+    explain(&report)
+}
+
+fn verify_logged(
+    key: &PublicKey,
+    b: &Bundle,
+    artifact: &Artifact,
+    trust: &TrustMaterial,
+    predicate_type: Option<&str>,
+) -> Report {
+    sigil_verify::verify_bundle(
+        b,
+        artifact,
+        trust,
+        &Requirement::Key(key.clone()),
+        &Options {
+            require_tlog: true,
+            predicate_type: predicate_type.map(str::to_owned),
+        },
+    )
+}
+
+/// A simple-signing signature layer: signature by the key, then the claims, then (when logs
+/// are required) its log entry.
+fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<Value, Reason> {
+    let key = &policy.key;
+    let sig = a
+        .layer
+        .annotation(mf::ANNOTATION_SIGNATURE)
+        .ok_or(Reason::NoSignatureAnnotation)?;
+    let sig = B64
+        .decode(sig.trim())
+        .map_err(|e| Reason::SignatureNotBase64 {
+            detail: e.to_string(),
+        })?;
+    key.verify(&a.data, &sig)
+        .map_err(|e| Reason::SignatureInvalid {
+            detail: e.to_string(),
+        })?;
+    check_simple_signing(&a.data, claims).map_err(|e| Reason::Claim {
+        detail: e.to_string(),
+    })?;
+    if let Some(logs) = &policy.logs {
+        let alg = key.algorithm().signing_hash();
+        let digest = Digest::of(alg, &a.data);
+        let b = Bundle::message_signature_with_key(
+            key.hint(),
+            alg.sigstore_name(),
+            digest.as_bytes().to_vec(),
+            sig,
+        );
+        let digests = [
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        ]
+        .into_iter()
+        .map(|h| Digest::of(h, &a.data))
+        .collect();
+        let artifact = Artifact::from_digests(digests);
+        check_with_entry(&a.layer, key, logs, &digest, &b, |b| {
+            verify_logged(key, b, &artifact, &logs.trust, None)
+        })?;
+    }
+    serde_json::from_slice(&a.data).map_err(|e| Reason::Payload {
+        detail: e.to_string(),
+    })
+}
+
+/// The engine's verdict on a DSSE bundle about the image: signature, predicate type, subject
+/// digest, and (when logs are required) its log entry against those logs.
+fn dsse_report(
+    policy: &Policy,
+    bundle: &Bundle,
+    predicate_type: &str,
+    subject: &Digest,
+    logs: Option<&Logs>,
+) -> Report {
+    let artifact = Artifact::from_digests(vec![subject.clone()]);
+    let options = Options {
+        require_tlog: logs.is_some(),
+        predicate_type: Some(predicate_type.to_owned()),
+    };
+    sigil_verify::verify_bundle(
+        bundle,
+        &artifact,
+        match logs {
+            Some(l) => &l.trust,
+            None => public_good(),
+        },
+        &Requirement::Key(policy.key.clone()),
+        &options,
+    )
+}
+
+/// The statement's claims about the image, once the engine verified the envelope; the payload
+/// and the envelope as reported.
+fn dsse_claims(bundle: &Bundle, claims: &ImageClaims) -> Result<(Value, Value), Reason> {
+    let malformed = |detail: String| Reason::Malformed { detail };
+    let envelope = bundle.dsse_envelope.as_ref().ok_or_else(|| {
+        malformed("the bundle holds a message signature, not a DSSE envelope".into())
+    })?;
+    let statement = Statement::parse(&envelope.payload.0).map_err(|e| malformed(e.to_string()))?;
+    check_statement(&statement, claims).map_err(|e| Reason::Claim {
+        detail: e.to_string(),
+    })?;
+    let payload =
+        serde_json::from_slice(&envelope.payload.0).map_err(|e| malformed(e.to_string()))?;
+    Ok((
+        payload,
+        serde_json::to_value(envelope).map_err(|e| malformed(e.to_string()))?,
+    ))
+}
+
+/// A DSSE envelope (from `.att` or a bundle referrer) whose bundle carries its own entry (or
+/// none is required): signature, predicate type and subject digest by the engine, then the
+/// statement's claims.
+fn check_dsse(
+    policy: &Policy,
+    bundle: &Bundle,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Result<(Value, Value), Reason> {
+    let subject = digest_of(&claims.digest)?;
+    explain(&dsse_report(
+        policy,
+        bundle,
+        predicate_type,
+        &subject,
+        policy.logs.as_ref(),
+    ))?;
+    dsse_claims(bundle, claims)
+}
+
+fn check_referrer_bundle(
+    policy: &Policy,
+    a: &Attached,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Option<Result<Verified, Reason>> {
+    if let Source::Referrer { annotations, .. } = &a.source
+        && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
+        && t != predicate_type
+    {
+        return None;
+    }
+    let bundle = match bundle::parse_any(&a.data) {
+        Ok(bundle::AnyBundle::Sigstore(b)) => b,
+        Ok(_) => {
+            return Some(Err(Reason::Malformed {
+                detail: "not a Sigstore bundle".into(),
+            }));
+        }
+        Err(e) => {
+            return Some(Err(Reason::Malformed {
+                detail: e.to_string(),
+            }));
+        }
+    };
+    Some(
+        check_dsse(policy, &bundle, predicate_type, claims).map(|(payload, envelope)| Verified {
+            source: a.source.clone(),
+            payload,
+            envelope: Some(envelope),
+        }),
+    )
+}
+
+fn rejected(a: &Attached, reason: Reason) -> Rejected {
+    Rejected {
+        location: a.source.reference().to_owned(),
+        reason,
+    }
+}
+
+fn find_signatures(
+    registry: &Registry,
+    image: &ImageRef,
+    policy: &Policy,
+    claims: &ImageClaims,
+) -> Result<Findings, RegistryError> {
+    let mut f = Findings::default();
+    let legacy = attach::read_tag(
+        registry,
+        image,
+        &claims.digest,
+        Attachment::Signature,
+        |l| l.media_type == mf::SIMPLE_SIGNING,
+    )?;
+    for a in legacy {
+        match check_legacy(policy, &a, claims) {
+            Ok(payload) => f.verified.push(Verified {
+                source: a.source,
+                payload,
+                envelope: None,
+            }),
+            Err(e) => f.rejected.push(rejected(&a, e)),
+        }
+    }
+    // The tag scheme is where Sigil and cosign v2 write; referrers are read when it holds no
+    // signature that verifies.
+    if !f.verified.is_empty() {
+        return Ok(f);
+    }
+    let referrers = attach::read_referrers(
+        registry,
+        image,
+        &claims.digest,
+        &[mf::SIGSTORE_BUNDLE_V03, mf::COSIGN_SIG_ARTIFACT],
+    )?;
+    for a in referrers {
+        let outcome = match &a.source {
+            Source::Referrer { artifact_type, .. } if artifact_type == mf::COSIGN_SIG_ARTIFACT => {
+                if a.layer.media_type != mf::SIMPLE_SIGNING {
+                    continue;
+                }
+                check_legacy(policy, &a, claims).map(|payload| Verified {
+                    source: a.source.clone(),
+                    payload,
+                    envelope: None,
+                })
+            }
+            _ => match check_referrer_bundle(policy, &a, COSIGN_SIGN_PREDICATE, claims) {
+                Some(r) => r,
+                None => continue,
+            },
+        };
+        match outcome {
+            Ok(v) => f.verified.push(v),
+            Err(e) => f.rejected.push(rejected(&a, e)),
+        }
+    }
+    Ok(f)
+}
+
+fn find_attestations(
+    registry: &Registry,
+    image: &ImageRef,
+    policy: &Policy,
+    predicate_type: &str,
+    claims: &ImageClaims,
+) -> Result<Findings, RegistryError> {
+    let mut f = Findings::default();
+    let others = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let legacy = attach::read_tag(
+        registry,
+        image,
+        &claims.digest,
+        Attachment::Attestation,
+        |l| {
+            if l.media_type != mf::DSSE_ENVELOPE {
+                return false;
+            }
+            match l.annotation(mf::ANNOTATION_PREDICATE_TYPE) {
+                Some(t) if t != predicate_type => {
+                    others.borrow_mut().insert(t.to_owned());
+                    false
+                }
+                _ => true,
+            }
+        },
+    )?;
+    f.other_types = others.into_inner();
+    for a in legacy {
+        let outcome = serde_json::from_slice::<Envelope>(&a.data)
+            .map_err(|e| Reason::Malformed {
+                detail: format!("not a DSSE envelope: {e}"),
+            })
+            .and_then(|env| {
+                let b = Bundle::dsse_with_key(String::new(), env);
+                let Some(logs) = &policy.logs else {
+                    return check_dsse(policy, &b, predicate_type, claims);
+                };
+                // The entry: the layer's annotation, else the log's, found by the image's
+                // digest (a dsse entry is indexed under its subjects) and the key; the engine
+                // runs once, with it.
+                let subject = digest_of(&claims.digest)?;
+                check_with_entry(&a.layer, &policy.key, logs, &subject, &b, |c| {
+                    dsse_report(policy, c, predicate_type, &subject, Some(logs))
+                })?;
+                dsse_claims(&b, claims)
+            });
+        match outcome {
+            Ok((payload, envelope)) => f.verified.push(Verified {
+                source: a.source,
+                payload,
+                envelope: Some(envelope),
+            }),
+            Err(e) => f.rejected.push(rejected(&a, e)),
+        }
+    }
+    if !f.verified.is_empty() {
+        return Ok(f);
+    }
+    for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
+        if let Source::Referrer { annotations, .. } = &a.source
+            && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
+            && t != predicate_type
+            && t != COSIGN_SIGN_PREDICATE
+        {
+            f.other_types.insert(t.clone());
+        }
+        match check_referrer_bundle(policy, &a, predicate_type, claims) {
+            Some(Ok(v)) => f.verified.push(v),
+            Some(Err(e)) => f.rejected.push(rejected(&a, e)),
+            None => {}
+        }
+    }
+    Ok(f)
+}
