@@ -177,19 +177,20 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
                 .digest(alg)
                 .cloned()
                 .ok_or_else(|| anyhow!("the artefact's {alg} digest is unknown"))?;
-            let evidence = Bundle::message_signature_with_key(
-                key.hint(),
-                alg.sigstore_name(),
-                digest.as_bytes().to_vec(),
-                signature,
-            );
-            let report = crate::logreq::verify_unlogged(
-                &args.signer.tlog.rekor_url,
-                &digest,
+            let report = match sigil_blob::signature::verify_detached_logged(
                 key,
-                &evidence,
-                |b| sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options),
-            )?;
+                &signature,
+                &digest,
+                &artifact,
+                &trust,
+                &args.signer.tlog.rekor_url,
+            ) {
+                Ok(r) => r,
+                Err(e @ sigil_rekor::lookup::LookupError::NoEntry { .. }) => {
+                    return Err(crate::support::VerificationFailed(e.to_string()).into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             return crate::bundle_cmd::finish(&report, args.output, &file);
         }
         Route::KeyOnly(evidence) => evidence,
@@ -214,38 +215,13 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
     let trust = crate::bundle_cmd::trust_material(&args.signer)?;
-    let report = verify_key_only(&key, &evidence, digests, &trust, &options);
+    let report = sigil_blob::signature::verify_key_signature(
+        &key,
+        &evidence.signature,
+        evidence.claimed.as_ref(),
+        digests,
+        &trust,
+        &options,
+    );
     crate::bundle_cmd::finish(&report, args.output, &file)
-}
-
-/// A key signature whose log requirement was waived, through the same engine as bundles: the
-/// bundle's claimed digest when it has one, else each digest the key's algorithm accepts.
-fn verify_key_only(
-    key: &sigil_crypto::PublicKey,
-    ev: &Evidence,
-    digests: Vec<Digest>,
-    trust: &sigil_verify::TrustMaterial,
-    options: &sigil_verify::Options,
-) -> sigil_verify::Report {
-    let req = sigil_verify::Requirement::Key(key.clone());
-    let attempts: Vec<Digest> = match &ev.claimed {
-        Some(c) => vec![c.clone()],
-        None => digests.clone(),
-    };
-    let artifact = sigil_verify::Artifact::from_digests(digests);
-    let mut first = None;
-    for d in attempts {
-        let b = Bundle::message_signature_with_key(
-            key.hint(),
-            d.algorithm().sigstore_name(),
-            d.as_bytes().to_vec(),
-            ev.signature.clone(),
-        );
-        let report = sigil_verify::verify_bundle(&b, &artifact, trust, &req, options);
-        if report.verified() {
-            return report;
-        }
-        first.get_or_insert(report);
-    }
-    first.unwrap_or_default()
 }

@@ -1,16 +1,12 @@
 //! `checksums sign` and `checksums verify`: signed GNU coreutils checksum files.
 
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
-use indicatif::ProgressBar;
 use serde_json::json;
+use sigil_blob::checksums::{check_files, hash_files};
+use sigil_crypto::HashAlgorithm;
 use sigil_crypto::fs::{AbsoluteLinks, Root, RootError};
-use sigil_crypto::hash::hash_reader;
-use sigil_crypto::{Digest, HashAlgorithm};
 use sigil_formats::checksums::{self, MAX_CHECKSUM_FILE_LEN, check_relative_path, format_line};
 use sigil_formats::signature::encode_signature;
 
@@ -19,45 +15,6 @@ use crate::support::{
     AtomicOutputs, VerificationFailed, jobs, load_public_key, load_signing_key, print_json,
     progress, read_limited,
 };
-
-/// Hashes `files` on `threads` threads; results come back in input order.
-/// Each is opened beneath `root` (never by its full name), so a component swapped for a
-/// symbolic link after the listing was checked cannot lead outside.
-fn hash_files(
-    root: &Root,
-    files: &[(String, HashAlgorithm)],
-    threads: usize,
-    pb: &ProgressBar,
-) -> Vec<io::Result<Digest>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<io::Result<Digest>>>> =
-        Mutex::new((0..files.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, files.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((path, alg)) = files.get(i) else {
-                        break;
-                    };
-                    let r = root
-                        .open_file(path)
-                        .map_err(|e| io::Error::other(e.to_string()))
-                        .and_then(|(f, _)| hash_reader(*alg, f, |n| pb.inc(n)));
-                    if let Ok(mut all) = results.lock() {
-                        all[i] = Some(r);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not hashed"))))
-        .collect()
-}
 
 pub fn sign(args: ChecksumsSign) -> Result<()> {
     let algorithm: HashAlgorithm = args.algorithm.parse()?;
@@ -103,7 +60,7 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
     let key = load_signing_key(&args.key)?;
     let pb = progress(Some(total), "hashing");
     let work: Vec<(String, HashAlgorithm)> = names.iter().map(|n| (n.clone(), algorithm)).collect();
-    let digests = hash_files(&root, &work, jobs(args.jobs), &pb);
+    let digests = hash_files(&root, &work, jobs(args.jobs), &|n| pb.inc(n));
     pb.finish_and_clear();
 
     let mut text = String::new();
@@ -135,48 +92,6 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Status {
-    Ok,
-    Failed(String),
-    Missing,
-    Refused(String),
-}
-
-impl Status {
-    fn word(&self) -> &'static str {
-        match self {
-            Self::Ok => "OK",
-            Self::Failed(_) => "FAILED",
-            Self::Missing => "MISSING",
-            Self::Refused(_) => "REFUSED",
-        }
-    }
-
-    fn reason(&self) -> Option<&str> {
-        match self {
-            Self::Failed(r) | Self::Refused(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
-/// Checks a listed path inside `root` (opened beneath it, never by its full name) and its
-/// length; `Err` is the status to report instead of hashing.
-fn resolve(root: &Root, listed: &str) -> Result<u64, Status> {
-    check_relative_path(listed).map_err(|e| Status::Refused(e.to_string()))?;
-    match root.open_file(listed) {
-        Ok((_, len)) => Ok(len),
-        // A dangling symlink is missing; nothing is read either way.
-        Err(RootError::NotFound) => Err(Status::Missing),
-        Err(e @ (RootError::Escapes | RootError::NotRegular)) => {
-            Err(Status::Refused(e.to_string()))
-        }
-        Err(e @ RootError::Directory) => Err(Status::Failed(e.to_string())),
-        Err(e) => Err(Status::Failed(format!("cannot open: {e}"))),
-    }
-}
-
 /// The checksum file's detached signature, verified with the log entry found in the log at
 /// `--rekor-url` (by the file's digest and the key) against the trust root's logs.
 fn signature_logged(
@@ -189,21 +104,20 @@ fn signature_logged(
         trusted_root: args.trusted_root.clone(),
         ..Default::default()
     })?;
-    let alg = key.algorithm().signing_hash();
-    let digest = sigil_crypto::Digest::of(alg, sums);
+    let digest = sigil_crypto::Digest::of(key.algorithm().signing_hash(), sums);
     let artifact = sigil_verify::Artifact::from_digests(vec![digest.clone()]);
-    let req = sigil_verify::Requirement::Key(key.clone());
-    let options = sigil_verify::Options::default();
-    let evidence = sigil_formats::bundle::Bundle::message_signature_with_key(
-        key.hint(),
-        alg.sigstore_name(),
-        digest.as_bytes().to_vec(),
-        signature.to_vec(),
-    );
-    let report =
-        crate::logreq::verify_unlogged(&args.tlog.rekor_url, &digest, key, &evidence, |b| {
-            sigil_verify::verify_bundle(b, &artifact, &trust, &req, &options)
-        })?;
+    let report = match sigil_blob::signature::verify_detached_logged(
+        key,
+        signature,
+        &digest,
+        &artifact,
+        &trust,
+        &args.tlog.rekor_url,
+    ) {
+        Ok(r) => r,
+        Err(e @ sigil_rekor::lookup::LookupError::NoEntry { .. }) => return Ok(Err(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
     Ok(match crate::logreq::explain(&report) {
         Some(why) => Err(why),
         None => Ok(()),
@@ -249,42 +163,12 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             _ => PathBuf::from("."),
         },
     };
-    let root = Root::open(&dir, AbsoluteLinks::Host)
-        .with_context(|| format!("cannot open directory {}", dir.display()))?;
-    let mut statuses: Vec<Option<Status>> = Vec::with_capacity(lines.len());
-    let mut work = Vec::new();
-    let mut work_index = Vec::new();
-    let mut total = 0u64;
-    for (i, line) in lines.iter().enumerate() {
-        match resolve(&root, &line.path) {
-            Ok(len) => {
-                total += len;
-                work.push((line.path.clone(), line.algorithm));
-                work_index.push(i);
-                statuses.push(None);
-            }
-            Err(status) => statuses.push(Some(status)),
-        }
-    }
-    let pb = progress(Some(total), "verifying");
-    let digests = hash_files(&root, &work, jobs(args.jobs), &pb);
+    let pb = progress(
+        Some(sigil_blob::checksums::total_len(&dir, &lines)),
+        "verifying",
+    );
+    let statuses = check_files(&dir, &lines, jobs(args.jobs), &|n| pb.inc(n))?;
     pb.finish_and_clear();
-    for (i, d) in work_index.into_iter().zip(digests) {
-        statuses[i] = Some(match d {
-            Ok(d) if d.as_bytes() == lines[i].digest.as_slice() => Status::Ok,
-            Ok(d) => Status::Failed(format!(
-                "{} is {}, the checksum file says {}",
-                d.algorithm(),
-                d.to_hex(),
-                sigil_crypto::hash::hex_lower(&lines[i].digest)
-            )),
-            Err(e) => Status::Failed(format!("cannot read: {e}")),
-        });
-    }
-    let statuses: Vec<Status> = statuses
-        .into_iter()
-        .map(|s| s.unwrap_or(Status::Failed("not checked".into())))
-        .collect();
 
     let count = |w: &str| statuses.iter().filter(|s| s.word() == w).count();
     let (ok, failed, missing, refused) = (
@@ -300,7 +184,8 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             "checksum_file": name,
             "signature": {"ok": true, "key": {"algorithm": key.algorithm().to_string(), "hint": key.hint()}},
             "files": lines.iter().zip(&statuses).map(|(l, s)| json!({
-                "path": l.path, "algorithm": l.algorithm.name(), "status": s.word(), "reason": s.reason(),
+                "path": l.path, "algorithm": l.algorithm.name(), "status": s.word(),
+                "reason": s.problem().map(ToString::to_string), "problem": s.problem(),
             })).collect::<Vec<_>>(),
             "summary": {"ok": ok, "failed": failed, "missing": missing, "refused": refused},
         }))?,
@@ -308,8 +193,12 @@ pub fn verify(args: ChecksumsVerify) -> Result<()> {
             errln!("Verified OK: signature of {name}");
             for (l, s) in lines.iter().zip(&statuses) {
                 let name = checksums::display_name(&l.path);
-                match s.reason() {
-                    Some(r) => outln!("{name}: {} ({})", s.word(), checksums::display_name(r)),
+                match s.problem() {
+                    Some(r) => outln!(
+                        "{name}: {} ({})",
+                        s.word(),
+                        checksums::display_name(&r.to_string())
+                    ),
                     None => outln!("{name}: {}", s.word()),
                 }
             }

@@ -190,3 +190,50 @@ impl ImageVerdict {
         self.failure.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_serialises_with_its_message() {
+        let d = || "why".to_owned();
+        let reasons = [
+            Reason::NoSignatureAnnotation,
+            Reason::SignatureNotBase64 { detail: d() },
+            Reason::SignatureInvalid { detail: d() },
+            Reason::Claim { detail: d() },
+            Reason::Payload { detail: d() },
+            Reason::Malformed { detail: d() },
+            Reason::BundleAnnotation { detail: d() },
+            Reason::LogEntryMissing { detail: d() },
+            Reason::LogUnavailable { detail: d() },
+            Reason::Check {
+                check: CheckName::TlogEntry,
+                detail: d(),
+            },
+        ];
+        for reason in reasons {
+            let r = Rejected {
+                location: "reg/app:sha256-x.sig".into(),
+                reason: reason.clone(),
+            };
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(v["location"], "reg/app:sha256-x.sig");
+            assert!(v["reason"].is_string(), "{v}");
+            assert!(r.to_string().starts_with("reg/app:sha256-x.sig: "), "{r}");
+        }
+        let v = serde_json::to_value(Rejected {
+            location: "l".into(),
+            reason: Reason::Check {
+                check: CheckName::TlogEntry,
+                detail: d(),
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            (v["reason"].as_str(), v["check"].as_str()),
+            (Some("check"), Some("tlog-entry"))
+        );
+    }
+}
