@@ -31,6 +31,16 @@ pub enum BundleVersion {
     V03,
 }
 
+impl std::fmt::Display for BundleVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V01 => "v0.1",
+            Self::V02 => "v0.2",
+            Self::V03 => "v0.3",
+        })
+    }
+}
+
 /// Errors reading a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {

@@ -229,7 +229,11 @@ fn explain(report: &Report) -> Result<(), Reason> {
     } else {
         why.to_owned()
     };
-    Err(Reason::Check { check, detail })
+    Err(Reason::Check {
+        check,
+        detail,
+        cause: report.first_reason().cloned(),
+    })
 }
 
 /// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a

@@ -83,6 +83,8 @@ pub enum Reason {
         check: CheckName,
         /// Why (naming the waiver flags when the failure is a missing entry).
         detail: String,
+        /// The engine's typed reason.
+        cause: Option<sigil_verify::Reason>,
     },
 }
 
@@ -211,6 +213,7 @@ mod tests {
             Reason::Check {
                 check: CheckName::TlogEntry,
                 detail: d(),
+                cause: Some(sigil_verify::Reason::LogEntryMissing),
             },
         ];
         for reason in reasons {
@@ -228,6 +231,7 @@ mod tests {
             reason: Reason::Check {
                 check: CheckName::TlogEntry,
                 detail: d(),
+                cause: Some(sigil_verify::Reason::LogEntryMissing),
             },
         })
         .unwrap();
@@ -235,5 +239,6 @@ mod tests {
             (v["reason"].as_str(), v["check"].as_str()),
             (Some("check"), Some("tlog-entry"))
         );
+        assert_eq!(v["cause"]["kind"], "log-entry-missing");
     }
 }

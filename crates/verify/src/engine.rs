@@ -13,7 +13,17 @@ use sigil_pki::chain::{Purpose, verify_chain};
 use sigil_tlog::checkpoint::{Checkpoint, NoteVerifier};
 use sigil_tlog::merkle;
 
-use crate::report::{CheckName as C, Report};
+use crate::report::{CheckName as C, Failure, Reason, Report};
+
+/// A value in double quotes with JSON's escapes, for messages (never Rust's `Debug` text).
+fn quoted(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// Values as a JSON list, for messages.
+fn quoted_list(items: &[&str]) -> String {
+    serde_json::Value::from(items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).to_string()
+}
 
 const PUBLIC_GOOD: &[u8] = include_bytes!("../roots/public-good.json");
 const STAGING: &[u8] = include_bytes!("../roots/staging.json");
@@ -91,7 +101,7 @@ impl Matcher {
 impl std::fmt::Display for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Exact(e) => write!(f, "{e:?}"),
+            Self::Exact(e) => f.write_str(&quoted(e)),
             Self::Regex(r) => write!(f, "/{}/", r.as_str()),
         }
     }
@@ -217,7 +227,7 @@ fn run(
 ) {
     let version = match check_bundle(bundle) {
         Ok(v) => {
-            report.pass(C::Bundle, format!("{v:?} bundle"));
+            report.pass(C::Bundle, format!("{v} bundle"));
             v
         }
         Err(why) => {
@@ -392,7 +402,10 @@ fn run(
         if need_tlog {
             report.fail(
                 C::TlogEntry,
-                format!("{NO_TLOG_ENTRY}, and the verifier requires one"),
+                Failure::new(
+                    Reason::LogEntryMissing,
+                    format!("{NO_TLOG_ENTRY}, and the verifier requires one"),
+                ),
             );
             return;
         }
@@ -584,13 +597,23 @@ fn run(
     // The certificate at every verified time.
     for (t, src) in &times {
         if !leaf.valid_at(*t) {
+            let (at, not_before, not_after) = (
+                t.to_rfc3339(),
+                leaf.not_before().to_rfc3339(),
+                leaf.not_after().to_rfc3339(),
+            );
+            let detail = format!(
+                "the {src} time {at} is outside the certificate's validity {not_before} .. {not_after}"
+            );
             report.fail(
                 C::CertificateValidity,
-                format!(
-                    "the {src} time {} is outside the certificate's validity {} .. {}",
-                    t.to_rfc3339(),
-                    leaf.not_before().to_rfc3339(),
-                    leaf.not_after().to_rfc3339()
+                Failure::new(
+                    Reason::CertificateExpired {
+                        at,
+                        not_before,
+                        not_after,
+                    },
+                    detail,
                 ),
             );
             return;
@@ -736,18 +759,27 @@ fn check_statement(
     payload: &[u8],
     artifact: &Artifact,
     predicate_type: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     if payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
         return Err(format!(
-            "the DSSE payload type is {payload_type:?}, not an in-toto statement"
-        ));
+            "the DSSE payload type is {}, not an in-toto statement",
+            quoted(payload_type)
+        )
+        .into());
     }
     let st = Statement::parse(payload).map_err(|e| e.to_string())?;
     if let Some(want) = predicate_type {
         if st.predicate_type != want {
-            return Err(format!(
-                "the statement's predicate type is {:?}, but {want:?} is required",
-                st.predicate_type
+            return Err(Failure::new(
+                Reason::PredicateTypeMismatch {
+                    wanted: want.to_owned(),
+                    got: st.predicate_type.clone(),
+                },
+                format!(
+                    "the statement's predicate type is {}, but {} is required",
+                    quoted(&st.predicate_type),
+                    quoted(want)
+                ),
             ));
         }
     }
@@ -760,9 +792,7 @@ fn check_statement(
             st.predicate_type
         ))
     } else {
-        Err(format!(
-            "no subject of the in-toto statement has the artefact's digest {d}"
-        ))
+        Err(format!("no subject of the in-toto statement has the artefact's digest {d}").into())
     }
 }
 
@@ -996,25 +1026,42 @@ fn check_identity(
     leaf: &Certificate,
     identity: &Matcher,
     issuer: &Matcher,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     let sans = leaf
         .subject_alternative_names()
         .map_err(|e| e.to_string())?;
     let found: Vec<&str> = sans.iter().filter_map(|s| s.value()).collect();
     let Some(san) = found.iter().find(|s| identity.matches(s)) else {
-        return Err(format!(
-            "the certificate's identity {found:?} does not match the expected {identity}"
+        return Err(Failure::new(
+            Reason::IdentityMismatch {
+                wanted: identity.to_string(),
+                got: found.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            format!(
+                "the certificate's identity {} does not match the expected {identity}",
+                quoted_list(&found)
+            ),
         ));
     };
-    let iss = leaf
-        .fulcio_issuer()
-        .map_err(|e| e.to_string())?
-        .ok_or("the certificate has no OIDC issuer extension")?;
-    if !issuer.matches(&iss) {
-        return Err(format!(
-            "the certificate's OIDC issuer {iss:?} does not match the expected {issuer}"
+    let iss = leaf.fulcio_issuer().map_err(|e| e.to_string())?;
+    let Some(iss) = iss.clone().filter(|i| issuer.matches(i)) else {
+        let got = iss.unwrap_or_default();
+        let detail = if got.is_empty() {
+            "the certificate has no OIDC issuer extension".to_owned()
+        } else {
+            format!(
+                "the certificate's OIDC issuer {} does not match the expected {issuer}",
+                quoted(&got)
+            )
+        };
+        return Err(Failure::new(
+            Reason::IssuerMismatch {
+                wanted: issuer.to_string(),
+                got,
+            },
+            detail,
         ));
-    }
+    };
     Ok(format!("{san} from {iss}"))
 }
 

@@ -37,4 +37,4 @@ pub use engine::{
     Artifact, BatchItem, Matcher, NO_TLOG_ENTRY, Options, Requirement, TrustMaterial,
     verify_bundle, verify_bundles,
 };
-pub use report::{Check, CheckName, Outcome, Report};
+pub use report::{Check, CheckName, Failure, Outcome, Reason, Report};
