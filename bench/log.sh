@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Transparency log appends over loopback, 64 clients, `sigil log bench` as the load generator on
+# Transparency log appends over loopback, 64 clients, `sigil-log-bench` (crate sigil-bench) as the load generator on
 # the same cores, in interleaved rounds (this VM's speed drifts by up to 40% within minutes):
 #   - embedded: `sigil log serve` on a fresh data directory;
 #   - floor: `examples/memory_log`, the same server with nothing durable (no entries, no
@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 entries="${1:-60000}"
 rounds="${2:-5}"
 cargo build -q --release --locked -p sigil --bin sigil
+cargo build -q --release --locked -p sigil-bench --bin sigil-log-bench
 cargo build -q --release --locked -p sigil-server --example memory_log
 sigil="$PWD/target/release/sigil"
+loadgen="$PWD/target/release/sigil-log-bench"
 floor="$PWD/target/release/examples/memory_log"
 work="$(mktemp -d)"
 chmod o+x "$work"
@@ -34,7 +36,7 @@ run() {
   local name=$1 ready=$2 pid=$3 before after out
   for _ in $(seq 200); do [ -s "$ready" ] && break; sleep 0.05; done
   before=$(cpu "$pid")
-  out=$("$sigil" log bench --rekor-url "$(cat "$ready")" --entries "$entries" --clients 64 --proofs 0 -o json 2>/dev/null)
+  out=$("$loadgen" --rekor-url "$(cat "$ready")" --entries "$entries" --clients 64 --proofs 0 -o json 2>/dev/null)
   after=$(cpu "$pid")
   OUT="$out" python3 - "$name" "$before" "$after" "$entries" "$(getconf CLK_TCK)" <<'PY'
 import json, os, sys

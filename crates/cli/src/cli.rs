@@ -785,8 +785,6 @@ pub enum LogCmd {
     Verify(LogVerify),
     /// Fetch the newest checkpoint and prove it consistent with the one stored in a state file.
     Monitor(LogMonitor),
-    /// Load-test a log: appends per second, time to integration, proof latency, storage size.
-    Bench(LogBench),
     /// Copy a log between stores (embedded to PostgreSQL, or back) while it is stopped.
     Migrate(LogMigrate),
 }
@@ -816,28 +814,6 @@ pub struct LogMigrate {
     /// Entries per transaction.
     #[arg(long, default_value_t = 10_000)]
     pub chunk: u64,
-}
-
-#[derive(Args, Debug)]
-pub struct LogBench {
-    /// The log's URL.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub rekor_url: String,
-    /// Entries to append.
-    #[arg(long, default_value_t = 50_000)]
-    pub entries: usize,
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 64)]
-    pub clients: usize,
-    /// Inclusion-proof reads (by random index) after the load.
-    #[arg(long, default_value_t = 2000)]
-    pub proofs: usize,
-    /// The log's data directory, to report storage against the raw entry bytes.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t)]
-    pub output: OutputFormat,
 }
 
 #[derive(Args, Debug)]

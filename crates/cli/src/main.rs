@@ -60,7 +60,6 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Search(a)) => log_cmd::search(a),
         Command::Log(LogCmd::Verify(a)) => log_cmd::verify(a),
         Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
-        Command::Log(LogCmd::Bench(a)) => log_cmd::bench(a),
         Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
         Command::Sbom(a) => sbom_cmd::sbom(a),

@@ -1344,47 +1344,6 @@ fn the_log_serves_https_and_clients_trust_it_through_ssl_cert_file() {
     assert!(log.stop().success());
 }
 
-/// `log bench` appends every entry it signs, reads proofs back, and reports both in its JSON;
-/// a URL it cannot drive is refused with the reason.
-#[test]
-fn log_bench_reports_what_it_appended() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let log = LogServer::start(BIN, &d.join("log"), &[]);
-    let out = ok(sigil(d)
-        .args(["log", "bench", "--rekor-url", &log.url])
-        .args([
-            "--entries",
-            "300",
-            "--clients",
-            "8",
-            "--proofs",
-            "25",
-            "-o",
-            "json",
-        ])
-        .arg("--data")
-        .arg(d.join("log")));
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["entries"], 300, "{v}");
-    assert_eq!(v["errors"], 0, "{v}");
-    assert_eq!(v["treeSize"], 300, "{v}");
-    assert_eq!(v["firstIndexThisRun"], 0, "{v}");
-    assert_eq!(v["proofMs"]["count"], 25, "{v}");
-    assert!(v["allocatedBytes"].as_u64().unwrap() > 0, "{v}");
-    let info = log_info(&log.url);
-    assert_eq!(info["treeSize"], 300);
-
-    // Only plain HTTP at the log's root.
-    for url in ["https://127.0.0.1:1".to_owned(), format!("{}/api", log.url)] {
-        fails(
-            sigil(d).args(["log", "bench", "--rekor-url", &url, "--entries", "1"]),
-            3,
-            "log bench drives a log over plain HTTP at its root: --rekor-url http://HOST:PORT",
-        );
-    }
-}
-
 /// What a verification requires comes from the verifier: a log entry unless waived. Evidence
 /// without an entry (a detached signature, a checksum file's signature, a bare envelope, an
 /// image signature without cosign's annotation) is looked up in the log at `--rekor-url`.

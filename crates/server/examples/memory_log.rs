@@ -1,11 +1,11 @@
 //! The log with nothing durable: the real admission, sequencer, checkpoints, SETs and inclusion
 //! proofs over a store that keeps only tiles and the head in memory (no entries, no indexes,
 //! no fsync). It measures how fast the appends can go on this machine when storage costs
-//! nothing: drive it with `sigil log bench`. Not a log anyone should run.
+//! nothing: drive it with `sigil-log-bench`. Not a log anyone should run.
 //!
 //! ```text
 //! cargo run --release -p sigil-server --example memory_log -- READY_FILE
-//! sigil log bench --rekor-url "$(cat READY_FILE)" --entries 60000 --clients 64
+//! cargo run --release -p sigil-bench -- --rekor-url "$(cat READY_FILE)" --entries 60000 --clients 64
 //! ```
 
 use std::collections::HashMap;

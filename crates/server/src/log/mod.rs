@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod entries;
+pub mod setup;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
