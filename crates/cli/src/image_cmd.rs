@@ -7,11 +7,10 @@ use anyhow::{Context, Result, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use sigil_formats::bundle;
 use sigil_image::{Failure, ImageVerdict, Logs, Policy, Wanted};
-use sigil_oci::attach::{self, Source, Target, Written};
-use sigil_oci::manifest::{self as mf, Descriptor, Manifest};
-use sigil_oci::{Attachment, ImageRef, Registry, RegistryError, Repo};
+use sigil_oci::attach::{self, Target, Written};
+use sigil_oci::manifest::{self as mf};
+use sigil_oci::{Attachment, ImageRef, Registry, RegistryError};
 use sigil_verify::TrustMaterial;
 
 use crate::attest::{read_predicate, resolve_type};
@@ -22,8 +21,6 @@ use crate::cli::{
 use crate::oci_cmd::{ImageFailure, registry};
 use crate::support::{load_public_key, load_signing_key, print_json, read_limited};
 
-/// The predicate type cosign gives the statement it signs for an image in bundle form.
-pub const COSIGN_SIGN_PREDICATE: &str = sigil_formats::dsse::COSIGN_SIGN_PREDICATE;
 /// Exit code: the image has no signatures (cosign's 10).
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 /// Exit code: signatures exist, none verifies (cosign's 12).
@@ -354,29 +351,28 @@ pub fn tree(args: crate::cli::Tree) -> Result<()> {
     } = args;
     let registry = registry(&r)?;
     let (image, digest) = resolve_image(&registry, &image)?;
-    let mut sections = Vec::new();
-    for (kind, label) in [
-        (Attachment::Signature, "Signatures"),
-        (Attachment::Attestation, "Attestations"),
-        (Attachment::Sbom, "SBOMs"),
-    ] {
-        let at = attach::attachment_ref(&image, &digest, kind)?;
-        if let Some(f) = registry.get_manifest(Repo::from(&at), at.reference())? {
-            let layers: Vec<Value> = match f.manifest {
-                Manifest::Image(m) => m
-                    .layers
-                    .iter()
-                    .map(|l| {
-                        json!({"digest": l.digest, "mediaType": l.media_type, "size": l.size,
-                                     "predicateType": l.annotation(mf::ANNOTATION_PREDICATE_TYPE)})
-                    })
-                    .collect(),
-                Manifest::Index(_) => Vec::new(),
+    let inv = sigil_oci::inventory::inventory(&registry, &image, &digest)?;
+    let sections: Vec<Value> = inv
+        .tags
+        .iter()
+        .map(|t| {
+            let label = match t.kind {
+                Attachment::Signature => "Signatures",
+                Attachment::Attestation => "Attestations",
+                Attachment::Sbom => "SBOMs",
             };
-            sections.push(json!({"kind": label, "location": at.to_string(), "layers": layers}));
-        }
-    }
-    let refs = attach::referrers(&registry, &image, &digest, &[])?;
+            let layers: Vec<Value> = t
+                .layers
+                .iter()
+                .map(|l| {
+                    json!({"digest": l.digest, "mediaType": l.media_type, "size": l.size,
+                           "predicateType": l.annotation(mf::ANNOTATION_PREDICATE_TYPE)})
+                })
+                .collect();
+            json!({"kind": label, "location": t.location, "layers": layers})
+        })
+        .collect();
+    let refs = inv.referrers;
     let referrers: Vec<Value> = refs
         .iter()
         .map(|d| json!({"digest": d.digest, "artifactType": d.artifact_type, "annotations": d.annotations}))
@@ -427,15 +423,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
         DownloadCmd::Signature(a) => {
             let registry = registry(&a.registry)?;
             let (image, digest) = resolve_image(&registry, &a.image)?;
-            let mut found =
-                attach::read_tag(&registry, &image, &digest, Attachment::Signature, |l| {
-                    l.media_type == mf::SIMPLE_SIGNING
-                })?;
-            found.extend(
-                attach::read_referrers(&registry, &image, &digest, &[mf::COSIGN_SIG_ARTIFACT])?
-                    .into_iter()
-                    .filter(|a| a.layer.media_type == mf::SIMPLE_SIGNING),
-            );
+            let found = sigil_oci::inventory::signatures(&registry, &image, &digest)?;
             if found.is_empty() {
                 return Err(ImageFailure {
                     code: EXIT_NO_SIGNATURES,
@@ -470,34 +458,12 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
             let want = predicate_type.as_deref().map(resolve_type).transpose()?;
             let registry = registry(&r)?;
             let (image, digest) = resolve_image(&registry, &image)?;
-            let mut n = 0;
-            for a in attach::read_tag(&registry, &image, &digest, Attachment::Attestation, |l| {
-                l.media_type == mf::DSSE_ENVELOPE
-                    && want
-                        .as_deref()
-                        .is_none_or(|w| l.annotation(mf::ANNOTATION_PREDICATE_TYPE) == Some(w))
-            })? {
-                outln!("{}", String::from_utf8_lossy(&a.data).trim());
-                n += 1;
+            let found =
+                sigil_oci::inventory::attestations(&registry, &image, &digest, want.as_deref())?;
+            for envelope in &found {
+                outln!("{}", String::from_utf8_lossy(envelope).trim());
             }
-            for a in attach::read_referrers(&registry, &image, &digest, &[mf::SIGSTORE_BUNDLE_V03])?
-            {
-                if let Source::Referrer { annotations, .. } = &a.source {
-                    let pt = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE);
-                    // Image signatures in bundle form are not attestations.
-                    if pt.map(String::as_str) == Some(COSIGN_SIGN_PREDICATE)
-                        || want.as_ref().is_some_and(|w| pt != Some(w))
-                    {
-                        continue;
-                    }
-                }
-                if let Ok(bundle::AnyBundle::Sigstore(b)) = bundle::parse_any(&a.data)
-                    && let Some(env) = &b.dsse_envelope
-                {
-                    outln!("{}", serde_json::to_string(env)?);
-                    n += 1;
-                }
-            }
+            let n = found.len();
             if n == 0 {
                 return Err(ImageFailure {
                     code: EXIT_NO_SIGNATURES,
@@ -539,48 +505,7 @@ pub fn clean(args: Clean) -> Result<()> {
             Attachment::Sbom,
         ],
     };
-    let mut deleted = Vec::new();
-    for kind in kinds {
-        let at = attach::attachment_ref(&image, &digest, *kind)?;
-        if let Some(h) = registry.head_manifest(Repo::from(&at), at.reference())?
-            && registry.delete_manifest(Repo::from(&at), &h.digest)?
-        {
-            deleted.push(at.to_string());
-        }
-    }
-    // Referrers: bundle referrers are signatures when they carry cosign's sign predicate,
-    // attestations otherwise.
-    let wanted = |d: &Descriptor| -> bool {
-        let pt = d.annotation(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE);
-        match d.artifact_type.as_deref() {
-            Some(mf::COSIGN_SIG_ARTIFACT) => kinds.contains(&Attachment::Signature),
-            Some(mf::COSIGN_ATT_ARTIFACT) => kinds.contains(&Attachment::Attestation),
-            Some(mf::SIGSTORE_BUNDLE_V03) => {
-                if pt == Some(COSIGN_SIGN_PREDICATE) {
-                    kinds.contains(&Attachment::Signature)
-                } else {
-                    kinds.contains(&Attachment::Attestation)
-                }
-            }
-            _ => false,
-        }
-    };
-    let gone: Vec<Descriptor> = attach::referrers(&registry, &image, &digest, &[])?
-        .into_iter()
-        .filter(|d| wanted(d))
-        .collect();
-    for d in &gone {
-        registry.delete_manifest(Repo::from(&image), &d.digest)?;
-        deleted.push(image.with_digest(&d.digest));
-    }
-    if !gone.is_empty() && registry.referrers(Repo::from(&image), &digest)?.is_none() {
-        attach::update_fallback_index(&registry, &image, &digest, |i| {
-            let before = i.manifests.len();
-            i.manifests
-                .retain(|m| !gone.iter().any(|g| g.digest == m.digest));
-            i.manifests.len() != before
-        })?;
-    }
+    let deleted = sigil_oci::inventory::clean(&registry, &image, &digest, kinds)?;
     match args.output {
         OutputFormat::Json => {
             print_json(&json!({"image": image.with_digest(&digest), "deleted": deleted}))

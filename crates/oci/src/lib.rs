@@ -25,6 +25,7 @@ pub mod cache;
 pub mod client;
 pub mod copy;
 pub mod credentials;
+pub mod inventory;
 pub mod manifest;
 pub use sigil_formats::reference;
 
