@@ -73,6 +73,7 @@ pub fn sbom(a: Sbom) -> Result<()> {
         Source::Registry(_) => Some(crate::oci_cmd::registry(&a.registry)?),
         _ => None,
     };
+    let adapter = registry.as_ref().map(sigil_image::sbom::RegistryImages);
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
         let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         pb.set_style(
@@ -101,7 +102,9 @@ pub fn sbom(a: Sbom) -> Result<()> {
         max_file_size: a.max_file_size,
         max_image_memory: a.max_image_memory,
         platform: a.platform.clone(),
-        registry: registry.as_ref(),
+        registry: adapter
+            .as_ref()
+            .map(|r| r as &dyn sigil_sbom::ImageRegistry),
         progress: Some(&report),
         threads: 0,
     };
@@ -110,7 +113,11 @@ pub fn sbom(a: Sbom) -> Result<()> {
         // Registry errors keep their type, so "no such tag" (11) and "unreachable" (14) keep
         // their exit codes.
         Err(sigil_sbom::SbomError::Registry(e)) => {
-            return Err(anyhow::Error::new(e).context(format!("cannot scan {}", a.source)));
+            let e = match e.downcast::<sigil_oci::RegistryError>() {
+                Ok(r) => anyhow::Error::new(*r),
+                Err(other) => anyhow::anyhow!(other),
+            };
+            return Err(e.context(format!("cannot scan {}", a.source)));
         }
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot scan {}", a.source))),
     };

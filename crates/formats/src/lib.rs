@@ -27,6 +27,7 @@ pub mod bundle;
 pub mod checksums;
 pub mod dsse;
 pub mod jcs;
+pub mod oci;
 pub mod reference;
 pub mod rekor;
 pub mod signature;

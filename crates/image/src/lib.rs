@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod sbom;
 mod verdict;
 
 use std::collections::BTreeMap;

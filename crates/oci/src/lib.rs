@@ -26,7 +26,7 @@ pub mod client;
 pub mod copy;
 pub mod credentials;
 pub mod inventory;
-pub mod manifest;
+pub use sigil_formats::oci as manifest;
 pub use sigil_formats::reference;
 
 use std::fmt;

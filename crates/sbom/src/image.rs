@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sha2::Digest;
-use sigil_oci::manifest::{Descriptor, ImageManifest, Manifest};
+use sigil_formats::oci::{Descriptor, ImageManifest, Manifest};
 
 use crate::catalog::{self, Kind, Tree};
 use crate::{Inventory, Progress, SbomError, ScanOptions, SourceInfo, Warning};
@@ -806,22 +806,22 @@ pub(crate) fn scan_docker_archive(
 }
 
 struct RegistryBlobs<'a> {
-    registry: &'a sigil_oci::Registry,
-    image: &'a sigil_oci::ImageRef,
+    registry: &'a dyn crate::ImageRegistry,
+    image: &'a str,
 }
 
 impl Blobs for RegistryBlobs<'_> {
     fn document(&mut self, name: &str) -> Result<Vec<u8>, SbomError> {
-        // Manifests come through `get_manifest`; nothing else is read whole.
+        // Manifests come through `manifest`; nothing else is read whole.
         Err(SbomError::Image(format!(
             "{name}: not read from a registry"
         )))
     }
 
     fn layer(&mut self, name: &str) -> Result<Box<dyn Read + '_>, SbomError> {
-        Ok(Box::new(
-            self.registry.blob_reader(self.image.into(), name)?,
-        ))
+        self.registry
+            .blob(self.image, name)
+            .map_err(SbomError::Registry)
     }
 }
 
@@ -832,20 +832,18 @@ pub(crate) fn scan_registry(
     let registry = opts
         .registry
         .ok_or_else(|| SbomError::Source("registry: sources need registry access".into()))?;
-    let image = sigil_oci::ImageRef::parse(reference)?;
-    let first = image
+    let parsed = sigil_formats::reference::Reference::parse(reference)
+        .map_err(|e| SbomError::Source(format!("{reference}: {e}")))?;
+    let first = parsed
         .digest()
-        .or(image.tag())
+        .or(parsed.tag())
         .unwrap_or("latest")
         .to_owned();
     let (digest, manifest) = resolve_manifest(
         |at| {
-            let m = registry.get_manifest((&image).into(), at)?.ok_or_else(|| {
-                sigil_oci::RegistryError::NoSuchImage {
-                    image: reference.to_owned(),
-                }
-            })?;
-            Ok((m.digest, m.manifest))
+            registry
+                .manifest(reference, at)
+                .map_err(SbomError::Registry)
         },
         &first,
         &opts.platform,
@@ -862,7 +860,7 @@ pub(crate) fn scan_registry(
         .collect();
     let mut blobs = RegistryBlobs {
         registry,
-        image: &image,
+        image: reference,
     };
     inventory(&mut blobs, &layers, opts, digest)
 }

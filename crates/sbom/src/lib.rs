@@ -366,8 +366,9 @@ pub struct ScanOptions<'a> {
     pub max_image_memory: u64,
     /// The platform to pick from a multi-platform image (`linux/amd64`).
     pub platform: String,
-    /// Registry access for `registry:` sources.
-    pub registry: Option<&'a sigil_oci::Registry>,
+    /// Registry access for `registry:` sources (`sigil_image::sbom::RegistryImages` over
+    /// `sigil-oci`'s client).
+    pub registry: Option<&'a dyn ImageRegistry>,
     /// Called as work progresses (files or layers done, of how many when known).
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
     /// Worker threads for parsing (0: one per core).
@@ -432,9 +433,32 @@ pub enum SbomError {
         /// The budget, in bytes.
         limit: u64,
     },
-    /// The registry failed.
+    /// The registry failed (the error as the [`ImageRegistry`] gave it, for the caller to
+    /// downcast).
     #[error(transparent)]
-    Registry(#[from] sigil_oci::RegistryError),
+    Registry(RegistryFailure),
+}
+
+/// A registry's failure, as the [`ImageRegistry`] reports it.
+pub type RegistryFailure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Access to images in a registry, for `registry:` sources: this crate reads no network itself.
+/// The scan asks for manifests by tag or digest and for layers by digest, and checks every
+/// layer against the digest its manifest gives while it reads it.
+pub trait ImageRegistry: Sync {
+    /// The manifest of `image` (a reference, `registry/repo[:tag][@digest]`) at `reference`
+    /// (a tag or digest): its digest and the parsed manifest or index.
+    fn manifest(
+        &self,
+        image: &str,
+        reference: &str,
+    ) -> Result<(String, sigil_formats::oci::Manifest), RegistryFailure>;
+    /// A reader of the blob `digest` in `image`'s repository.
+    fn blob(
+        &self,
+        image: &str,
+        digest: &str,
+    ) -> Result<Box<dyn std::io::Read + '_>, RegistryFailure>;
 }
 
 /// Scans `source`.

@@ -2,7 +2,7 @@
 //! Sigil and (in the same run, interleaved) the sigstore-verify crate; then the batch API on one
 //! and on every core.
 //!
-//! cargo run --release -p sigil-verify --example throughput [-- --seconds S]
+//! cargo run --release -p sigil-verify --example throughput [-- --seconds S] [--only I]
 //!
 //! The variants run in alternating short rounds so that a machine whose speed drifts (a busy VM
 //! host) affects them alike; compare the ratios.
@@ -107,12 +107,21 @@ fn main() {
         ("sigil, cache on (re-verification)", true, &sigil_once),
         ("sigstore-verify 0.15.1", true, &theirs_once),
     ];
+    // `--only I` runs variant I alone (for a profiler).
+    let only: Option<usize> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok());
     let rounds = 20;
     let slice = Duration::from_secs_f64(seconds / rounds as f64);
     let mut counts = [0usize; 4];
     let mut times = [Duration::ZERO; 4];
     for _ in 0..rounds {
         for (i, (_, cache, f)) in variants.iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
             sigil_crypto::cache::set_enabled(*cache);
             let start = Instant::now();
             while start.elapsed() < slice {
@@ -126,8 +135,16 @@ fn main() {
     }
     sigil_crypto::cache::set_enabled(true);
     let rate: Vec<f64> = (0..4)
-        .map(|i| counts[i] as f64 / times[i].as_secs_f64())
+        .map(|i| counts[i] as f64 / times[i].as_secs_f64().max(1e-9))
         .collect();
+    if only.is_some() {
+        for (i, (label, _, _)) in variants.iter().enumerate() {
+            if counts[i] > 0 {
+                println!("  {label:<48} {:>9.0} bundles/s", rate[i]);
+            }
+        }
+        return;
+    }
     println!("in-process, one core, {rounds} interleaved rounds:");
     for (i, (label, _, _)) in variants.iter().enumerate() {
         println!("  {label:<48} {:>9.0} bundles/s", rate[i]);
