@@ -1,11 +1,8 @@
 //! The log client's glue for the commands (the client is `sigil-rekor`): uploads verified before
 //! they go into a bundle, the lookup of detached signatures' entries; `trusted-root create`.
 
-use anyhow::{Context, Result, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
-use sigil_crypto::{KeyAlgorithm, PublicKey};
+use anyhow::{Context, Result};
+use sigil_crypto::PublicKey;
 use sigil_rekor::Client;
 
 use crate::cli::TrustedRootCreate;
@@ -76,35 +73,8 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
             sigil_formats::time::Timestamp::from_unix(secs).to_rfc3339()
         }
     };
-    let details = match key.algorithm() {
-        KeyAlgorithm::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
-        KeyAlgorithm::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
-        KeyAlgorithm::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
-        KeyAlgorithm::Ed25519 => "PKIX_ED25519",
-        KeyAlgorithm::Rsa { bits: 2048 } => "PKIX_RSA_PKCS1V15_2048_SHA256",
-        KeyAlgorithm::Rsa { bits: 3072 } => "PKIX_RSA_PKCS1V15_3072_SHA256",
-        KeyAlgorithm::Rsa { bits: 4096 } => "PKIX_RSA_PKCS1V15_4096_SHA256",
-        KeyAlgorithm::Rsa { bits } => bail!(
-            "the log's key is RSA-{bits}; a trusted root names RSA keys of 2048, 3072 or 4096 bits"
-        ),
-    };
-    let mut valid = json!({"start": start});
-    if let Some(end) = &a.rekor_end_time {
-        valid["end"] = json!(end);
-    }
-    let log_id = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, key.spki_der());
-    let root = json!({
-        "mediaType": sigil_formats::trust_root::MEDIA_TYPE_V01,
-        "tlogs": [{
-            "baseUrl": base,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {"rawBytes": STANDARD.encode(key.spki_der()), "keyDetails": details, "validFor": valid},
-            "logId": {"keyId": STANDARD.encode(log_id.as_bytes())},
-        }],
-        "certificateAuthorities": [],
-        "ctlogs": [],
-        "timestampAuthorities": [],
-    });
+    let root =
+        sigil_formats::trust_root::for_log(&base, &key, &start, a.rekor_end_time.as_deref())?;
     let text = format!("{root:#}\n");
     // What is written must read back.
     sigil_formats::trust_root::TrustedRoot::parse(text.as_bytes())?;

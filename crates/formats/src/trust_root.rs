@@ -264,6 +264,59 @@ impl TrustedRoot {
     }
 }
 
+/// Why a trusted root for a log cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForLogError {
+    /// A key a trusted root cannot name.
+    #[error("the log's key is RSA-{0}; a trusted root names RSA keys of 2048, 3072 or 4096 bits")]
+    RsaSize(usize),
+}
+
+/// The protobuf-specs `keyDetails` name of a key's algorithm.
+pub fn key_details(key: &sigil_crypto::PublicKey) -> Result<&'static str, ForLogError> {
+    use sigil_crypto::KeyAlgorithm as A;
+    Ok(match key.algorithm() {
+        A::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+        A::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
+        A::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
+        A::Ed25519 => "PKIX_ED25519",
+        A::Rsa { bits: 2048 } => "PKIX_RSA_PKCS1V15_2048_SHA256",
+        A::Rsa { bits: 3072 } => "PKIX_RSA_PKCS1V15_3072_SHA256",
+        A::Rsa { bits: 4096 } => "PKIX_RSA_PKCS1V15_4096_SHA256",
+        A::Rsa { bits } => return Err(ForLogError::RsaSize(bits)),
+    })
+}
+
+/// A `trusted_root.json` (v0.1) naming one transparency log: its base URL, key, log ID (the
+/// SHA-256 of the key) and validity window (`start`, optional `end`, RFC 3339), with no CA,
+/// CT log or TSA — what verifiers of a private log's entries need.
+pub fn for_log(
+    base_url: &str,
+    key: &sigil_crypto::PublicKey,
+    start: &str,
+    end: Option<&str>,
+) -> Result<serde_json::Value, ForLogError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut valid = serde_json::json!({ "start": start });
+    if let Some(end) = end {
+        valid["end"] = serde_json::json!(end);
+    }
+    let log_id = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, key.spki_der());
+    Ok(serde_json::json!({
+        "mediaType": MEDIA_TYPE_V01,
+        "tlogs": [{
+            "baseUrl": base_url,
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {"rawBytes": b64.encode(key.spki_der()), "keyDetails": key_details(key)?, "validFor": valid},
+            "logId": {"keyId": b64.encode(log_id.as_bytes())},
+        }],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +355,36 @@ mod tests {
         assert_eq!(
             e,
             TrustRootError::Invalid("tlogs[0] (https://l): validFor has no start".into())
+        );
+    }
+}
+
+#[cfg(test)]
+mod for_log_tests {
+    use super::*;
+
+    #[test]
+    fn a_root_for_a_log_reads_back_with_its_log_id() {
+        let key =
+            sigil_crypto::SigningKey::generate(sigil_crypto::KeyAlgorithm::EcdsaP256).unwrap();
+        let v = for_log(
+            "http://127.0.0.1:3000",
+            key.public_key(),
+            "2026-01-01T00:00:00Z",
+            None,
+        )
+        .unwrap();
+        let root = TrustedRoot::parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(root.tlogs.len(), 1);
+        let id = sigil_crypto::Digest::of(
+            sigil_crypto::HashAlgorithm::Sha256,
+            key.public_key().spki_der(),
+        );
+        assert_eq!(root.tlogs[0].log_id, id.as_bytes());
+        assert_eq!(root.tlogs[0].base_url, "http://127.0.0.1:3000");
+        assert_eq!(
+            v["tlogs"][0]["publicKey"]["keyDetails"],
+            "PKIX_ECDSA_P256_SHA_256"
         );
     }
 }
