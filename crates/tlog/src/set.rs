@@ -82,6 +82,12 @@ pub fn verify(
 /// escapes or `\u00xx`, everything else verbatim.
 fn json_string(s: &str, out: &mut String) {
     out.push('"');
+    // Base64 bodies and hex IDs need no escape: copied whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
