@@ -3,40 +3,18 @@
 //! with the reason.
 
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 
-use sigil_crypto::{KeyAlgorithm, SigningKey};
+#[path = "../../../tests/support/inproc_log.rs"]
+mod inproc_log;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sigil-log-bench");
 
 #[test]
 fn reports_what_it_appended() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(sigil_store::log::Embedded::open(dir.path()).unwrap());
-    let log = sigil_server::log::Log::open(
-        store,
-        sigil_server::log::LogConfig {
-            origin: "log.test".into(),
-            key: SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap(),
-            batch_max_size: 64,
-            batch_max_age: Duration::from_millis(2),
-        },
-    )
-    .unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    rt.spawn(sigil_server::serve(
-        listener,
-        sigil_server::log::api::router(log.clone(), 1 << 20),
-        std::future::pending(),
-    ));
-
+    let server = inproc_log::InprocLog::start();
+    let (url, dir, log) = (&server.url, &server.dir, &server.log);
     let out = Command::new(BIN)
-        .args(["--rekor-url", &url, "--entries", "300", "--clients", "8"])
+        .args(["--rekor-url", url, "--entries", "300", "--clients", "8"])
         .args(["--proofs", "25", "-o", "json", "--data"])
         .arg(dir.path())
         .output()
@@ -70,5 +48,4 @@ fn reports_what_it_appended() {
             "{err}"
         );
     }
-    log.shutdown();
 }

@@ -157,17 +157,16 @@ fn failure_code(f: &Failure) -> u8 {
 
 /// The failure's message with its causes, as the other errors are printed.
 fn failure_message(f: &Failure) -> String {
-    let mut s = f.to_string();
-    let mut cur = std::error::Error::source(f);
-    while let Some(c) = cur {
+    anyhow::Chain::new(f).fold(String::new(), |mut s, c| {
         let t = c.to_string();
         if !s.contains(&t) {
-            s.push_str(": ");
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
             s.push_str(&t);
         }
-        cur = c.source();
-    }
-    s
+        s
+    })
 }
 
 fn report_outcomes(

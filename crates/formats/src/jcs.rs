@@ -72,8 +72,16 @@ fn write(value: &Value, out: &mut String) -> Result<(), JcsError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Appends `s` as RFC 8785 writes a string: in double quotes, `"` and `\` escaped, control
+/// characters as the short escapes or `\u00xx`, everything else verbatim.
+pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    // Most strings (base64, hex, names) need no escape: copied whole.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -278,12 +278,7 @@ impl Manifest {
 
 /// Checks that a digest is `sha256:<64 lower-case hex>`, the only algorithm Sigil follows.
 pub fn check_digest(digest: &str) -> Result<(), ManifestError> {
-    let ok = digest.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
-    if ok {
+    if crate::reference::is_sha256_digest(digest) {
         Ok(())
     } else {
         Err(ManifestError::Digest(digest.to_owned()))

@@ -140,13 +140,17 @@ fn check_tag(t: &str) -> Result<(), ReferenceError> {
     }
 }
 
-fn check_digest(d: &str) -> Result<(), ReferenceError> {
-    let ok = d.strip_prefix("sha256:").is_some_and(|h| {
+/// Whether `d` is `sha256:<64 lower-case hex>`, the only digest Sigil follows.
+pub fn is_sha256_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
-    if ok {
+    })
+}
+
+fn check_digest(d: &str) -> Result<(), ReferenceError> {
+    if is_sha256_digest(d) {
         Ok(())
     } else {
         Err(ReferenceError::Digest(d.to_owned()))

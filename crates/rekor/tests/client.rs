@@ -4,8 +4,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,41 +13,11 @@ use sigil_rekor::entry::{ParseError, hashedrekord};
 use sigil_rekor::verify::{ConsistencyError, EntryError, LogKey, verify_entry};
 use sigil_rekor::{Client, RekorError};
 
-/// Sigil's log, served on a random loopback port until the returned guard drops.
-struct RealLog {
-    url: String,
-    key: SigningKey,
-    _dir: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
-}
+#[path = "../../../tests/support/inproc_log.rs"]
+mod inproc_log;
 
-fn real_log() -> RealLog {
-    let dir = tempfile::tempdir().unwrap();
-    let key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    let store = Arc::new(sigil_store::log::Embedded::open(dir.path()).unwrap());
-    let log = sigil_server::log::Log::open(
-        store,
-        sigil_server::log::LogConfig {
-            origin: "log.test".into(),
-            key: SigningKey::from_pkcs8_der(&key.to_pkcs8_der().unwrap()).unwrap(),
-            batch_max_size: 64,
-            batch_max_age: Duration::from_millis(2),
-        },
-    )
-    .unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = sigil_server::log::api::router(log, 1 << 20);
-    rt.spawn(sigil_server::serve(listener, app, std::future::pending()));
-    RealLog {
-        url,
-        key,
-        _dir: dir,
-        _rt: rt,
-    }
+fn real_log() -> inproc_log::InprocLog {
+    inproc_log::InprocLog::start()
 }
 
 fn proposal(signer: &SigningKey, data: &[u8]) -> Value {

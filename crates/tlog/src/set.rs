@@ -53,11 +53,11 @@ pub fn payload(
     }
     let mut out = String::with_capacity(body_b64.len() + log_id.len() + 80);
     out.push_str("{\"body\":");
-    json_string(body_b64, &mut out);
+    sigil_formats::jcs::write_string(body_b64, &mut out);
     out.push_str(",\"integratedTime\":");
     out.push_str(&integrated_time.to_string());
     out.push_str(",\"logID\":");
-    json_string(log_id, &mut out);
+    sigil_formats::jcs::write_string(log_id, &mut out);
     out.push_str(",\"logIndex\":");
     out.push_str(&log_index.to_string());
     out.push('}');
@@ -76,32 +76,6 @@ pub fn verify(
     let p = payload(body_b64, integrated_time, log_id, log_index)?;
     key.verify_message(p.as_bytes(), set)
         .map_err(|_| SetError::Invalid)
-}
-
-/// A JSON string as RFC 8785 writes it: `"` and `\` escaped, control characters as the short
-/// escapes or `\u00xx`, everything else verbatim.
-fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    // Base64 bodies and hex IDs need no escape: copied whole.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
