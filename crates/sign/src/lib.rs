@@ -126,12 +126,8 @@ pub struct Log {
 impl Log {
     /// The log at `url`, whose answers are verified with `key`.
     pub fn new(url: &str, key: PublicKey) -> Result<Self, SignError> {
-        let client = Client::new(url).map_err(|source| SignError::Log {
-            url: url.to_owned(),
-            source,
-        })?;
         Ok(Self {
-            client,
+            client: Client::new(url).map_err(log_error(url))?,
             key: LogKey::new(key),
         })
     }
@@ -139,14 +135,8 @@ impl Log {
     /// The log at `url` with the key it serves (trust on first use: a verifier checks the
     /// entry against its own trust root later).
     pub fn fetching_key(url: &str) -> Result<Self, SignError> {
-        let client = Client::new(url).map_err(|source| SignError::Log {
-            url: url.to_owned(),
-            source,
-        })?;
-        let key = client.public_key().map_err(|source| SignError::Log {
-            url: url.to_owned(),
-            source,
-        })?;
+        let client = Client::new(url).map_err(log_error(url))?;
+        let key = client.public_key().map_err(log_error(url))?;
         Ok(Self {
             client,
             key: LogKey::new(key),
@@ -163,11 +153,15 @@ impl Log {
         let (entry, _) = self
             .client
             .upload_verified(proposed, &self.key)
-            .map_err(|source| SignError::Log {
-                url: self.client.base().to_owned(),
-                source,
-            })?;
+            .map_err(log_error(self.client.base()))?;
         Ok(entry.to_bundle_entry())
+    }
+}
+
+fn log_error(url: &str) -> impl FnOnce(RekorError) -> SignError + '_ {
+    move |source| SignError::Log {
+        url: url.to_owned(),
+        source,
     }
 }
 
