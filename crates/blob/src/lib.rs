@@ -29,4 +29,5 @@
 #![deny(missing_docs)]
 
 pub mod checksums;
+pub mod evidence;
 pub mod signature;

@@ -2,9 +2,10 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use sigil_crypto::hash::{hash_reader, hash_reader_multi};
-use sigil_crypto::{Digest, HashAlgorithm};
-use sigil_formats::bundle::{self, AnyBundle, Bundle};
-use sigil_formats::signature::{decode_signature, encode_signature};
+use sigil_formats::bundle::{self, Bundle};
+use sigil_formats::signature::encode_signature;
+
+use sigil_blob::evidence::{Requires, Route};
 
 use crate::cli::{SignBlob, VerifyBlob};
 use crate::support::{
@@ -45,102 +46,24 @@ pub fn sign(args: SignBlob) -> Result<()> {
     Ok(())
 }
 
-/// The signature and what came with it.
-struct Evidence {
-    signature: Vec<u8>,
-    /// The digest a bundle claims for the artefact.
-    claimed: Option<Digest>,
-}
-
-/// How a `verify-blob` is checked: by the full engine, or as a key signature.
-enum Route {
-    /// Certificates and log entries are evidence only the engine can weigh; a bundle without
-    /// an entry goes here too when the verifier requires one (the engine says it is missing).
-    Engine(Box<sigil_formats::bundle::Bundle>),
-    /// A key-signed signature whose log requirement was waived.
-    KeyOnly(Evidence),
-    /// A detached signature that must be found in the log given with `--rekor-url`.
-    Lookup(Vec<u8>),
-}
-
-/// Reads the signature or bundle once and decides how to verify it.
+/// Reads the signature or bundle once; `sigil_blob::evidence` decides how it is verified.
 fn route(args: &VerifyBlob) -> Result<Route> {
+    let requires = Requires {
+        tlog: args.signer.tlog.required(),
+        identity: args.signer.certificate_identity.is_some()
+            || args.signer.certificate_identity_regexp.is_some(),
+    };
     if let Some(path) = &args.signature {
         let signature = crate::support::read_signature_arg(path)?;
-        if args.signer.tlog.required() {
-            return Ok(Route::Lookup(signature));
-        }
-        return Ok(Route::KeyOnly(Evidence {
-            signature,
-            claimed: None,
-        }));
+        return Ok(sigil_blob::evidence::detached(signature, requires));
     }
     let path = args
         .bundle
         .as_ref()
         .ok_or_else(|| anyhow!("either --signature or --bundle is required"))?;
-    let identity = args.signer.certificate_identity.is_some()
-        || args.signer.certificate_identity_regexp.is_some();
     let bytes = read_limited(path, bundle::MAX_BUNDLE_LEN, "bundle")?;
-    match bundle::parse_any(&bytes).with_context(|| format!("bundle {}", path.display()))? {
-        AnyBundle::Sigstore(b) => {
-            let vm = &b.verification_material;
-            if identity
-                || args.signer.tlog.required()
-                || !vm.tlog_entries.is_empty()
-                || vm.certificate.is_some()
-                || vm.x509_certificate_chain.is_some()
-            {
-                return Ok(Route::Engine(b));
-            }
-            let Some(ms) = &b.message_signature else {
-                bail!(
-                    "bundle {} holds a DSSE envelope (an attestation), not a message signature",
-                    path.display()
-                );
-            };
-            let claimed = match &ms.message_digest {
-                Some(d) => {
-                    let alg = HashAlgorithm::from_sigstore_name(&d.algorithm).ok_or_else(|| {
-                        anyhow!(
-                            "bundle {}: unsupported messageDigest algorithm {:?}",
-                            path.display(),
-                            d.algorithm
-                        )
-                    })?;
-                    Some(Digest::from_bytes(alg, &d.digest.0).ok_or_else(|| {
-                        anyhow!(
-                            "bundle {}: the {} messageDigest has {} bytes, expected {}",
-                            path.display(),
-                            alg,
-                            d.digest.0.len(),
-                            alg.output_len()
-                        )
-                    })?)
-                }
-                None => None,
-            };
-            Ok(Route::KeyOnly(Evidence {
-                signature: ms.signature.0.clone(),
-                claimed,
-            }))
-        }
-        // cosign's old format: with a certificate or a Rekor entry, verify it as the v0.1 bundle
-        // it is equivalent to, so that the SET and the certificate are checked.
-        AnyBundle::Cosign(c)
-            if identity || c.rekor_bundle.is_some() || args.signer.tlog.required() =>
-        {
-            Ok(Route::Engine(Box::new(
-                c.to_sigstore()
-                    .with_context(|| format!("bundle {}", path.display()))?,
-            )))
-        }
-        AnyBundle::Cosign(c) => Ok(Route::KeyOnly(Evidence {
-            signature: decode_signature(c.base64_signature.as_bytes())
-                .with_context(|| format!("bundle {}: base64Signature", path.display()))?,
-            claimed: None,
-        })),
-    }
+    sigil_blob::evidence::bundle(&bytes, requires)
+        .with_context(|| format!("bundle {}", path.display()))
 }
 
 pub fn verify(args: VerifyBlob) -> Result<()> {
@@ -149,7 +72,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         require_tlog: args.signer.tlog.required(),
         predicate_type: None,
     };
-    let evidence = match route(&args)? {
+    let (signature, claimed) = match route(&args)? {
         Route::Engine(b) => {
             let trust = crate::bundle_cmd::trust_material(&args.signer)?;
             let req = crate::bundle_cmd::requirement(&args.signer)?;
@@ -193,7 +116,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
             };
             return crate::bundle_cmd::finish(&report, args.output, &file);
         }
-        Route::KeyOnly(evidence) => evidence,
+        Route::KeyOnly { signature, claimed } => (signature, claimed),
     };
     let key_ref = args
         .signer
@@ -201,11 +124,11 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         .as_deref()
         .ok_or_else(|| anyhow!("--key is required to verify a key-signed signature"))?;
     let key = load_public_key(key_ref)?;
-    key.check_signature_encoding(&evidence.signature)
+    key.check_signature_encoding(&signature)
         .context("the signature is malformed input")?;
     let input = Input::open(&args.file)?;
     let mut algorithms = key.algorithm().accepted_hashes().to_vec();
-    if let Some(c) = &evidence.claimed
+    if let Some(c) = &claimed
         && !algorithms.contains(&c.algorithm())
     {
         algorithms.push(c.algorithm());
@@ -217,8 +140,8 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
     let trust = crate::bundle_cmd::trust_material(&args.signer)?;
     let report = sigil_blob::signature::verify_key_signature(
         &key,
-        &evidence.signature,
-        evidence.claimed.as_ref(),
+        &signature,
+        claimed.as_ref(),
         digests,
         &trust,
         &options,
