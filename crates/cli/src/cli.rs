@@ -111,6 +111,9 @@ pub enum Command {
     /// Trusted roots for your own infrastructure.
     #[command(subcommand)]
     TrustedRoot(TrustedRootCmd),
+    /// Image policies (policy-controller's ClusterImagePolicy): test images against them.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -941,6 +944,36 @@ pub struct LogMonitor {
     /// State file holding the last verified checkpoint (created on first run).
     #[arg(long)]
     pub state: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Evaluate images against ClusterImagePolicy documents as the admission webhook would.
+    Test(PolicyTest),
+}
+
+#[derive(Args, Debug)]
+pub struct PolicyTest {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// A ClusterImagePolicy file (YAML or JSON, several documents allowed) or a directory of
+    /// them (`*.yaml`, `*.yml`, `*.json`), repeatable.
+    #[arg(long, required = true)]
+    pub policy: Vec<PathBuf>,
+    /// A trusted_root.json whose logs `ctlog` authorities' entries must be in
+    /// [default: Sigstore public-good, embedded].
+    #[arg(long, alias = "trustroot")]
+    pub trust_root: Option<PathBuf>,
+    /// What happens to an image no policy matches: deny, allow or warn.
+    #[arg(long, default_value = "deny")]
+    pub no_match_policy: String,
+    /// Output format (`json`: policy-controller's tester form, `{"errors":[…],"warnings":[…]}`,
+    /// with each decision).
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to evaluate.
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

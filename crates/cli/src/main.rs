@@ -1,7 +1,8 @@
 //! `sigil`: sign and verify everything you ship, wire-compatible with Sigstore and cosign.
 //!
-//! The binary only parses arguments and wires the library crates together; every capability
-//! lives in `sigil-crypto` and `sigil-formats`.
+//! The binary only parses arguments, prints and maps outcomes to exit codes; every capability
+//! lives in a library crate (`sigil-sign`, `sigil-image`, `sigil-blob`, `sigil-verify`,
+//! `sigil-policy`, `sigil-rekor`, `sigil-oci`, `sigil-sbom`, `sigil-server`, ...).
 //!
 //! ```text
 //! sigil generate-key-pair
@@ -23,13 +24,14 @@ mod log_cmd;
 mod logreq;
 mod oci_cmd;
 mod outputs;
+mod policy_cmd;
 mod rekor;
 mod sbom_cmd;
 mod support;
 
 use std::process::ExitCode;
 
-use cli::{ChecksumsCmd, Cli, Command, LogCmd, TrustedRootCmd};
+use cli::{ChecksumsCmd, Cli, Command, LogCmd, PolicyCmd, TrustedRootCmd};
 use support::{
     EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed,
 };
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
         Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
+        Command::Policy(PolicyCmd::Test(a)) => policy_cmd::test(a),
         Command::Sbom(a) => sbom_cmd::sbom(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),

@@ -419,10 +419,14 @@ fn load(v: serde_json::Value) -> Result<Policy, String> {
     if kind != "ClusterImagePolicy" {
         return Err(format!("kind {kind:?} is not ClusterImagePolicy"));
     }
+    let name = v["metadata"]["name"]
+        .as_str()
+        .unwrap_or("(unnamed)")
+        .to_owned();
     let doc: ClusterImagePolicy =
         serde_path_to_error::deserialize(v).map_err(|e| match e.path().to_string().as_str() {
-            "." => e.inner().to_string(),
-            p => format!("{p}: {}", e.inner()),
+            "." => format!("ClusterImagePolicy {name}: {}", e.inner()),
+            p => format!("ClusterImagePolicy {name}: {p}: {}", e.inner()),
         })?;
     validate(doc)
 }

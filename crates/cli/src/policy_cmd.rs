@@ -1,0 +1,130 @@
+//! `policy test`: images against ClusterImagePolicy documents, as the admission webhook decides.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use sigil_policy::cip::{self, MAX_POLICY_FILE};
+use sigil_policy::eval::{self, NoMatch};
+
+use crate::cli::{OutputFormat, PolicyTest};
+use crate::support::{VerificationFailed, print_json, read_limited};
+
+/// Every policy in the files and directories given (a directory's `*.yaml`, `*.yml` and
+/// `*.json`, in name order). A document that does not load is an error naming the file.
+pub fn load_policies(paths: &[std::path::PathBuf]) -> Result<Vec<cip::Policy>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut in_dir: Vec<_> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read policy directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension()
+                            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+                })
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = read_limited(&f, MAX_POLICY_FILE, "policy")?;
+        let text =
+            std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8", f.display()))?;
+        out.extend(cip::parse(text, &f.display().to_string())?);
+    }
+    if out.is_empty() {
+        bail!("no ClusterImagePolicy found in {}", display(paths));
+    }
+    Ok(out)
+}
+
+fn display(paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn trust(path: Option<&Path>) -> Result<sigil_verify::TrustMaterial> {
+    Ok(match path {
+        None => sigil_verify::TrustMaterial::public_good(),
+        Some(p) => {
+            let bytes = read_limited(
+                p,
+                sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+                "trust root",
+            )?;
+            sigil_verify::TrustMaterial::new(
+                sigil_formats::trust_root::TrustedRoot::parse(&bytes)
+                    .with_context(|| format!("trust root {}", p.display()))?,
+            )
+        }
+    })
+}
+
+pub fn test(a: PolicyTest) -> Result<()> {
+    let no_match: NoMatch = a.no_match_policy.parse().map_err(anyhow::Error::msg)?;
+    let policies = load_policies(&a.policy)?;
+    let registry = crate::oci_cmd::registry(&a.registry)?;
+    let checker = sigil_image::policy::RegistryChecker {
+        registry: &registry,
+        trust: trust(a.trust_root.as_deref())?,
+    };
+    let decisions: Vec<eval::Decision> = a
+        .images
+        .iter()
+        .map(|image| eval::decide(&policies, image, None, no_match, &checker))
+        .collect();
+    let errors: Vec<&String> = decisions.iter().flat_map(|d| &d.errors).collect();
+    let warnings: Vec<&String> = decisions.iter().flat_map(|d| &d.warnings).collect();
+    match a.output {
+        OutputFormat::Json => {
+            print_json(&json!({"errors": errors, "warnings": warnings, "decisions": decisions}))?
+        }
+        OutputFormat::Text => {
+            for d in &decisions {
+                for p in &d.policies {
+                    for au in &p.authorities {
+                        errln!(
+                            "{}: policy {} authority {}: {} ({})",
+                            d.image,
+                            p.policy,
+                            au.name,
+                            if au.passed { "passed" } else { "failed" },
+                            au.detail
+                        );
+                    }
+                }
+                for w in &d.warnings {
+                    errln!("warning: {w}");
+                }
+                if d.allowed {
+                    outln!("{}: allowed", d.image);
+                } else {
+                    outln!("{}: denied", d.image);
+                }
+            }
+        }
+    }
+    let denied = decisions.iter().filter(|d| !d.allowed).count();
+    if denied > 0 {
+        let first = errors.first().map(|e| e.as_str()).unwrap_or("denied");
+        return Err(VerificationFailed(if decisions.len() == 1 {
+            first.to_owned()
+        } else {
+            format!(
+                "{denied} of {} images denied; the first: {first}",
+                decisions.len()
+            )
+        })
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! `sigil policy test` against the real registry: ClusterImagePolicy documents decide, each
+//! denial with its specific reason; a policy that does not load is exit 3 naming the file.
+
+mod common;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::{Value, json};
+use sigil_oci::manifest as mf;
+use sigil_oci::{ImageRef, Layer, Registry, RegistryOptions};
+
+fn push(addr: &str, name: &str, content: &[u8]) -> String {
+    let image = ImageRef::parse(&format!("{addr}/{name}")).unwrap();
+    let config = json!({"architecture": "amd64", "os": "linux",
+                        "rootfs": {"type": "layers", "diff_ids": [mf::sha256_digest(content)]}});
+    Registry::new(&RegistryOptions::default())
+        .unwrap()
+        .push_image(
+            &image,
+            &[Layer {
+                data: content.to_vec(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }],
+            config.to_string().as_bytes(),
+            mf::OCI_CONFIG,
+        )
+        .unwrap()
+}
+
+fn sg(d: &Path) -> Command {
+    let mut c = sigil(d);
+    c.env("SIGIL_CACHE_DIR", d.join("cache"))
+        .env_remove("COSIGN_REPOSITORY")
+        .env_remove("SIGIL_NO_CACHE");
+    c
+}
+
+/// A policy requiring `key` (a file beside the policy) for `glob`.
+fn key_policy(name: &str, glob: &str, key_file: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - name: release-key\n    key:\n      data: {key_file}\n"
+    )
+}
+
+fn decision(d: &Path, args: &[&str]) -> (i32, Value) {
+    let o = run(sg(d).args(["policy", "test", "-o", "json"]).args(args));
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn policies_decide_with_a_reason_for_each_denial() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    generate(d, "ecdsa-p256", "other");
+    push(&r.addr, "team/app:v1", b"v1");
+    push(&r.addr, "team/unsigned:v1", b"u1");
+    let signed = format!("{}/team/app:v1", r.addr);
+    let unsigned = format!("{}/team/unsigned:v1", r.addr);
+    ok(sg(d).args(["sign", "--key", "k.key", &signed]));
+    let glob = format!("{}/team/**", r.addr);
+    std::fs::write(d.join("p.yaml"), key_policy("team", &glob, "k.pub")).unwrap();
+
+    // Signed with the policy's key: allowed (exit 0), the authority named.
+    let (code, v) = decision(d, &["--policy", "p.yaml", &signed]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["errors"], json!([]));
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert_eq!(
+        (a["name"].as_str(), a["passed"].as_bool()),
+        (Some("release-key"), Some(true)),
+        "{v}"
+    );
+
+    // Unsigned: denied, "no signatures" (never "signature invalid").
+    let (code, v) = decision(d, &["--policy", "p.yaml", &unsigned]);
+    assert_eq!(code, 1);
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert_eq!(a["reason"], "no-signatures", "{v}");
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no signatures found"),
+        "{v}"
+    );
+
+    // Signed by another key: denied, the signature does not verify with the policy's key.
+    std::fs::write(d.join("other.yaml"), key_policy("team", &glob, "other.pub")).unwrap();
+    let (code, v) = decision(d, &["--policy", "other.yaml", &signed]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["decisions"][0]["policies"][0]["authorities"][0]["reason"], "signature-invalid",
+        "{v}"
+    );
+
+    // No policy matches: denied by default, allowed with --no-match-policy allow.
+    let elsewhere = format!("{}/elsewhere/app:v1", r.addr);
+    push(&r.addr, "elsewhere/app:v1", b"e1");
+    let (code, v) = decision(d, &["--policy", "p.yaml", &elsewhere]);
+    assert_eq!(code, 1);
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no policy matches"),
+        "{v}"
+    );
+    let (code, _) = decision(
+        d,
+        &[
+            "--policy",
+            "p.yaml",
+            "--no-match-policy",
+            "allow",
+            &elsewhere,
+        ],
+    );
+    assert_eq!(code, 0);
+
+    // A directory of policies: both apply (AND), and warn mode only warns.
+    std::fs::create_dir(d.join("set")).unwrap();
+    std::fs::write(
+        d.join("set/1.yaml"),
+        key_policy("team", &glob, "../k.pub")
+            .replace("../k.pub", &d.join("k.pub").display().to_string()),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("set/2.yaml"),
+        key_policy("soft", &glob, &d.join("other.pub").display().to_string())
+            .replace("spec:\n", "spec:\n  mode: warn\n"),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "set", &signed]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v}");
+
+    // The registry unreachable: denied, and said so.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let unreachable = format!("{gone}/team/app:v1");
+    std::fs::write(d.join("any.yaml"), key_policy("any", "**", "k.pub")).unwrap();
+    let (code, v) = decision(d, &["--policy", "any.yaml", &unreachable]);
+    assert_eq!(code, 1);
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert_eq!(a["reason"], "registry-unreachable", "{v}");
+    assert!(
+        a["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry unreachable"),
+        "{v}"
+    );
+
+    // A policy that does not load: exit 3, the file and the field named.
+    std::fs::write(
+        d.join("bad.yaml"),
+        key_policy("bad", "**", "k.pub").replace("key:", "kee:"),
+    )
+    .unwrap();
+    fails(
+        sg(d).args(["policy", "test", "--policy", "bad.yaml", &signed]),
+        3,
+        "bad.yaml: ClusterImagePolicy",
+    );
+    fails(
+        sg(d).args(["policy", "test", "--policy", "bad.yaml", &signed]),
+        3,
+        "unknown field `kee`",
+    );
+}

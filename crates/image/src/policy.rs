@@ -1,0 +1,145 @@
+//! The policy engine's verifications against a registry: `sigil-policy` decides, this module
+//! checks each authority on an image with [`crate::verify_image`] and answers with the typed
+//! reason ([`Checker`](sigil_policy::eval::Checker)). As in policy-controller, a `key` authority
+//! without `ctlog` requires no log entry; with `ctlog` it requires one, found in that log and
+//! verified against the trust root. What this verifier cannot check (keyless authorities,
+//! KMS keys, Secrets, another signature repository, CUE or Rego attestation policies) fails the
+//! authority with that reason: a policy is never passed on a check not made.
+
+use sigil_crypto::PublicKey;
+use sigil_oci::{Registry, RegistryError};
+use sigil_policy::cip::{self, Authority, KeyData, Policy as Cip};
+use sigil_verify::TrustMaterial;
+
+use crate::{Failure, Logs, Policy, Wanted, verify_image};
+
+/// Checks authorities against images in a registry.
+pub struct RegistryChecker<'a> {
+    /// The registry client.
+    pub registry: &'a Registry,
+    /// The trust root whose logs a `ctlog` authority's entries must be in.
+    pub trust: TrustMaterial,
+}
+
+/// The typed reason of an image's verdict, in kebab-case (`no-signatures`,
+/// `signature-invalid`, `registry-unreachable`, ...), and its sentence.
+pub fn verdict_reason(f: &Failure) -> (String, String) {
+    let kind = match f {
+        Failure::NoSignatures { .. } => "no-signatures".to_owned(),
+        Failure::NoMatching { rejected, .. } => rejected
+            .first()
+            .and_then(|r| serde_json::to_value(&r.reason).ok())
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "no-matching-signatures".into()),
+        Failure::Registry(RegistryError::Unreachable { .. }) => "registry-unreachable".into(),
+        Failure::Registry(RegistryError::NoSuchImage { .. }) => "no-such-image".into(),
+        Failure::Registry(_) => "registry-error".into(),
+    };
+    let sentence = match f {
+        Failure::Registry(RegistryError::Unreachable { .. }) => {
+            format!("registry unreachable: {f}")
+        }
+        _ => f.to_string(),
+    };
+    (kind, sentence)
+}
+
+fn public_key(data: &KeyData) -> Result<PublicKey, String> {
+    let pem = match data {
+        KeyData::Pem(p) => p.clone().into_bytes(),
+        KeyData::Env(var) => std::env::var(var)
+            .map_err(|_| format!("environment variable {var} (key data env://{var}) is not set"))?
+            .into_bytes(),
+        KeyData::File(path) => {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(64 * 1024).read_to_end(&mut buf))
+                .map_err(|e| format!("key file {path}: {e}"))?;
+            buf
+        }
+    };
+    PublicKey::from_pem(&pem).map_err(|e| format!("the authority's key: {e}"))
+}
+
+fn unsupported(what: &str) -> (bool, String, Option<String>) {
+    (
+        false,
+        format!("{what} cannot be checked by this verifier: the authority does not pass"),
+        Some("unsupported".into()),
+    )
+}
+
+impl sigil_policy::eval::Checker for RegistryChecker<'_> {
+    fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> (bool, String, Option<String>) {
+        let Some(key) = &a.key else {
+            return unsupported("a keyless authority");
+        };
+        if key.kms.is_some() {
+            return unsupported("a KMS key");
+        }
+        if key.secret_ref.is_some() {
+            return unsupported("a key in a Kubernetes Secret");
+        }
+        if !a.source.is_empty() {
+            return unsupported("a signature source in another repository");
+        }
+        if a.rfc3161timestamp.is_some() {
+            return unsupported("an RFC 3161 timestamp requirement");
+        }
+        let data = match key.data.as_deref().map(cip::key_data) {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return (false, e, Some("bad-key".into())),
+            None => return unsupported("a key without data"),
+        };
+        let key = match public_key(&data) {
+            Ok(k) => k,
+            Err(e) => return (false, e, Some("bad-key".into())),
+        };
+        let logs = a.ctlog.as_ref().map(|l| Logs {
+            trust: self.trust.clone(),
+            rekor_url: l
+                .url
+                .clone()
+                .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
+        });
+        let mut wanted = vec![Wanted::Signatures];
+        for att in &a.attestations {
+            if att.policy.is_some() {
+                return unsupported(&format!("attestation {}'s CUE/Rego policy", att.name));
+            }
+            let Some(t) = sigil_formats::dsse::predicate_type(&att.predicate_type) else {
+                return (
+                    false,
+                    format!(
+                        "attestation {}: {:?} is neither a cosign predicate shortcut nor a URI",
+                        att.name, att.predicate_type
+                    ),
+                    Some("bad-predicate-type".into()),
+                );
+            };
+            wanted.push(Wanted::Attestations(t.to_owned()));
+        }
+        // With attestations, those are what is required (as in policy-controller); otherwise a
+        // signature.
+        if wanted.len() > 1 {
+            wanted.remove(0);
+        }
+        let mut details = Vec::new();
+        for w in wanted {
+            let mut p = Policy::new(key.clone(), w.clone());
+            p.logs = logs.clone();
+            let v = verify_image(self.registry, &p, image);
+            if let Some(f) = &v.failure {
+                let (kind, sentence) = verdict_reason(f);
+                return (false, sentence, Some(kind));
+            }
+            let n: usize = v.manifests.iter().map(|(_, f)| f.verified.len()).sum();
+            details.push(match w {
+                Wanted::Signatures => format!("{n} signature(s) verified with key {}", key.hint()),
+                Wanted::Attestations(t) => format!("{n} attestation(s) of type {t} verified"),
+            });
+        }
+        (true, details.join("; "), None)
+    }
+}
