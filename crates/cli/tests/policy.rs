@@ -178,3 +178,78 @@ fn policies_decide_with_a_reason_for_each_denial() {
         "unknown field `kee`",
     );
 }
+
+/// An attestation authority with a Rego policy over the statement (the seed workload: SLSA
+/// provenance whose builder must be the organisation's), and k-of-n as a policy-level Rego
+/// policy over `authorityMatches`.
+#[test]
+fn attestation_policies_and_k_of_n_in_rego() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for k in ["k", "alice", "bob", "carol"] {
+        generate(d, "ecdsa-p256", k);
+    }
+    push(&r.addr, "team/app:v1", b"v1");
+    let image = format!("{}/team/app:v1", r.addr);
+    std::fs::write(
+        d.join("prov.json"),
+        r#"{"builder": {"id": "https://tekton.example/chains/v2"}, "buildType": "x"}"#,
+    )
+    .unwrap();
+    ok(sg(d).args([
+        "attest",
+        "--key",
+        "k.key",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "prov.json",
+        &image,
+    ]));
+    let rego = |prefix: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: slsa\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - name: builder\n    key:\n      data: k.pub\n    attestations:\n    - name: provenance\n      predicateType: slsaprovenance\n      policy:\n        type: rego\n        data: |\n          package sigstore\n          default isCompliant = false\n          isCompliant {{\n            startswith(input.predicate.builder.id, \"{prefix}\")\n          }}\n"
+        )
+    };
+    std::fs::write(d.join("slsa.yaml"), rego("https://tekton.example/chains/")).unwrap();
+    let (code, v) = decision(d, &["--policy", "slsa.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(d.join("slsa-other.yaml"), rego("https://other.example/")).unwrap();
+    let (code, v) = decision(d, &["--policy", "slsa-other.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert_eq!(a["reason"], "attestation-policy", "{v}");
+    assert!(
+        a["detail"].as_str().unwrap().contains("is not satisfied"),
+        "{v}"
+    );
+
+    // Two of three release keys: alice and carol sign, bob does not.
+    ok(sg(d).args(["sign", "--key", "alice.key", &image]));
+    ok(sg(d).args(["sign", "--key", "carol.key", &image]));
+    let k_of_n = |n: usize| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: release\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - {{name: alice, key: {{data: alice.pub}}}}\n  - {{name: bob, key: {{data: bob.pub}}}}\n  - {{name: carol, key: {{data: carol.pub}}}}\n  policy:\n    type: rego\n    data: |\n      package sigstore\n      default isCompliant = false\n      isCompliant {{ count(input.authorityMatches) >= {n} }}\n"
+        )
+    };
+    std::fs::write(d.join("two.yaml"), k_of_n(2)).unwrap();
+    let (code, v) = decision(d, &["--policy", "two.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(d.join("three.yaml"), k_of_n(3)).unwrap();
+    let (code, v) = decision(d, &["--policy", "three.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("the Rego policy release is not satisfied"),
+        "{v}"
+    );
+    let bob = &v["decisions"][0]["policies"][0]["authorities"][1];
+    assert_eq!(
+        (bob["name"].as_str(), bob["reason"].as_str()),
+        (Some("bob"), Some("signature-invalid")),
+        "{v}"
+    );
+}

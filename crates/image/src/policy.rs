@@ -9,6 +9,7 @@
 use sigil_crypto::PublicKey;
 use sigil_oci::{Registry, RegistryError};
 use sigil_policy::cip::{self, Authority, KeyData, Policy as Cip};
+use sigil_policy::eval::Checked;
 use sigil_verify::TrustMaterial;
 
 use crate::{Failure, Logs, Policy, Wanted, verify_image};
@@ -62,16 +63,15 @@ fn public_key(data: &KeyData) -> Result<PublicKey, String> {
     PublicKey::from_pem(&pem).map_err(|e| format!("the authority's key: {e}"))
 }
 
-fn unsupported(what: &str) -> (bool, String, Option<String>) {
-    (
-        false,
+fn unsupported(what: &str) -> Checked {
+    Checked::fail(
+        "unsupported",
         format!("{what} cannot be checked by this verifier: the authority does not pass"),
-        Some("unsupported".into()),
     )
 }
 
 impl sigil_policy::eval::Checker for RegistryChecker<'_> {
-    fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> (bool, String, Option<String>) {
+    fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> Checked {
         let Some(key) = &a.key else {
             return unsupported("a keyless authority");
         };
@@ -89,12 +89,12 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
         }
         let data = match key.data.as_deref().map(cip::key_data) {
             Some(Ok(d)) => d,
-            Some(Err(e)) => return (false, e, Some("bad-key".into())),
+            Some(Err(e)) => return Checked::fail("bad-key", e),
             None => return unsupported("a key without data"),
         };
         let key = match public_key(&data) {
             Ok(k) => k,
-            Err(e) => return (false, e, Some("bad-key".into())),
+            Err(e) => return Checked::fail("bad-key", e),
         };
         let logs = a.ctlog.as_ref().map(|l| Logs {
             trust: self.trust.clone(),
@@ -103,43 +103,109 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
                 .clone()
                 .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
         });
-        let mut wanted = vec![Wanted::Signatures];
+        let mut wanted: Vec<(Wanted, Option<&cip::Attestation>)> = Vec::new();
         for att in &a.attestations {
-            if att.policy.is_some() {
-                return unsupported(&format!("attestation {}'s CUE/Rego policy", att.name));
+            if let Some(p) = &att.policy
+                && (p.type_ != "rego" || p.data.is_none())
+            {
+                return unsupported(&format!(
+                    "attestation {}'s {} policy{}",
+                    att.name,
+                    p.type_,
+                    if p.data.is_none() {
+                        " (not inline)"
+                    } else {
+                        ""
+                    }
+                ));
             }
             let Some(t) = sigil_formats::dsse::predicate_type(&att.predicate_type) else {
-                return (
-                    false,
+                return Checked::fail(
+                    "bad-predicate-type",
                     format!(
                         "attestation {}: {:?} is neither a cosign predicate shortcut nor a URI",
                         att.name, att.predicate_type
                     ),
-                    Some("bad-predicate-type".into()),
                 );
             };
-            wanted.push(Wanted::Attestations(t.to_owned()));
+            wanted.push((Wanted::Attestations(t.to_owned()), Some(att)));
         }
         // With attestations, those are what is required (as in policy-controller); otherwise a
         // signature.
-        if wanted.len() > 1 {
-            wanted.remove(0);
+        if wanted.is_empty() {
+            wanted.push((Wanted::Signatures, None));
         }
         let mut details = Vec::new();
-        for w in wanted {
+        let mut signatures = Vec::new();
+        let mut attestations = serde_json::Map::new();
+        for (w, att) in wanted {
             let mut p = Policy::new(key.clone(), w.clone());
             p.logs = logs.clone();
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
                 let (kind, sentence) = verdict_reason(f);
-                return (false, sentence, Some(kind));
+                return Checked::fail(&kind, sentence);
             }
-            let n: usize = v.manifests.iter().map(|(_, f)| f.verified.len()).sum();
-            details.push(match w {
-                Wanted::Signatures => format!("{n} signature(s) verified with key {}", key.hint()),
-                Wanted::Attestations(t) => format!("{n} attestation(s) of type {t} verified"),
-            });
+            let verified: Vec<&crate::Verified> =
+                v.manifests.iter().flat_map(|(_, f)| &f.verified).collect();
+            match (&w, att) {
+                (Wanted::Signatures, _) => {
+                    details.push(format!(
+                        "{} signature(s) verified with key {}",
+                        verified.len(),
+                        key.hint()
+                    ));
+                    signatures.extend(verified.iter().map(
+                        |x| serde_json::json!({"id": x.source.reference(), "payload": x.payload}),
+                    ));
+                }
+                (Wanted::Attestations(t), Some(att)) => {
+                    // With a policy, at least one verified attestation must satisfy it.
+                    let mut passing: Vec<&crate::Verified> = Vec::new();
+                    let mut last = None;
+                    for x in &verified {
+                        match att.policy.as_ref().and_then(|p| p.data.as_deref()) {
+                            None => passing.push(x),
+                            Some(rego) => {
+                                match sigil_policy::rego::evaluate(&att.name, rego, &x.payload) {
+                                    Ok(_) => passing.push(x),
+                                    Err(e) => last = Some(e),
+                                }
+                            }
+                        }
+                    }
+                    if passing.is_empty() {
+                        let why = last.map_or_else(
+                            || "no attestation satisfies it".to_owned(),
+                            |e| e.to_string(),
+                        );
+                        return Checked::fail(
+                            "attestation-policy",
+                            format!("attestation {}: {why}", att.name),
+                        );
+                    }
+                    details.push(format!(
+                        "{} attestation(s) of type {t} verified",
+                        passing.len()
+                    ));
+                    attestations.insert(
+                        att.name.clone(),
+                        serde_json::Value::from(
+                            passing
+                                .iter()
+                                .map(|x| serde_json::json!({"id": x.source.reference(), "predicateType": t, "payload": x.payload}))
+                                .collect::<Vec<_>>(),
+                        ),
+                    );
+                }
+                (Wanted::Attestations(_), None) => {}
+            }
         }
-        (true, details.join("; "), None)
+        Checked {
+            passed: true,
+            detail: details.join("; "),
+            reason: None,
+            evidence: serde_json::json!({"signatures": signatures, "attestations": attestations}),
+        }
     }
 }

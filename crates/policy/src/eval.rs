@@ -66,15 +66,46 @@ pub struct AuthorityOutcome {
     pub reason: Option<String>,
 }
 
+/// What checking an authority found.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Whether it passed.
+    pub passed: bool,
+    /// What passed, or why not, in one sentence.
+    pub detail: String,
+    /// A failure's typed reason (`no-signatures`, `signature-invalid`, ...).
+    pub reason: Option<String>,
+    /// What verified, as policy-controller's `authorityMatches` entry
+    /// (`{"signatures": [...], "attestations": {name: [...]}}`), for a policy-level policy.
+    pub evidence: serde_json::Value,
+}
+
+impl Checked {
+    /// A pass.
+    pub fn pass(detail: impl Into<String>) -> Self {
+        Self {
+            passed: true,
+            detail: detail.into(),
+            reason: None,
+            evidence: serde_json::json!({"signatures": [], "attestations": {}}),
+        }
+    }
+
+    /// A failure with its reason.
+    pub fn fail(reason: &str, detail: impl Into<String>) -> Self {
+        Self {
+            passed: false,
+            detail: detail.into(),
+            reason: Some(reason.to_owned()),
+            evidence: serde_json::Value::Null,
+        }
+    }
+}
+
 /// Checks one (non-static) authority for an image: the caller's verification.
 pub trait Checker {
     /// Checks `authority` (of `policy`) on `image`.
-    fn check(
-        &self,
-        image: &str,
-        policy: &Policy,
-        authority: &Authority,
-    ) -> (bool, String, Option<String>);
+    fn check(&self, image: &str, policy: &Policy, authority: &Authority) -> Checked;
 }
 
 /// One policy's result.
@@ -187,39 +218,56 @@ pub fn decide(
             authorities: Vec::new(),
             message: None,
         };
+        // With a policy-level policy every authority is checked (it sees them all, as
+        // `authorityMatches`); otherwise the first that passes is enough.
+        let all = p.doc.spec.policy.is_some();
+        let mut matches = serde_json::Map::new();
         for (i, a) in p.doc.spec.authorities.iter().enumerate() {
             let name = p.authority_name(i);
-            let (passed, detail, reason) = match &a.static_ {
-                Some(s) if s.action == "pass" => (true, "static pass".to_owned(), None),
-                Some(s) => (
-                    false,
+            let c = match &a.static_ {
+                Some(s) if s.action == "pass" => Checked::pass("static pass"),
+                Some(s) => Checked::fail(
+                    "static-fail",
                     s.message
                         .clone()
                         .unwrap_or_else(|| "disallowed by static policy".into()),
-                    Some("static-fail".to_owned()),
                 ),
                 None => checker.check(image, p, a),
             };
+            if c.passed {
+                out.passed = true;
+                matches.insert(name.clone(), c.evidence.clone());
+            }
             out.authorities.push(AuthorityOutcome {
                 name,
-                passed,
-                detail,
-                reason,
+                passed: c.passed,
+                detail: c.detail,
+                reason: c.reason,
             });
-            if passed {
-                out.passed = true;
-                // One is enough; the rest are not tried.
+            if c.passed && !all {
                 break;
             }
         }
-        if out.passed && p.doc.spec.policy.is_some() {
-            // The policy-level CUE/Rego policy.
-            out.passed = false;
-            out.message = Some(format!(
-                "policy {}: its spec.policy ({}) cannot be evaluated by this Sigil: denied",
-                p.name(),
-                p.doc.spec.policy.as_ref().map_or("", |x| x.type_.as_str())
-            ));
+        if let (true, Some(pol)) = (out.passed, &p.doc.spec.policy) {
+            let input = serde_json::json!({ "authorityMatches": matches });
+            match (pol.type_.as_str(), &pol.data) {
+                ("rego", Some(data)) => match crate::rego::evaluate(p.name(), data, &input) {
+                    Ok(None) => {}
+                    Ok(Some(w)) => d.warnings.push(format!("policy {}: {w}", p.name())),
+                    Err(e) => {
+                        out.passed = false;
+                        out.message = Some(format!("{image}: policy {} failed: {e}", p.name()));
+                    }
+                },
+                (t, data) => {
+                    out.passed = false;
+                    out.message = Some(format!(
+                        "{image}: policy {}: its spec.policy ({t}{}) cannot be evaluated by this Sigil: denied",
+                        p.name(),
+                        if data.is_none() { ", not inline" } else { "" }
+                    ));
+                }
+            }
         }
         if !out.passed && out.message.is_none() {
             let why: Vec<String> = out

@@ -20,8 +20,8 @@
 //!
 //! struct NoRegistry;
 //! impl eval::Checker for NoRegistry {
-//!     fn check(&self, _: &str, _: &cip::Policy, _: &cip::Authority) -> (bool, String, Option<String>) {
-//!         (false, "no registry here".into(), Some("registry-unreachable".into()))
+//!     fn check(&self, _: &str, _: &cip::Policy, _: &cip::Authority) -> eval::Checked {
+//!         eval::Checked::fail("registry-unreachable", "no registry here")
 //!     }
 //! }
 //! let d = eval::decide(&policies, "registry.example/base/os:1", None, eval::NoMatch::Deny, &NoRegistry);
@@ -36,3 +36,4 @@
 pub mod cip;
 pub mod eval;
 pub mod glob;
+pub mod rego;

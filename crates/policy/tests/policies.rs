@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use sigil_policy::cip::{self, Authority, Policy};
-use sigil_policy::eval::{self, Checker, NoMatch, Resource};
+use sigil_policy::eval::{self, Checked, Checker, NoMatch, Resource};
 
 const KEY: &str = "-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEklf3EbvSdfm3D75Zdv9CiY7iTGrk
@@ -101,14 +101,18 @@ struct Table {
 }
 
 impl Checker for Table {
-    fn check(&self, image: &str, _: &Policy, a: &Authority) -> (bool, String, Option<String>) {
+    fn check(&self, image: &str, _: &Policy, a: &Authority) -> Checked {
         self.asked.borrow_mut().push(format!("{image} {}", a.name));
         let (ok, why) = self
             .answers
             .get(&a.name)
             .copied()
             .unwrap_or((false, "no-signatures"));
-        (ok, why.to_owned(), (!ok).then(|| why.to_owned()))
+        if ok {
+            Checked::pass(why)
+        } else {
+            Checked::fail(why, why)
+        }
     }
 }
 
@@ -286,21 +290,52 @@ fn match_limits_a_policy_to_its_resources() {
 }
 
 #[test]
-fn a_policy_level_policy_that_cannot_be_evaluated_denies() {
+fn a_policy_level_rego_policy_sees_every_authority_k_of_n() {
+    // Two of the three release keys must have signed: Rego over authorityMatches.
+    let authorities = format!(
+        "{}{}{}",
+        key_authority("alice"),
+        key_authority("bob"),
+        key_authority("carol")
+    );
     let text = doc(
-        "with-rego",
+        "two-of-three",
         "**",
-        "  - static: {action: pass}\n",
-        "  policy:\n    type: rego\n    data: |\n      package sigstore\n      default isCompliant = true\n",
+        &authorities,
+        "  policy:\n    type: rego\n    data: |\n      package sigstore\n      default isCompliant = false\n      isCompliant { count(input.authorityMatches) >= 2 }\n",
     );
     let ps = cip::parse(&text, "p.yaml").unwrap();
-    let d = eval::decide(
-        &ps,
-        "registry.example/app:1",
-        None,
-        NoMatch::Allow,
-        &table(&[]),
+    let img = "registry.example/app:1";
+    let t = table(&[
+        ("alice", true, "ok"),
+        ("bob", false, "no-signatures"),
+        ("carol", true, "ok"),
+    ]);
+    let d = eval::decide(&ps, img, None, NoMatch::Deny, &t);
+    assert!(d.allowed, "{d:?}");
+    assert_eq!(
+        t.asked.borrow().len(),
+        3,
+        "every authority is checked for the policy"
     );
+    let t = table(&[("alice", true, "ok")]);
+    let d = eval::decide(&ps, img, None, NoMatch::Deny, &t);
+    assert!(!d.allowed);
+    assert!(
+        d.errors[0].contains("the Rego policy two-of-three is not satisfied"),
+        "{:?}",
+        d.errors
+    );
+
+    // A CUE policy-level policy cannot be evaluated yet: denied, and said so.
+    let cue = doc(
+        "with-cue",
+        "**",
+        "  - static: {action: pass}\n",
+        "  policy:\n    type: cue\n    data: \"x: 1\"\n",
+    );
+    let ps = cip::parse(&cue, "p.yaml").unwrap();
+    let d = eval::decide(&ps, img, None, NoMatch::Allow, &table(&[]));
     assert!(!d.allowed);
     assert!(
         d.errors[0].contains("cannot be evaluated"),
