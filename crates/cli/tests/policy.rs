@@ -225,6 +225,27 @@ fn attestation_policies_and_k_of_n_in_rego() {
         "{v}"
     );
 
+    // The same in CUE (the subset policy-controller users write).
+    let cue = |prefix: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: slsa-cue\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - name: builder\n    key:\n      data: k.pub\n    attestations:\n    - name: provenance\n      predicateType: slsaprovenance\n      policy:\n        type: cue\n        data: |\n          predicateType: \"https://slsa.dev/provenance/v0.2\"\n          predicate: builder: id: =~\"^{prefix}\"\n"
+        )
+    };
+    std::fs::write(d.join("cue.yaml"), cue("https://tekton.example/chains/")).unwrap();
+    let (code, v) = decision(d, &["--policy", "cue.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(d.join("cue-other.yaml"), cue("https://other.example/")).unwrap();
+    let (code, v) = decision(d, &["--policy", "cue-other.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    let detail = v["decisions"][0]["policies"][0]["authorities"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        detail.contains("predicate.builder.id") && detail.contains("does not match"),
+        "{v}"
+    );
+
     // Two of three release keys: alice and carol sign, bob does not.
     ok(sg(d).args(["sign", "--key", "alice.key", &image]));
     ok(sg(d).args(["sign", "--key", "carol.key", &image]));

@@ -63,6 +63,26 @@ fn public_key(data: &KeyData) -> Result<PublicKey, String> {
     PublicKey::from_pem(&pem).map_err(|e| format!("the authority's key: {e}"))
 }
 
+/// An attestation's policy (inline Rego or CUE) over one verified statement.
+fn policy_verdict(att: &cip::Attestation, statement: &serde_json::Value) -> Result<(), String> {
+    match att
+        .policy
+        .as_ref()
+        .map(|p| (p.type_.as_str(), p.data.as_deref()))
+    {
+        Some(("rego", Some(rego))) => sigil_policy::rego::evaluate(&att.name, rego, statement)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Some(("cue", Some(cue))) => sigil_policy::cue::Policy::parse(cue)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                c.check(statement)
+                    .map_err(|v| format!("the CUE policy {} is not satisfied: {v}", att.name))
+            }),
+        _ => Ok(()),
+    }
+}
+
 fn unsupported(what: &str) -> Checked {
     Checked::fail(
         "unsupported",
@@ -106,7 +126,7 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
         let mut wanted: Vec<(Wanted, Option<&cip::Attestation>)> = Vec::new();
         for att in &a.attestations {
             if let Some(p) = &att.policy
-                && (p.type_ != "rego" || p.data.is_none())
+                && (!matches!(p.type_.as_str(), "rego" | "cue") || p.data.is_none())
             {
                 return unsupported(&format!(
                     "attestation {}'s {} policy{}",
@@ -164,21 +184,13 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
                     let mut passing: Vec<&crate::Verified> = Vec::new();
                     let mut last = None;
                     for x in &verified {
-                        match att.policy.as_ref().and_then(|p| p.data.as_deref()) {
-                            None => passing.push(x),
-                            Some(rego) => {
-                                match sigil_policy::rego::evaluate(&att.name, rego, &x.payload) {
-                                    Ok(_) => passing.push(x),
-                                    Err(e) => last = Some(e),
-                                }
-                            }
+                        match policy_verdict(att, &x.payload) {
+                            Ok(()) => passing.push(x),
+                            Err(e) => last = Some(e),
                         }
                     }
                     if passing.is_empty() {
-                        let why = last.map_or_else(
-                            || "no attestation satisfies it".to_owned(),
-                            |e| e.to_string(),
-                        );
+                        let why = last.unwrap_or_else(|| "no attestation satisfies it".to_owned());
                         return Checked::fail(
                             "attestation-policy",
                             format!("attestation {}: {why}", att.name),

@@ -635,5 +635,15 @@ fn check_policy_ref(p: &PolicyRef) -> Result<(), String> {
     if n.iter().filter(|k| **k).count() != 1 {
         return Err("exactly one of data, remote or configMapRef is required".into());
     }
+    // Inline policies are checked now, so that one that cannot run never loads.
+    match (p.type_.as_str(), &p.data) {
+        ("cue", Some(d)) => {
+            crate::cue::Policy::parse(d).map_err(|e| e.to_string())?;
+        }
+        ("rego", Some(d)) => {
+            crate::rego::compile_check(d).map_err(|e| e.to_string())?;
+        }
+        _ => {}
+    }
     Ok(())
 }

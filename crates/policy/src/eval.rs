@@ -259,6 +259,18 @@ pub fn decide(
                         out.message = Some(format!("{image}: policy {} failed: {e}", p.name()));
                     }
                 },
+                ("cue", Some(data)) => {
+                    let verdict = crate::cue::Policy::parse(data)
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| {
+                            c.check(&input)
+                                .map_err(|v| format!("the CUE policy is not satisfied: {v}"))
+                        });
+                    if let Err(e) = verdict {
+                        out.passed = false;
+                        out.message = Some(format!("{image}: policy {} failed: {e}", p.name()));
+                    }
+                }
                 (t, data) => {
                     out.passed = false;
                     out.message = Some(format!(

@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod cip;
+pub mod cue;
 pub mod eval;
 pub mod glob;
 pub mod rego;

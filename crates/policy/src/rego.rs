@@ -61,6 +61,11 @@ fn engine(name: &str, rego: &str) -> Result<regorus::Engine, RegoError> {
     }
 }
 
+/// Whether `rego` compiles (when a policy document loads).
+pub fn compile_check(rego: &str) -> Result<(), RegoError> {
+    engine("policy", rego).map(|_| ())
+}
+
 /// Evaluates the policy `rego` (named `name` in messages) over `input`.
 pub fn evaluate(name: &str, rego: &str, input: &serde_json::Value) -> Result<Warning, RegoError> {
     let mut e = engine(name, rego)?;

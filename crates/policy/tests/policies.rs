@@ -327,20 +327,48 @@ fn a_policy_level_rego_policy_sees_every_authority_k_of_n() {
         d.errors
     );
 
-    // A CUE policy-level policy cannot be evaluated yet: denied, and said so.
+    // A CUE policy-level policy over the same input: authorityMatches must name alice.
     let cue = doc(
         "with-cue",
         "**",
-        "  - static: {action: pass}\n",
-        "  policy:\n    type: cue\n    data: \"x: 1\"\n",
+        &format!("{}{}", key_authority("alice"), key_authority("bob")),
+        "  policy:\n    type: cue\n    data: \"authorityMatches: alice: _\"\n",
     );
     let ps = cip::parse(&cue, "p.yaml").unwrap();
-    let d = eval::decide(&ps, img, None, NoMatch::Allow, &table(&[]));
+    let d = eval::decide(
+        &ps,
+        img,
+        None,
+        NoMatch::Deny,
+        &table(&[("alice", true, "ok")]),
+    );
+    assert!(d.allowed, "{d:?}");
+    let d = eval::decide(
+        &ps,
+        img,
+        None,
+        NoMatch::Deny,
+        &table(&[("bob", true, "ok")]),
+    );
     assert!(!d.allowed);
     assert!(
-        d.errors[0].contains("cannot be evaluated"),
+        d.errors[0]
+            .contains("the CUE policy is not satisfied: authorityMatches.alice: is required"),
         "{:?}",
         d.errors
+    );
+    // A CUE policy with a construct outside the subset does not load: file, line, column.
+    let bad = doc(
+        "bad-cue",
+        "**",
+        "  - static: {action: pass}\n",
+        "  policy:\n    type: cue\n    data: \"x: *1 | 2\"\n",
+    );
+    let e = cip::parse(&bad, "p.yaml").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("spec.policy: CUE policy, line 1, column 4: defaults"),
+        "{e}"
     );
 }
 
