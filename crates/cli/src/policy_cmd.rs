@@ -10,9 +10,9 @@ use sigil_policy::eval::{self, NoMatch};
 use crate::cli::{OutputFormat, PolicyTest};
 use crate::support::{VerificationFailed, print_json, read_limited};
 
-/// Every policy in the files and directories given (a directory's `*.yaml`, `*.yml` and
+/// Every policy (ClusterImagePolicy and OrgPolicy) in the files and directories given (a directory's `*.yaml`, `*.yml` and
 /// `*.json`, in name order). A document that does not load is an error naming the file.
-pub fn load_policies(paths: &[std::path::PathBuf]) -> Result<Vec<cip::Policy>> {
+pub fn load_policies(paths: &[std::path::PathBuf]) -> Result<cip::PolicySet> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -31,15 +31,18 @@ pub fn load_policies(paths: &[std::path::PathBuf]) -> Result<Vec<cip::Policy>> {
             files.push(p.clone());
         }
     }
-    let mut out = Vec::new();
+    let mut out = cip::PolicySet::default();
     for f in files {
         let bytes = read_limited(&f, MAX_POLICY_FILE, "policy")?;
         let text =
             std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8", f.display()))?;
-        out.extend(cip::parse(text, &f.display().to_string())?);
+        out.extend(cip::parse_set(text, &f.display().to_string())?);
     }
-    if out.is_empty() {
-        bail!("no ClusterImagePolicy found in {}", display(paths));
+    if out.cips.is_empty() && out.orgs.is_empty() {
+        bail!(
+            "no ClusterImagePolicy or OrgPolicy found in {}",
+            display(paths)
+        );
     }
     Ok(out)
 }
@@ -80,7 +83,7 @@ pub fn test(a: PolicyTest) -> Result<()> {
     let decisions: Vec<eval::Decision> = a
         .images
         .iter()
-        .map(|image| eval::decide(&policies, image, None, no_match, &checker))
+        .map(|image| eval::decide_set(&policies, image, None, no_match, &checker))
         .collect();
     let errors: Vec<&String> = decisions.iter().flat_map(|d| &d.errors).collect();
     let warnings: Vec<&String> = decisions.iter().flat_map(|d| &d.warnings).collect();

@@ -190,7 +190,7 @@ fn attestation_policies_and_k_of_n_in_rego() {
     for k in ["k", "alice", "bob", "carol"] {
         generate(d, "ecdsa-p256", k);
     }
-    push(&r.addr, "team/app:v1", b"v1");
+    let digest = push(&r.addr, "team/app:v1", b"v1");
     let image = format!("{}/team/app:v1", r.addr);
     std::fs::write(
         d.join("prov.json"),
@@ -271,6 +271,39 @@ fn attestation_policies_and_k_of_n_in_rego() {
     assert_eq!(
         (bob["name"].as_str(), bob["reason"].as_str()),
         (Some("bob"), Some("signature-invalid")),
+        "{v}"
+    );
+
+    // The same as a first-class OrgPolicy rule (k-of-n), with the allowlist and the deny list.
+    let org = |n: usize, deny: &str| {
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: OrgPolicy\nmetadata:\n  name: acme\nspec:\n  allowedRegistries: [\"{}\"]\n  denyDigests: [\"{deny}\"]\n  authorities:\n  - {{name: alice, key: {{data: alice.pub}}}}\n  - {{name: bob, key: {{data: bob.pub}}}}\n  - {{name: carol, key: {{data: carol.pub}}}}\n  requireSignatures: {n}\n",
+            r.addr
+        )
+    };
+    let other_digest = format!("sha256:{}", "0".repeat(64));
+    std::fs::write(d.join("org2.yaml"), org(2, &other_digest)).unwrap();
+    let (code, v) = decision(d, &["--policy", "org2.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(d.join("org3.yaml"), org(3, &other_digest)).unwrap();
+    let (code, v) = decision(d, &["--policy", "org3.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("2 of the required 3 authorities passed"),
+        "{v}"
+    );
+    // The digest blocked everywhere: denied although two keys signed; the tag is resolved.
+    std::fs::write(d.join("blocked.yaml"), org(2, &digest)).unwrap();
+    let (code, v) = decision(d, &["--policy", "blocked.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("is on the deny list"),
         "{v}"
     );
 }

@@ -91,6 +91,11 @@ fn unsupported(what: &str) -> Checked {
 }
 
 impl sigil_policy::eval::Checker for RegistryChecker<'_> {
+    fn resolve(&self, image: &str) -> Result<String, String> {
+        let r = sigil_oci::ImageRef::parse(image).map_err(|e| e.to_string())?;
+        self.registry.resolve(&r).map_err(|e| e.to_string())
+    }
+
     fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> Checked {
         let Some(key) = &a.key else {
             return unsupported("a keyless authority");

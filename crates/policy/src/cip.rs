@@ -363,6 +363,38 @@ impl Policy {
 /// Reads every ClusterImagePolicy in `text` (YAML, several documents separated by `---`, or
 /// JSON; a `List` of them too), validated. `source_name` names the file in errors.
 pub fn parse(text: &str, source_name: &str) -> Result<Vec<Policy>, DocumentError> {
+    let set = parse_set(text, source_name)?;
+    if let Some(o) = set.orgs.first() {
+        return Err(DocumentError {
+            source_name: source_name.to_owned(),
+            what: format!(
+                "OrgPolicy {} where only ClusterImagePolicy documents are read",
+                o.name()
+            ),
+        });
+    }
+    Ok(set.cips)
+}
+
+/// The documents of a policy set: ClusterImagePolicies and Sigil's OrgPolicies.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// The ClusterImagePolicies.
+    pub cips: Vec<Policy>,
+    /// The organisation rules.
+    pub orgs: Vec<crate::org::OrgPolicy>,
+}
+
+impl PolicySet {
+    /// Adds another set's documents.
+    pub fn extend(&mut self, other: PolicySet) {
+        self.cips.extend(other.cips);
+        self.orgs.extend(other.orgs);
+    }
+}
+
+/// Reads every ClusterImagePolicy and OrgPolicy in `text` (as [`parse`] does).
+pub fn parse_set(text: &str, source_name: &str) -> Result<PolicySet, DocumentError> {
     let err = |what: String| DocumentError {
         source_name: source_name.to_owned(),
         what,
@@ -379,7 +411,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<Policy>, DocumentError
     };
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple_with_options(text, options).map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
+    let mut out = PolicySet::default();
     let several = docs.len() > 1;
     for (n, doc) in docs.into_iter().enumerate() {
         let here = |what: String| {
@@ -401,7 +433,11 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<Policy>, DocumentError
             _ => vec![doc],
         };
         for item in items {
-            out.push(load(item).map_err(&here)?);
+            if item.get("kind").and_then(|k| k.as_str()) == Some("OrgPolicy") {
+                out.orgs.push(crate::org::load(item).map_err(&here)?);
+            } else {
+                out.cips.push(load(item).map_err(&here)?);
+            }
         }
     }
     Ok(out)
@@ -431,6 +467,12 @@ fn load(v: serde_json::Value) -> Result<Policy, String> {
     validate(doc)
 }
 
+/// Validates one authority (shared with OrgPolicy).
+pub(crate) fn validate_authorities(name: &str, authorities: &[Authority]) -> Result<(), String> {
+    let at = |path: String, what: &str| format!("{name}: {path}: {what}");
+    check_authorities(authorities, &at)
+}
+
 fn validate(doc: ClusterImagePolicy) -> Result<Policy, String> {
     let name = &doc.metadata.name;
     let at = |path: String, what: &str| format!("ClusterImagePolicy {name}: {path}: {what}");
@@ -455,7 +497,89 @@ fn validate(doc: ClusterImagePolicy) -> Result<Policy, String> {
             "at least one authority is required",
         ));
     }
-    for (i, a) in spec.authorities.iter().enumerate() {
+    check_authorities(&spec.authorities, &at)?;
+    if let Some(pol) = &spec.policy {
+        check_policy_ref(pol).map_err(|e| at("spec.policy".into(), &e))?;
+    }
+    for (i, m) in spec.match_.iter().enumerate() {
+        let q = format!("spec.match[{i}]");
+        if let Some(r) = &m.resource
+            && !RESOURCES.contains(&r.as_str())
+        {
+            return Err(at(
+                format!("{q}.resource"),
+                &format!(
+                    "unsupported resource {r:?} (one of {})",
+                    RESOURCES.join(", ")
+                ),
+            ));
+        }
+        if m.selector.is_some() && m.resource.is_none() && m.version.is_none() && m.group.is_none()
+        {
+            return Err(at(
+                format!("{q}.selector"),
+                "a selector needs a resource type to match the labels of",
+            ));
+        }
+    }
+    let warn = match spec.mode.as_deref() {
+        None | Some("") | Some("enforce") => false,
+        Some("warn") => true,
+        Some(_) => return Err(at("spec.mode".into(), "must be enforce or warn")),
+    };
+    Ok(Policy { doc, globs, warn })
+}
+
+/// The resources a `match[]` may name: those that carry a pod template.
+pub const RESOURCES: [&str; 7] = [
+    "pods",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "replicasets",
+    "jobs",
+    "cronjobs",
+];
+
+/// Where a `key.data` says the key is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyData {
+    /// A PEM public key, inline.
+    Pem(String),
+    /// `env://VAR`: the PEM in an environment variable (resolved by the caller).
+    Env(String),
+    /// A file path (Sigil's tester; resolved by the caller).
+    File(String),
+}
+
+/// Reads a `key.data` value: inline PEM (which must be a public key), `env://VAR`, or a path.
+pub fn key_data(d: &str) -> Result<KeyData, String> {
+    let t = d.trim();
+    if let Some(var) = t.strip_prefix("env://") {
+        if var.is_empty() {
+            return Err("env:// names no variable".into());
+        }
+        return Ok(KeyData::Env(var.to_owned()));
+    }
+    if t.starts_with("-----BEGIN") {
+        sigil_crypto::PublicKey::from_pem(t.as_bytes())
+            .map_err(|e| format!("not a PEM public key: {e}"))?;
+        return Ok(KeyData::Pem(t.to_owned()));
+    }
+    if t.contains('\n') || t.is_empty() || t.starts_with('-') {
+        return Err(format!(
+            "{:?} is neither a PEM public key, env://VAR nor a file",
+            t.lines().next().unwrap_or("")
+        ));
+    }
+    Ok(KeyData::File(t.to_owned()))
+}
+
+fn check_authorities(
+    authorities: &[Authority],
+    at: &dyn Fn(String, &str) -> String,
+) -> Result<(), String> {
+    for (i, a) in authorities.iter().enumerate() {
         let p = |f: &str| format!("spec.authorities[{i}]{f}");
         let kinds = [a.key.is_some(), a.keyless.is_some(), a.static_.is_some()];
         if kinds.iter().filter(|k| **k).count() != 1 {
@@ -546,81 +670,7 @@ fn validate(doc: ClusterImagePolicy) -> Result<Policy, String> {
             }
         }
     }
-    if let Some(pol) = &spec.policy {
-        check_policy_ref(pol).map_err(|e| at("spec.policy".into(), &e))?;
-    }
-    for (i, m) in spec.match_.iter().enumerate() {
-        let q = format!("spec.match[{i}]");
-        if let Some(r) = &m.resource
-            && !RESOURCES.contains(&r.as_str())
-        {
-            return Err(at(
-                format!("{q}.resource"),
-                &format!(
-                    "unsupported resource {r:?} (one of {})",
-                    RESOURCES.join(", ")
-                ),
-            ));
-        }
-        if m.selector.is_some() && m.resource.is_none() && m.version.is_none() && m.group.is_none()
-        {
-            return Err(at(
-                format!("{q}.selector"),
-                "a selector needs a resource type to match the labels of",
-            ));
-        }
-    }
-    let warn = match spec.mode.as_deref() {
-        None | Some("") | Some("enforce") => false,
-        Some("warn") => true,
-        Some(_) => return Err(at("spec.mode".into(), "must be enforce or warn")),
-    };
-    Ok(Policy { doc, globs, warn })
-}
-
-/// The resources a `match[]` may name: those that carry a pod template.
-pub const RESOURCES: [&str; 7] = [
-    "pods",
-    "deployments",
-    "statefulsets",
-    "daemonsets",
-    "replicasets",
-    "jobs",
-    "cronjobs",
-];
-
-/// Where a `key.data` says the key is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyData {
-    /// A PEM public key, inline.
-    Pem(String),
-    /// `env://VAR`: the PEM in an environment variable (resolved by the caller).
-    Env(String),
-    /// A file path (Sigil's tester; resolved by the caller).
-    File(String),
-}
-
-/// Reads a `key.data` value: inline PEM (which must be a public key), `env://VAR`, or a path.
-pub fn key_data(d: &str) -> Result<KeyData, String> {
-    let t = d.trim();
-    if let Some(var) = t.strip_prefix("env://") {
-        if var.is_empty() {
-            return Err("env:// names no variable".into());
-        }
-        return Ok(KeyData::Env(var.to_owned()));
-    }
-    if t.starts_with("-----BEGIN") {
-        sigil_crypto::PublicKey::from_pem(t.as_bytes())
-            .map_err(|e| format!("not a PEM public key: {e}"))?;
-        return Ok(KeyData::Pem(t.to_owned()));
-    }
-    if t.contains('\n') || t.is_empty() || t.starts_with('-') {
-        return Err(format!(
-            "{:?} is neither a PEM public key, env://VAR nor a file",
-            t.lines().next().unwrap_or("")
-        ));
-    }
-    Ok(KeyData::File(t.to_owned()))
+    Ok(())
 }
 
 fn check_policy_ref(p: &PolicyRef) -> Result<(), String> {

@@ -49,6 +49,8 @@ pub struct Resource {
     pub resource: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// Its namespace, when it has one.
+    pub namespace: Option<String>,
 }
 
 /// What checking one authority on one image came to.
@@ -106,6 +108,12 @@ impl Checked {
 pub trait Checker {
     /// Checks `authority` (of `policy`) on `image`.
     fn check(&self, image: &str, policy: &Policy, authority: &Authority) -> Checked;
+
+    /// The digest `image` (a tag) resolves to, for rules on digests; `Err` when it cannot be
+    /// resolved (the rule then denies).
+    fn resolve(&self, image: &str) -> Result<String, String> {
+        Err(format!("{image} cannot be resolved here"))
+    }
 }
 
 /// One policy's result.
@@ -305,4 +313,189 @@ pub fn decide(
         d.policies.push(out);
     }
     d
+}
+
+/// Decides on `image` under a whole policy set: every OrgPolicy's rules, then the
+/// ClusterImagePolicies ([`decide`]). With an OrgPolicy present, the no-match policy applies
+/// only when no ClusterImagePolicy matches and no OrgPolicy requires signatures.
+pub fn decide_set(
+    set: &crate::cip::PolicySet,
+    image: &str,
+    resource: Option<&Resource>,
+    no_match: NoMatch,
+    checker: &dyn Checker,
+) -> Decision {
+    let mut org_outcomes = Vec::new();
+    let mut errors = Vec::new();
+    for o in &set.orgs {
+        let (outcome, why) = org_rules(o, image, resource, checker);
+        if let Some(w) = why {
+            errors.push(w);
+        }
+        org_outcomes.push(outcome);
+    }
+    let signed_by_org = set.orgs.iter().any(|o| o.required() > 0);
+    let cip_matches = matching(&set.cips, image, resource)
+        .map(|m| !m.is_empty())
+        .unwrap_or(true);
+    let effective_no_match = if signed_by_org && !cip_matches {
+        NoMatch::Allow
+    } else {
+        no_match
+    };
+    let mut d = decide(&set.cips, image, resource, effective_no_match, checker);
+    if !errors.is_empty() {
+        d.allowed = false;
+    }
+    errors.extend(std::mem::take(&mut d.errors));
+    d.errors = errors;
+    org_outcomes.extend(std::mem::take(&mut d.policies));
+    d.policies = org_outcomes;
+    d
+}
+
+fn org_rules(
+    o: &crate::org::OrgPolicy,
+    image: &str,
+    resource: Option<&Resource>,
+    checker: &dyn Checker,
+) -> (PolicyOutcome, Option<String>) {
+    let mut out = PolicyOutcome {
+        policy: format!("OrgPolicy/{}", o.name()),
+        passed: true,
+        warn: false,
+        authorities: Vec::new(),
+        message: None,
+    };
+    let deny = |out: &mut PolicyOutcome, rule: &str, why: String| {
+        out.passed = false;
+        let msg = format!("{image}: OrgPolicy {} ({rule}): {why}", o.name());
+        out.message = Some(msg.clone());
+        Some(msg)
+    };
+    let s = &o.spec;
+    let parsed = match sigil_formats::reference::Reference::parse(image) {
+        Ok(r) => r,
+        Err(e) => {
+            let m = deny(&mut out, "reference", e.to_string());
+            return (out, m);
+        }
+    };
+    let repo = format!("{}/{}", parsed.api_host(), parsed.path());
+    let written = format!("{}/{}", parsed.domain(), parsed.path());
+    if !s.allowed_registries.is_empty()
+        && !s
+            .allowed_registries
+            .iter()
+            .any(|p| crate::org::under_prefix(&repo, p) || crate::org::under_prefix(&written, p))
+    {
+        let why = format!(
+            "{repo} is not under an allowed registry ({})",
+            s.allowed_registries.join(", ")
+        );
+        let m = deny(&mut out, "allowedRegistries", why);
+        return (out, m);
+    }
+    if let (false, Some(ns)) = (
+        s.allowed_namespaces.is_empty(),
+        resource.and_then(|r| r.namespace.as_deref()),
+    ) && !s.allowed_namespaces.iter().any(|n| n == ns)
+    {
+        let m = deny(
+            &mut out,
+            "allowedNamespaces",
+            format!("namespace {ns} is not allowed"),
+        );
+        return (out, m);
+    }
+    if s.deny_mutable_references && parsed.digest().is_none() {
+        let m = deny(
+            &mut out,
+            "denyMutableReferences",
+            "the image is not pinned by digest (a mutable tag)".into(),
+        );
+        return (out, m);
+    }
+    if !s.deny_digests.is_empty() {
+        let digest = match parsed.digest() {
+            Some(d) => Ok(d.to_owned()),
+            None => checker.resolve(image),
+        };
+        match digest {
+            Err(e) => {
+                let m = deny(
+                    &mut out,
+                    "denyDigests",
+                    format!("cannot resolve the tag to check the deny list: {e}"),
+                );
+                return (out, m);
+            }
+            Ok(d) if s.deny_digests.contains(&d) => {
+                let m = deny(
+                    &mut out,
+                    "denyDigests",
+                    format!("digest {d} is on the deny list"),
+                );
+                return (out, m);
+            }
+            Ok(_) => {}
+        }
+    }
+    let need = o.required();
+    if need > 0 {
+        // A CIP-shaped wrapper so that the checker sees the OrgPolicy's authorities.
+        let wrapper = crate::cip::Policy {
+            doc: crate::cip::ClusterImagePolicy {
+                api_version: crate::org::API_VERSION.into(),
+                kind: "OrgPolicy".into(),
+                metadata: o.metadata.clone(),
+                spec: crate::cip::Spec {
+                    images: Vec::new(),
+                    authorities: o.effective_authorities(),
+                    policy: None,
+                    mode: None,
+                    match_: Vec::new(),
+                },
+                status: None,
+            },
+            globs: Vec::new(),
+            warn: false,
+        };
+        let mut passed = 0;
+        for a in &wrapper.doc.spec.authorities {
+            let c = match &a.static_ {
+                Some(st) if st.action == "pass" => Checked::pass("static pass"),
+                Some(st) => Checked::fail(
+                    "static-fail",
+                    st.message.clone().unwrap_or_else(|| "disallowed".into()),
+                ),
+                None => checker.check(image, &wrapper, a),
+            };
+            passed += usize::from(c.passed);
+            out.authorities.push(AuthorityOutcome {
+                name: a.name.clone(),
+                passed: c.passed,
+                detail: c.detail,
+                reason: c.reason,
+            });
+        }
+        if passed < need {
+            let why: Vec<String> = out
+                .authorities
+                .iter()
+                .filter(|a| !a.passed)
+                .map(|a| format!("{}: {}", a.name, a.detail))
+                .collect();
+            let m = deny(
+                &mut out,
+                "requireSignatures",
+                format!(
+                    "{passed} of the required {need} authorities passed ({})",
+                    why.join("; ")
+                ),
+            );
+            return (out, m);
+        }
+    }
+    (out, None)
 }

@@ -37,4 +37,5 @@ pub mod cip;
 pub mod cue;
 pub mod eval;
 pub mod glob;
+pub mod org;
 pub mod rego;

@@ -253,6 +253,7 @@ fn match_limits_a_policy_to_its_resources() {
         version: "v1".into(),
         resource: resource.into(),
         labels: BTreeMap::from([("tier".to_owned(), tier.to_owned())]),
+        namespace: None,
     };
     let img = "registry.example/app:1";
     assert!(
@@ -386,4 +387,161 @@ fn key_data_forms() {
     );
     assert!(cip::key_data("env://").is_err());
     assert!(cip::key_data("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err());
+}
+
+fn org(spec: &str) -> String {
+    format!(
+        "apiVersion: sigil.dev/v1alpha1\nkind: OrgPolicy\nmetadata:\n  name: acme\nspec:\n{spec}"
+    )
+}
+
+/// A checker that resolves every tag to one digest.
+struct Resolving(Table, String);
+
+impl Checker for Resolving {
+    fn check(&self, image: &str, p: &Policy, a: &Authority) -> Checked {
+        self.0.check(image, p, a)
+    }
+    fn resolve(&self, _: &str) -> Result<String, String> {
+        Ok(self.1.clone())
+    }
+}
+
+#[test]
+fn org_rules_hold_for_every_image() {
+    let bad = format!("sha256:{}", "b".repeat(64));
+    let good = format!("sha256:{}", "a".repeat(64));
+    let text = org(&format!(
+        "  allowedRegistries: [registry.acme.example, ghcr.io/acme]\n  denyDigests: [\"{bad}\"]\n  authorities:\n{}{}{}  requireSignatures: 2\n",
+        key_authority("alice"),
+        key_authority("bob"),
+        key_authority("carol")
+    ));
+    let set = cip::parse_set(&text, "org.yaml").unwrap();
+    assert_eq!((set.cips.len(), set.orgs.len()), (0, 1));
+    let two = || {
+        table(&[
+            ("alice", true, "ok"),
+            ("carol", true, "ok"),
+            ("bob", false, "no-signatures"),
+        ])
+    };
+    let run = |image: &str, t: Table, digest: &str| {
+        eval::decide_set(
+            &set,
+            image,
+            None,
+            NoMatch::Deny,
+            &Resolving(t, digest.to_owned()),
+        )
+    };
+    // Two of three signed, from an allowed registry, a digest not denied: allowed (no CIP
+    // matches, and the OrgPolicy requiring signatures stands in for one).
+    assert!(run("registry.acme.example/app:1", two(), &good).allowed);
+    assert!(run("ghcr.io/acme/team/app:1", two(), &good).allowed);
+    // Only one of three: denied, naming the count.
+    let d = run(
+        "registry.acme.example/app:1",
+        table(&[("alice", true, "ok")]),
+        &good,
+    );
+    assert!(!d.allowed);
+    assert!(
+        d.errors[0].contains("requireSignatures): 1 of the required 2 authorities passed"),
+        "{:?}",
+        d.errors
+    );
+    // Another registry, including a look-alike prefix.
+    for image in ["docker.io/library/alpine:3", "ghcr.io/acme-evil/app:1"] {
+        let d = run(image, two(), &good);
+        assert!(
+            d.errors[0].contains("allowedRegistries"),
+            "{image}: {:?}",
+            d.errors
+        );
+    }
+    // The deny list, by the resolved digest and by a pinned one.
+    let d = run("registry.acme.example/app:1", two(), &bad);
+    assert!(
+        d.errors[0].contains(&format!("digest {bad} is on the deny list")),
+        "{:?}",
+        d.errors
+    );
+    let d = run(&format!("registry.acme.example/app@{bad}"), two(), &good);
+    assert!(!d.allowed);
+    // A tag that cannot be resolved: denied, not passed.
+    let d = eval::decide_set(
+        &set,
+        "registry.acme.example/app:1",
+        None,
+        NoMatch::Deny,
+        &two(),
+    );
+    assert!(
+        d.errors[0].contains("cannot resolve the tag"),
+        "{:?}",
+        d.errors
+    );
+
+    // Mutable references and namespaces.
+    let set = cip::parse_set(
+        &org("  denyMutableReferences: true\n  allowedNamespaces: [prod]\n"),
+        "o.yaml",
+    )
+    .unwrap();
+    let t = table(&[]);
+    let d = eval::decide_set(
+        &set,
+        "registry.acme.example/app:1",
+        None,
+        NoMatch::Allow,
+        &t,
+    );
+    assert!(
+        d.errors[0].contains("not pinned by digest"),
+        "{:?}",
+        d.errors
+    );
+    let pinned = format!("registry.acme.example/app@{good}");
+    assert!(eval::decide_set(&set, &pinned, None, NoMatch::Allow, &t).allowed);
+    let ns = |n: &str| Resource {
+        namespace: Some(n.into()),
+        ..Default::default()
+    };
+    assert!(!eval::decide_set(&set, &pinned, Some(&ns("dev")), NoMatch::Allow, &t).allowed);
+    assert!(eval::decide_set(&set, &pinned, Some(&ns("prod")), NoMatch::Allow, &t).allowed);
+}
+
+#[test]
+fn org_documents_are_validated() {
+    for (spec, want) in [
+        (
+            "  requireSignatures: 1\n",
+            "spec.requireSignatures: must be between 1 and the 0 authorities",
+        ),
+        ("  denyDigests: [\"sha256:abc\"]\n", "spec.denyDigests[0]"),
+        (
+            "  requireAttestations: [slsaprovenance]\n",
+            "needs authorities",
+        ),
+        (
+            "  allowedRegistries: [\"ghcr.io/*\"]\n",
+            "without wildcards",
+        ),
+        ("  denyTags: true\n", "unknown field `denyTags`"),
+        (
+            "  authorities: [{}]\n",
+            "exactly one of key, keyless or static",
+        ),
+    ] {
+        let e = cip::parse_set(&org(spec), "o.yaml").unwrap_err();
+        assert!(e.to_string().contains(want), "{want:?} not in {e}");
+    }
+    // parse() reads ClusterImagePolicies only, and says so.
+    assert!(
+        cip::parse(&org("  denyMutableReferences: true\n"), "o.yaml")
+            .unwrap_err()
+            .to_string()
+            .contains("OrgPolicy acme")
+    );
 }
