@@ -114,6 +114,9 @@ pub enum Command {
     /// Image policies (policy-controller's ClusterImagePolicy): test images against them.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// The Kubernetes admission webhook that enforces the policies.
+    #[command(subcommand)]
+    Admission(AdmissionCmd),
     /// Signed checksum files (SHA256SUMS and its .sig).
     #[command(subcommand)]
     Checksums(ChecksumsCmd),
@@ -944,6 +947,42 @@ pub struct LogMonitor {
     /// State file holding the last verified checkpoint (created on first run).
     #[arg(long)]
     pub state: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdmissionCmd {
+    /// Serve AdmissionReview v1 over HTTPS: `/validate`, `/mutate`, `/healthz`, `/readyz`.
+    Serve(AdmissionServe),
+}
+
+#[derive(Args, Debug)]
+pub struct AdmissionServe {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// ClusterImagePolicy / OrgPolicy files or directories, repeatable.
+    #[arg(long, required = true)]
+    pub policy: Vec<PathBuf>,
+    /// A trusted_root.json for `ctlog` authorities [default: Sigstore public-good, embedded].
+    #[arg(long)]
+    pub trust_root: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub listen: String,
+    /// The TLS certificate chain (PEM).
+    #[arg(long, required = true)]
+    pub tls_cert: PathBuf,
+    /// Its private key (PEM).
+    #[arg(long, required = true)]
+    pub tls_key: PathBuf,
+    /// What happens to an image no policy matches: deny, allow or warn.
+    #[arg(long, default_value = "deny")]
+    pub no_match_policy: String,
+    /// The per-request deadline, below the webhook's timeoutSeconds.
+    #[arg(long, default_value = "8s", value_parser = parse_duration)]
+    pub deadline: std::time::Duration,
+    /// Write `https://HOST:PORT` here once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -56,7 +56,7 @@ fn load_log_key(a: &LogServe) -> Result<SigningKey> {
     Ok(key)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term =

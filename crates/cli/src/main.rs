@@ -31,7 +31,7 @@ mod support;
 
 use std::process::ExitCode;
 
-use cli::{ChecksumsCmd, Cli, Command, LogCmd, PolicyCmd, TrustedRootCmd};
+use cli::{AdmissionCmd, ChecksumsCmd, Cli, Command, LogCmd, PolicyCmd, TrustedRootCmd};
 use support::{
     EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_VERIFY_FAILED, PartialResult, VerificationFailed,
 };
@@ -65,6 +65,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
         Command::Policy(PolicyCmd::Test(a)) => policy_cmd::test(a),
+        Command::Admission(AdmissionCmd::Serve(a)) => policy_cmd::admission_serve(a),
         Command::Sbom(a) => sbom_cmd::sbom(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),

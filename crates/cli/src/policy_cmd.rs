@@ -7,7 +7,7 @@ use serde_json::json;
 use sigil_policy::cip::{self, MAX_POLICY_FILE};
 use sigil_policy::eval::{self, NoMatch};
 
-use crate::cli::{OutputFormat, PolicyTest};
+use crate::cli::{AdmissionServe, OutputFormat, PolicyTest};
 use crate::support::{VerificationFailed, print_json, read_limited};
 
 /// Every policy (ClusterImagePolicy and OrgPolicy) in the files and directories given (a directory's `*.yaml`, `*.yml` and
@@ -130,4 +130,56 @@ pub fn test(a: PolicyTest) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+pub fn admission_serve(a: AdmissionServe) -> Result<()> {
+    crate::outputs::serving();
+    let no_match: NoMatch = a.no_match_policy.parse().map_err(anyhow::Error::msg)?;
+    let policies = load_policies(&a.policy)?;
+    let (cips, orgs) = (policies.cips.len(), policies.orgs.len());
+    let registry = crate::oci_cmd::registry(&a.registry)?;
+    let cert = read_limited(&a.tls_cert, 1 << 20, "TLS certificate")?;
+    let key = read_limited(&a.tls_key, 1 << 20, "TLS key")?;
+    let tls = sigil_server::listen::tls_config(&cert, &key).context("TLS")?;
+    let adm = sigil_admission::service::Admission::new(
+        policies,
+        registry,
+        trust(a.trust_root.as_deref())?,
+        sigil_admission::service::Config {
+            no_match,
+            deadline: a.deadline,
+            ..Default::default()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        errln!(
+            "sigil admission: listening on https://{addr}, {cips} ClusterImagePolicies, {orgs} OrgPolicies, no-match-policy {}",
+            a.no_match_policy
+        );
+        if let Some(f) = &a.ready_file {
+            let mut o = crate::support::AtomicOutputs::new(true);
+            o.add(f, format!("https://{addr}\n").as_bytes(), 0o644)?;
+            o.commit()?;
+        }
+        let limits = sigil_server::Limits {
+            max_body: sigil_admission::review::MAX_REVIEW,
+            ..Default::default()
+        };
+        let stats = std::sync::Arc::new(sigil_server::LimitStats::default());
+        let app = sigil_server::listen::guard_bodies(
+            sigil_admission::service::router(adm),
+            &limits,
+            stats.clone(),
+        );
+        sigil_server::listen::serve(listener, app, limits, Some(tls), stats, crate::log_cmd::shutdown_signal()).await?;
+        Ok::<_, anyhow::Error>(())
+    })
 }

@@ -1,0 +1,377 @@
+//! The webhook's service: its policies, the decisions, the cache, and the HTTP routes.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sigil_oci::Registry;
+use sigil_policy::cip::PolicySet;
+use sigil_policy::eval::{self, NoMatch};
+
+use crate::review::{MAX_REVIEW, Review, response};
+
+/// How the webhook decides.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What happens to an image no policy matches.
+    pub no_match: NoMatch,
+    /// The per-request deadline (below the webhook's `timeoutSeconds`).
+    pub deadline: Duration,
+    /// How long an allowed digest stays cached.
+    pub positive_ttl: Duration,
+    /// How long a denied digest stays cached.
+    pub negative_ttl: Duration,
+    /// Most cached decisions.
+    pub cache_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            no_match: NoMatch::Deny,
+            deadline: Duration::from_secs(8),
+            positive_ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            cache_size: 10_000,
+        }
+    }
+}
+
+/// A policy set with its revision (any change makes a new revision: cached decisions of the
+/// old one are not used).
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// The policies.
+    pub set: PolicySet,
+    /// A number that changes whenever the set does.
+    pub id: u64,
+}
+
+/// One image's decision, as cached.
+#[derive(Debug, Clone)]
+struct Cached {
+    allowed: bool,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+    at: Instant,
+}
+
+/// The webhook.
+pub struct Admission {
+    policies: RwLock<Arc<Revision>>,
+    registry: Registry,
+    trust: sigil_verify::TrustMaterial,
+    config: Config,
+    cache: Mutex<HashMap<(String, u64), Cached>>,
+    /// Decisions made (for tests and metrics): verified, from the cache.
+    pub counts: Counts,
+}
+
+/// How decisions were reached.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Verified now.
+    pub verified: std::sync::atomic::AtomicU64,
+    /// Answered from the cache.
+    pub cached: std::sync::atomic::AtomicU64,
+}
+
+/// An image's decision.
+#[derive(Debug, Clone)]
+pub struct ImageDecision {
+    /// The image as written.
+    pub image: String,
+    /// Whether it is admitted.
+    pub allowed: bool,
+    /// Why not.
+    pub errors: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+impl Admission {
+    /// A webhook deciding with `policies`.
+    pub fn new(
+        policies: PolicySet,
+        registry: Registry,
+        trust: sigil_verify::TrustMaterial,
+        config: Config,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            policies: RwLock::new(Arc::new(Revision {
+                set: policies,
+                id: 1,
+            })),
+            registry,
+            trust,
+            config,
+            cache: Mutex::new(HashMap::new()),
+            counts: Counts::default(),
+        })
+    }
+
+    /// Replaces the policies (a reload); the cache of the old revision is dropped.
+    pub fn set_policies(&self, set: PolicySet) {
+        let mut p = self
+            .policies
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let id = p.id + 1;
+        *p = Arc::new(Revision { set, id });
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    fn revision(&self) -> Arc<Revision> {
+        self.policies
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn applies(rev: &Revision, image: &str, resource: &eval::Resource) -> bool {
+        !rev.set.orgs.is_empty()
+            || eval::matching(&rev.set.cips, image, Some(resource)).map_or(true, |m| !m.is_empty())
+    }
+
+    /// The decision on one image (blocking: registry requests).
+    pub fn decide_image(&self, image: &str, resource: &eval::Resource) -> ImageDecision {
+        let rev = self.revision();
+        let pinned = sigil_formats::reference::Reference::parse(image)
+            .map(|r| r.digest().is_some())
+            .unwrap_or(false);
+        if !pinned && Self::applies(&rev, image, resource) {
+            return ImageDecision {
+                image: image.to_owned(),
+                allowed: false,
+                errors: vec![format!(
+                    "{image} must be an image digest (repo:tag@sha256:…): the mutating webhook resolves tags"
+                )],
+                warnings: Vec::new(),
+            };
+        }
+        let key = (format!("{image}|{:?}", resource.namespace), rev.id);
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            let ttl = if c.allowed {
+                self.config.positive_ttl
+            } else {
+                self.config.negative_ttl
+            };
+            if c.at.elapsed() < ttl {
+                self.counts
+                    .cached
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return ImageDecision {
+                    image: image.to_owned(),
+                    allowed: c.allowed,
+                    errors: c.errors.clone(),
+                    warnings: c.warnings.clone(),
+                };
+            }
+        }
+        let checker = sigil_image::policy::RegistryChecker {
+            registry: &self.registry,
+            trust: self.trust.clone(),
+        };
+        let d = eval::decide_set(
+            &rev.set,
+            image,
+            Some(resource),
+            self.config.no_match,
+            &checker,
+        );
+        self.counts
+            .verified
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= self.config.cache_size {
+            // Bounded: the oldest half goes.
+            let mut ages: Vec<_> = cache.iter().map(|(k, v)| (v.at, k.clone())).collect();
+            ages.sort();
+            for (_, k) in ages.into_iter().take(cache.len() / 2 + 1) {
+                cache.remove(&k);
+            }
+        }
+        cache.insert(
+            key,
+            Cached {
+                allowed: d.allowed,
+                errors: d.errors.clone(),
+                warnings: d.warnings.clone(),
+                at: Instant::now(),
+            },
+        );
+        ImageDecision {
+            image: image.to_owned(),
+            allowed: d.allowed,
+            errors: d.errors,
+            warnings: d.warnings,
+        }
+    }
+
+    /// Answers a validating review (blocking).
+    pub fn validate(&self, review: &Review) -> Value {
+        let images = match review.images() {
+            Ok(i) => i,
+            Err(e) => return response(&review.uid, false, Some(&e.to_string()), &[], None),
+        };
+        let resource = review.resource();
+        let distinct: BTreeSet<&str> = images.iter().map(|i| i.image.as_str()).collect();
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        for image in distinct {
+            let d = self.decide_image(image, &resource);
+            errors.extend(d.errors);
+            warnings.extend(d.warnings);
+        }
+        if errors.is_empty() {
+            response(&review.uid, true, None, &warnings, None)
+        } else {
+            response(
+                &review.uid,
+                false,
+                Some(&errors.join("; ")),
+                &warnings,
+                None,
+            )
+        }
+    }
+
+    /// Answers a mutating review (blocking): every image not pinned by digest is resolved and
+    /// rewritten `repo:tag@sha256:…`; an image that cannot be resolved denies.
+    pub fn mutate(&self, review: &Review) -> Value {
+        let images = match review.images() {
+            Ok(i) => i,
+            Err(e) => return response(&review.uid, false, Some(&e.to_string()), &[], None),
+        };
+        let mut patch = Vec::new();
+        let mut resolved: HashMap<String, String> = HashMap::new();
+        for at in images {
+            let Ok(r) = sigil_oci::ImageRef::parse(&at.image) else {
+                return response(
+                    &review.uid,
+                    false,
+                    Some(&format!("{} is not an image reference", at.image)),
+                    &[],
+                    None,
+                );
+            };
+            if r.digest().is_some() {
+                continue;
+            }
+            let digest = match resolved.get(&at.image) {
+                Some(d) => d.clone(),
+                None => match self.registry.resolve(&r) {
+                    Ok(d) => {
+                        resolved.insert(at.image.clone(), d.clone());
+                        d
+                    }
+                    Err(e) => {
+                        let why = match e {
+                            sigil_oci::RegistryError::Unreachable { .. } => {
+                                format!("registry unreachable: {e}")
+                            }
+                            e => e.to_string(),
+                        };
+                        return response(
+                            &review.uid,
+                            false,
+                            Some(&format!("cannot resolve {}: {why}", at.image)),
+                            &[],
+                            None,
+                        );
+                    }
+                },
+            };
+            patch.push(json!({"op": "replace", "path": at.pointer, "value": format!("{}@{digest}", at.image)}));
+        }
+        response(&review.uid, true, None, &[], Some(&patch))
+    }
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"message": msg}))).into_response()
+}
+
+async fn answer(adm: Arc<Admission>, body: Bytes, mutate: bool) -> Response {
+    if body.len() > MAX_REVIEW {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(json!({"message": format!("the review is over {MAX_REVIEW} bytes")})),
+        )
+            .into_response();
+    }
+    let review = match Review::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    let uid = review.uid.clone();
+    let deadline = adm.config.deadline;
+    let work = tokio::task::spawn_blocking(move || {
+        if mutate {
+            adm.mutate(&review)
+        } else {
+            adm.validate(&review)
+        }
+    });
+    let out = match tokio::time::timeout(deadline, work).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => response(
+            &uid,
+            false,
+            Some(&format!("the decision failed: {e}")),
+            &[],
+            None,
+        ),
+        Err(_) => response(
+            &uid,
+            false,
+            Some(&format!(
+                "the decision did not finish within {} ms: denied",
+                deadline.as_millis()
+            )),
+            &[],
+            None,
+        ),
+    };
+    axum::Json(out).into_response()
+}
+
+/// The routes: `POST /validate`, `POST /mutate`, `GET /healthz`, `GET /readyz`.
+pub fn router(adm: Arc<Admission>) -> Router {
+    Router::new()
+        .route(
+            "/validate",
+            post(|State(a): State<Arc<Admission>>, body: Bytes| answer(a, body, false)),
+        )
+        .route(
+            "/mutate",
+            post(|State(a): State<Arc<Admission>>, body: Bytes| answer(a, body, true)),
+        )
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/readyz",
+            get(|State(a): State<Arc<Admission>>| async move {
+                let rev = a.revision();
+                axum::Json(json!({"status": "ready", "policies": rev.set.cips.len(), "orgPolicies": rev.set.orgs.len(), "revision": rev.id}))
+            }),
+        )
+        .with_state(adm)
+}

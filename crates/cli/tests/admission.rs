@@ -1,0 +1,355 @@
+//! `sigil admission serve` over HTTPS on loopback, with real AdmissionReview v1 documents and
+//! images signed in a real `docker-registry`: allowed, denied with the reason, tags resolved by
+//! the mutating webhook, and every malformed or oversized request refused.
+
+mod common;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::*;
+use serde_json::{Value, json};
+use sigil_oci::manifest as mf;
+use sigil_oci::{ImageRef, Layer, Registry, RegistryOptions};
+
+fn push(addr: &str, name: &str, content: &[u8]) -> String {
+    let image = ImageRef::parse(&format!("{addr}/{name}")).unwrap();
+    let config = json!({"architecture": "amd64", "os": "linux",
+                        "rootfs": {"type": "layers", "diff_ids": [mf::sha256_digest(content)]}});
+    Registry::new(&RegistryOptions::default())
+        .unwrap()
+        .push_image(
+            &image,
+            &[Layer {
+                data: content.to_vec(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }],
+            config.to_string().as_bytes(),
+            mf::OCI_CONFIG,
+        )
+        .unwrap()
+}
+
+fn sh(d: &Path, script: &str) {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1, made with openssl.
+fn certificates(d: &Path) {
+    sh(
+        d,
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=sigil-test-ca 2>/dev/null",
+    );
+    sh(
+        d,
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=127.0.0.1 2>/dev/null",
+    );
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    sh(
+        d,
+        "openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 2 -extfile ext.cnf 2>/dev/null",
+    );
+}
+
+struct Webhook {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(d: &Path, extra: &[&str]) -> Webhook {
+    let ready = d.join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let child = sigil(d)
+        .env("SIGIL_CACHE_DIR", d.join("cache"))
+        .args([
+            "admission",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "tls.pem",
+            "--tls-key",
+            "tls.key",
+            "--ready-file",
+            "ready",
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed and reaped when dropped, also when the wait below fails.
+    let mut w = Webhook {
+        child,
+        url: String::new(),
+    };
+    let t = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&ready)
+            && s.ends_with('\n')
+        {
+            w.url = s.trim().to_owned();
+            return w;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the webhook did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn client(d: &Path) -> reqwest::blocking::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("ca.pem")).unwrap()).unwrap();
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn review(uid: &str, kind: &str, resource: &str, object: Value) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": "", "version": "v1", "kind": kind},
+        "resource": {"group": "", "version": "v1", "resource": resource},
+        "namespace": "prod", "operation": "CREATE", "userInfo": {"username": "alice"},
+        "object": object, "dryRun": false}})
+}
+
+fn pod(images: &[&str]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+        .collect();
+    json!({"metadata": {"name": "p"}, "spec": {"containers": containers}})
+}
+
+fn post(c: &reqwest::blocking::Client, url: &str, body: &Value) -> Value {
+    let r = c.post(url).json(body).send().unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().unwrap()
+}
+
+#[test]
+fn the_webhook_enforces_policies_over_https() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    generate(d, "ecdsa-p256", "k");
+    let signed_digest = push(&r.addr, "team/app:v1", b"v1");
+    let unsigned_digest = push(&r.addr, "team/other:v1", b"o1");
+    let signed_tag = format!("{}/team/app:v1", r.addr);
+    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+        "sign",
+        "--key",
+        "k.key",
+        &signed_tag,
+    ]));
+    let signed = format!("{}/team/app@{signed_digest}", r.addr);
+    let unsigned = format!("{}/team/other@{unsigned_digest}", r.addr);
+    std::fs::write(
+        d.join("p.yaml"),
+        format!("apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: team\nspec:\n  images:\n  - glob: \"{}/team/**\"\n  authorities:\n  - name: release\n    key:\n      data: k.pub\n", r.addr),
+    )
+    .unwrap();
+    let w = start(d, &["--policy", "p.yaml", "--no-match-policy", "allow"]);
+    let c = client(d);
+    let validate = format!("{}/validate", w.url);
+    let mutate = format!("{}/mutate", w.url);
+
+    // A signed image pinned by digest: allowed; the uid is echoed.
+    let v = post(
+        &c,
+        &validate,
+        &review("uid-1", "Pod", "pods", pod(&[&signed])),
+    );
+    assert_eq!(
+        (
+            v["response"]["uid"].as_str(),
+            v["response"]["allowed"].as_bool()
+        ),
+        (Some("uid-1"), Some(true)),
+        "{v}"
+    );
+
+    // Unsigned: denied, with the reason.
+    let v = post(
+        &c,
+        &validate,
+        &review("uid-2", "Pod", "pods", pod(&[&unsigned])),
+    );
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no signatures found"),
+        "{v}"
+    );
+
+    // A tag: validate refuses it, mutate pins it, and the pinned object is admitted.
+    let tagged = review("uid-3", "Pod", "pods", pod(&[&signed_tag]));
+    let v = post(&c, &validate, &tagged);
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be an image digest"),
+        "{v}"
+    );
+    let m = post(&c, &mutate, &tagged);
+    assert_eq!(m["response"]["patchType"], "JSONPatch", "{m}");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(m["response"]["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(patch[0]["path"], "/spec/containers/0/image");
+    let pinned = patch[0]["value"].as_str().unwrap().to_owned();
+    assert_eq!(pinned, format!("{signed_tag}@{signed_digest}"));
+    let v = post(
+        &c,
+        &validate,
+        &review("uid-4", "Pod", "pods", pod(&[&pinned])),
+    );
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+
+    // Every kind with a pod template; one bad image in it denies the whole object.
+    let template = |images: &[&str]| pod(images)["spec"].clone();
+    for (kind, object) in [
+        (
+            "Deployment",
+            json!({"spec": {"template": {"spec": template(&[&signed, &unsigned])}}}),
+        ),
+        (
+            "CronJob",
+            json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": template(&[&unsigned])}}}}}),
+        ),
+    ] {
+        let v = post(&c, &validate, &review("uid-5", kind, "x", object));
+        assert_eq!(v["response"]["allowed"], false, "{kind}: {v}");
+    }
+    let v = post(
+        &c,
+        &validate,
+        &review(
+            "uid-6",
+            "Deployment",
+            "deployments",
+            json!({"spec": {"template": {"spec": template(&[&signed])}}}),
+        ),
+    );
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    // An ephemeral container added to a running pod.
+    let eph = json!({"spec": {"containers": [{"name": "a", "image": signed}], "ephemeralContainers": [{"name": "dbg", "image": unsigned}]}});
+    let v = post(&c, &validate, &review("uid-7", "Pod", "pods", eph));
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+
+    // An image no policy matches: no-match-policy allow.
+    let elsewhere = format!("{}/elsewhere/x@{unsigned_digest}", r.addr);
+    let v = post(
+        &c,
+        &validate,
+        &review("uid-8", "Pod", "pods", pod(&[&elsewhere])),
+    );
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+
+    // The registry unreachable: denied, and said so (mutate too).
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(d.join("any.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: any}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{key: {data: k.pub}}]\n").unwrap();
+    drop(w);
+    let w = start(d, &["--policy", "any.yaml"]);
+    let v = post(
+        &c,
+        &format!("{}/validate", w.url),
+        &review(
+            "uid-9",
+            "Pod",
+            "pods",
+            pod(&[&format!("{gone}/a/b@{signed_digest}")]),
+        ),
+    );
+    assert_eq!(v["response"]["allowed"], false);
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registry unreachable"),
+        "{v}"
+    );
+    let m = post(
+        &c,
+        &format!("{}/mutate", w.url),
+        &review("uid-10", "Pod", "pods", pod(&[&format!("{gone}/a/b:v1")])),
+    );
+    assert_eq!(m["response"]["allowed"], false);
+    assert!(
+        m["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registry unreachable"),
+        "{m}"
+    );
+
+    // Malformed and oversized requests.
+    let bad = c
+        .post(format!("{}/validate", w.url))
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("not JSON"));
+    let v1beta1 = c
+        .post(format!("{}/validate", w.url))
+        .json(&json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"}))
+        .send()
+        .unwrap();
+    assert_eq!(v1beta1.status(), 400);
+    // The server answers 413 from the Content-Length, before the body; the client may still be
+    // writing when the connection closes.
+    match c
+        .post(format!("{}/validate", w.url))
+        .body(vec![b' '; 5 * 1024 * 1024])
+        .send()
+    {
+        Ok(huge) => assert_eq!(huge.status(), 413),
+        Err(e) => assert!(
+            format!("{e:?}").contains("BrokenPipe") || format!("{e:?}").contains("ConnectionReset"),
+            "{e:?}"
+        ),
+    }
+    let h: Value = c
+        .get(format!("{}/readyz", w.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h["policies"], 1);
+}
