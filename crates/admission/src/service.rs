@@ -1,6 +1,7 @@
 //! The webhook's service: its policies, the decisions, the cache, and the HTTP routes.
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,8 @@ pub struct Admission {
     cache: Mutex<HashMap<(String, u64), Cached>>,
     /// Decisions made (for tests and metrics): verified, from the cache.
     pub counts: Counts,
+    audit: Option<Mutex<Box<dyn std::io::Write + Send>>>,
+    reload_error: Mutex<Option<String>>,
 }
 
 /// How decisions were reached.
@@ -81,6 +84,12 @@ pub struct Counts {
     pub verified: std::sync::atomic::AtomicU64,
     /// Answered from the cache.
     pub cached: std::sync::atomic::AtomicU64,
+    /// Reloads that failed (the previous policies kept).
+    pub reload_failures: std::sync::atomic::AtomicU64,
+    /// Reviews allowed.
+    pub allowed: std::sync::atomic::AtomicU64,
+    /// Reviews denied.
+    pub denied: std::sync::atomic::AtomicU64,
 }
 
 /// An image's decision.
@@ -114,11 +123,71 @@ impl Admission {
             config,
             cache: Mutex::new(HashMap::new()),
             counts: Counts::default(),
+            audit: None,
+            reload_error: Mutex::new(None),
         })
+    }
+
+    /// The same webhook writing one JSON line per decision to `out` (the audit log).
+    pub fn with_audit(
+        policies: PolicySet,
+        registry: Registry,
+        trust: sigil_verify::TrustMaterial,
+        config: Config,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Arc<Self> {
+        let mut a = Arc::into_inner(Self::new(policies, registry, trust, config))
+            .expect("a new Arc has one owner");
+        a.audit = Some(Mutex::new(out));
+        Arc::new(a)
+    }
+
+    /// A reload that failed: the previous policies stay, and the reason is kept for
+    /// `/readyz` and the metrics.
+    pub fn reload_failed(&self, why: String) {
+        self.counts
+            .reload_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self
+            .reload_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+    }
+
+    fn audit(
+        &self,
+        review: &Review,
+        mutate: bool,
+        decisions: &[ImageDecision],
+        allowed: bool,
+        message: Option<&str>,
+    ) {
+        let Some(out) = &self.audit else { return };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let line = json!({
+            "time": sigil_formats::time::Timestamp::from_unix(now).to_rfc3339(),
+            "webhook": if mutate { "mutate" } else { "validate" },
+            "uid": review.uid, "namespace": review.namespace, "kind": review.kind, "name": review.name,
+            "operation": review.operation, "user": review.user, "dryRun": review.dry_run,
+            "policyRevision": self.revision().id,
+            "allowed": allowed, "message": message,
+            "images": decisions.iter().map(|d| json!({"image": d.image, "allowed": d.allowed, "errors": d.errors, "warnings": d.warnings})).collect::<Vec<_>>(),
+        });
+        let mut w = out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(w, "{line}");
+        let _ = w.flush();
     }
 
     /// Replaces the policies (a reload); the cache of the old revision is dropped.
     pub fn set_policies(&self, set: PolicySet) {
+        *self
+            .reload_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         let mut p = self
             .policies
             .write()
@@ -234,24 +303,48 @@ impl Admission {
         };
         let resource = review.resource();
         let distinct: BTreeSet<&str> = images.iter().map(|i| i.image.as_str()).collect();
-        let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        for image in distinct {
-            let d = self.decide_image(image, &resource);
-            errors.extend(d.errors);
-            warnings.extend(d.warnings);
-        }
-        if errors.is_empty() {
-            response(&review.uid, true, None, &warnings, None)
+        let decisions: Vec<ImageDecision> = distinct
+            .into_iter()
+            .map(|i| self.decide_image(i, &resource))
+            .collect();
+        let errors: Vec<&str> = decisions
+            .iter()
+            .flat_map(|d| d.errors.iter().map(String::as_str))
+            .collect();
+        let warnings: Vec<String> = decisions.iter().flat_map(|d| d.warnings.clone()).collect();
+        let allowed = errors.is_empty();
+        let message = (!allowed).then(|| errors.join("; "));
+        self.count(allowed);
+        self.audit(review, false, &decisions, allowed, message.as_deref());
+        response(&review.uid, allowed, message.as_deref(), &warnings, None)
+    }
+
+    fn count(&self, allowed: bool) {
+        let c = if allowed {
+            &self.counts.allowed
         } else {
-            response(
-                &review.uid,
-                false,
-                Some(&errors.join("; ")),
-                &warnings,
-                None,
-            )
-        }
+            &self.counts.denied
+        };
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The metrics, in Prometheus' text format.
+    pub fn metrics(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counts;
+        let enforcing =
+            u8::from(self.config.no_match == NoMatch::Deny || !self.revision().set.cips.is_empty());
+        format!(
+            "# TYPE sigil_admission_signature_enforced gauge\nsigil_admission_signature_enforced {enforcing}\n\
+             # TYPE sigil_admission_decisions_total counter\nsigil_admission_decisions_total{{outcome=\"allowed\"}} {}\nsigil_admission_decisions_total{{outcome=\"denied\"}} {}\n\
+             # TYPE sigil_admission_verifications_total counter\nsigil_admission_verifications_total{{source=\"registry\"}} {}\nsigil_admission_verifications_total{{source=\"cache\"}} {}\n\
+             # TYPE sigil_admission_policy_reload_failures_total counter\nsigil_admission_policy_reload_failures_total {}\n",
+            c.allowed.load(Relaxed),
+            c.denied.load(Relaxed),
+            c.verified.load(Relaxed),
+            c.cached.load(Relaxed),
+            c.reload_failures.load(Relaxed),
+        )
     }
 
     /// Answers a mutating review (blocking): every image not pinned by digest is resolved and
@@ -367,10 +460,18 @@ pub fn router(adm: Arc<Admission>) -> Router {
         )
         .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route(
+            "/metrics",
+            get(|State(a): State<Arc<Admission>>| async move {
+                ([("content-type", "text/plain; version=0.0.4")], a.metrics())
+            }),
+        )
+        .route(
             "/readyz",
             get(|State(a): State<Arc<Admission>>| async move {
                 let rev = a.revision();
-                axum::Json(json!({"status": "ready", "policies": rev.set.cips.len(), "orgPolicies": rev.set.orgs.len(), "revision": rev.id}))
+                let err = a.reload_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                axum::Json(json!({"status": "ready", "policies": rev.set.cips.len(), "orgPolicies": rev.set.orgs.len(),
+                                  "revision": rev.id, "lastReloadError": err}))
             }),
         )
         .with_state(adm)

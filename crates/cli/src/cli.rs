@@ -983,6 +983,12 @@ pub struct AdmissionServe {
     /// Write `https://HOST:PORT` here once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Write one JSON line per decision here (`-`: standard output).
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
+    /// How often the policy files are checked for changes (SIGHUP reloads at once).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub reload_interval: std::time::Duration,
 }
 
 #[derive(Subcommand, Debug)]

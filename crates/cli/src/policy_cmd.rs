@@ -141,16 +141,67 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
     let cert = read_limited(&a.tls_cert, 1 << 20, "TLS certificate")?;
     let key = read_limited(&a.tls_key, 1 << 20, "TLS key")?;
     let tls = sigil_server::listen::tls_config(&cert, &key).context("TLS")?;
-    let adm = sigil_admission::service::Admission::new(
-        policies,
-        registry,
-        trust(a.trust_root.as_deref())?,
-        sigil_admission::service::Config {
-            no_match,
-            deadline: a.deadline,
-            ..Default::default()
-        },
-    );
+    let config = sigil_admission::service::Config {
+        no_match,
+        deadline: a.deadline,
+        ..Default::default()
+    };
+    let trust = trust(a.trust_root.as_deref())?;
+    let adm = match &a.audit_log {
+        None => sigil_admission::service::Admission::new(policies, registry, trust, config),
+        Some(p) => {
+            let out: Box<dyn std::io::Write + Send> = if p.as_os_str() == "-" {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .with_context(|| format!("cannot open the audit log {}", p.display()))?,
+                )
+            };
+            sigil_admission::service::Admission::with_audit(policies, registry, trust, config, out)
+        }
+    };
+    // Reload on change (polled) or SIGHUP; a set that does not load keeps the previous one.
+    let hup = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (adm, paths, hup, every) = (
+            adm.clone(),
+            a.policy.clone(),
+            hup.clone(),
+            a.reload_interval,
+        );
+        std::thread::spawn(move || {
+            let mut seen = fingerprint(&paths);
+            loop {
+                std::thread::sleep(every.max(std::time::Duration::from_millis(50)));
+                let now = fingerprint(&paths);
+                let asked = hup.swap(false, std::sync::atomic::Ordering::Relaxed);
+                if now == seen && !asked {
+                    continue;
+                }
+                seen = now;
+                match load_policies(&paths) {
+                    Ok(set) => {
+                        errln!(
+                            "sigil admission: reloaded {} ClusterImagePolicies, {} OrgPolicies",
+                            set.cips.len(),
+                            set.orgs.len()
+                        );
+                        adm.set_policies(set);
+                    }
+                    Err(e) => {
+                        errln!(
+                            "sigil admission: the policies did not reload, the previous ones stay: {e:#}"
+                        );
+                        adm.reload_failed(format!("{e:#}"));
+                    }
+                }
+            }
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,7 +230,40 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
             &limits,
             stats.clone(),
         );
+        #[cfg(unix)]
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            tokio::spawn(async move {
+                while sig.recv().await.is_some() {
+                    hup.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
         sigil_server::listen::serve(listener, app, limits, Some(tls), stats, crate::log_cmd::shutdown_signal()).await?;
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// What the policy paths hold now (names, sizes, modification times), to notice changes.
+fn fingerprint(
+    paths: &[std::path::PathBuf],
+) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    for p in paths {
+        let mut files = vec![p.clone()];
+        if p.is_dir() {
+            files = std::fs::read_dir(p)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            files.sort();
+        }
+        for f in files {
+            let m = std::fs::metadata(&f).ok();
+            out.push((
+                f,
+                m.as_ref().map_or(0, |m| m.len()),
+                m.and_then(|m| m.modified().ok()),
+            ));
+        }
+    }
+    out
 }

@@ -96,7 +96,7 @@ fn start(d: &Path, extra: &[&str]) -> Webhook {
         ])
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(d.join("webhook.err")).unwrap())
         .spawn()
         .unwrap();
     // Killed and reaped when dropped, also when the wait below fails.
@@ -114,7 +114,8 @@ fn start(d: &Path, extra: &[&str]) -> Webhook {
         }
         assert!(
             t.elapsed() < Duration::from_secs(20),
-            "the webhook did not start"
+            "the webhook did not start: {}",
+            std::fs::read_to_string(d.join("webhook.err")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -352,4 +353,147 @@ fn the_webhook_enforces_policies_over_https() {
         .json()
         .unwrap();
     assert_eq!(h["policies"], 1);
+}
+
+/// Policies reload when their files change; a set that does not load keeps the previous one;
+/// every decision is an audit event; the metrics count them.
+#[test]
+fn policies_reload_and_decisions_are_audited() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    generate(d, "ecdsa-p256", "k");
+    let digest = push(&r.addr, "team/app:v1", b"v1");
+    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+        "sign",
+        "--key",
+        "k.key",
+        &format!("{}/team/app:v1", r.addr),
+    ]));
+    let image = format!("{}/team/app@{digest}", r.addr);
+    let policy = |authority: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: team}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities: [{authority}]\n"
+        )
+    };
+    std::fs::create_dir(d.join("policies")).unwrap();
+    std::fs::write(
+        d.join("policies/p.yaml"),
+        policy("{key: {data: ../k.pub}}")
+            .replace("../k.pub", &d.join("k.pub").display().to_string()),
+    )
+    .unwrap();
+    let w = start(
+        d,
+        &[
+            "--policy",
+            "policies",
+            "--reload-interval",
+            "1s",
+            "--audit-log",
+            "audit.jsonl",
+        ],
+    );
+    let c = client(d);
+    let validate = format!("{}/validate", w.url);
+    let ready = |c: &reqwest::blocking::Client| -> Value {
+        c.get(format!("{}/readyz", w.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let v = post(&c, &validate, &review("a-1", "Pod", "pods", pod(&[&image])));
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    let v = post(&c, &validate, &review("a-2", "Pod", "pods", pod(&[&image])));
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+
+    // A change: the image is now frozen.
+    std::fs::write(
+        d.join("policies/p.yaml"),
+        policy("{static: {action: fail, message: \"frozen for the release\"}}"),
+    )
+    .unwrap();
+    let t = Instant::now();
+    while ready(&c)["revision"] != 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no reload: {}",
+            ready(&c)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v = post(&c, &validate, &review("a-3", "Pod", "pods", pod(&[&image])));
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+    assert!(
+        v["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("frozen for the release"),
+        "{v}"
+    );
+
+    // A broken file: the previous set stays, and readyz says why.
+    std::fs::write(d.join("policies/p.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: team}\nspec: {imagez: []}\n").unwrap();
+    let t = Instant::now();
+    while ready(&c)["lastReloadError"].is_null() {
+        assert!(t.elapsed() < Duration::from_secs(20), "no reload attempt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let h = ready(&c);
+    assert_eq!(h["revision"], 2, "{h}");
+    assert!(
+        h["lastReloadError"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `imagez`"),
+        "{h}"
+    );
+    let v = post(&c, &validate, &review("a-4", "Pod", "pods", pod(&[&image])));
+    assert_eq!(
+        v["response"]["allowed"], false,
+        "the previous set still decides: {v}"
+    );
+
+    // The audit log: one line per decision, with the request's identity.
+    let audit: Vec<Value> = std::fs::read_to_string(d.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(audit.len(), 4);
+    assert_eq!(
+        (
+            audit[0]["uid"].as_str(),
+            audit[0]["allowed"].as_bool(),
+            audit[0]["user"].as_str()
+        ),
+        (Some("a-1"), Some(true), Some("alice"))
+    );
+    assert_eq!(audit[2]["policyRevision"], 2);
+    assert!(
+        audit[2]["images"][0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("frozen"),
+        "{}",
+        audit[2]
+    );
+
+    // The metrics: decisions by outcome, the second decision answered from the cache, the failed reload.
+    let m = c
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "sigil_admission_decisions_total{outcome=\"allowed\"} 2",
+        "sigil_admission_decisions_total{outcome=\"denied\"} 2",
+        "sigil_admission_verifications_total{source=\"cache\"} 2",
+        "sigil_admission_policy_reload_failures_total 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
+    }
 }
