@@ -23,5 +23,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod manifests;
 pub mod review;
 pub mod service;

@@ -953,6 +953,36 @@ pub struct LogMonitor {
 pub enum AdmissionCmd {
     /// Serve AdmissionReview v1 over HTTPS: `/validate`, `/mutate`, `/healthz`, `/readyz`.
     Serve(AdmissionServe),
+    /// Print the Kubernetes objects that run the webhook (YAML).
+    Manifests(AdmissionManifests),
+}
+
+#[derive(Args, Debug)]
+pub struct AdmissionManifests {
+    /// The namespace the webhook runs in.
+    #[arg(long, default_value = "sigil-system")]
+    pub namespace: String,
+    /// Sigil's container image.
+    #[arg(long, default_value = "ghcr.io/sigil/sigil:latest")]
+    pub image: String,
+    /// The label namespaces opt in with (KEY=VALUE).
+    #[arg(long, default_value = "policy.sigstore.dev/include=true", value_parser = parse_annotation)]
+    pub namespace_label: (String, String),
+    /// The webhooks' timeoutSeconds (1 to 30).
+    #[arg(long, default_value_t = 25)]
+    pub timeout: u8,
+    /// Fail (deny when the webhook cannot answer) or Ignore.
+    #[arg(long, default_value = "Fail")]
+    pub failure_policy: String,
+    /// The CA of the serving certificate (PEM), for the webhooks' caBundle.
+    #[arg(long)]
+    pub ca_bundle: Option<PathBuf>,
+    /// The serving certificate (PEM), for the TLS Secret (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Its key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

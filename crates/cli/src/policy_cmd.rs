@@ -7,7 +7,7 @@ use serde_json::json;
 use sigil_policy::cip::{self, MAX_POLICY_FILE};
 use sigil_policy::eval::{self, NoMatch};
 
-use crate::cli::{AdmissionServe, OutputFormat, PolicyTest};
+use crate::cli::{AdmissionManifests, AdmissionServe, OutputFormat, PolicyTest};
 use crate::support::{VerificationFailed, print_json, read_limited};
 
 /// Every policy (ClusterImagePolicy and OrgPolicy) in the files and directories given (a directory's `*.yaml`, `*.yml` and
@@ -266,4 +266,35 @@ fn fingerprint(
         }
     }
     out
+}
+
+pub fn admission_manifests(a: AdmissionManifests) -> Result<()> {
+    let read = |p: &Option<std::path::PathBuf>, what: &str| -> Result<Option<Vec<u8>>> {
+        p.as_ref()
+            .map(|p| read_limited(p, 1 << 20, what))
+            .transpose()
+    };
+    let tls = match (
+        read(&a.tls_cert, "TLS certificate")?,
+        read(&a.tls_key, "TLS key")?,
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        _ => None,
+    };
+    let objects = sigil_admission::manifests::render(&sigil_admission::manifests::Options {
+        namespace: a.namespace,
+        image: a.image,
+        namespace_label: a.namespace_label,
+        timeout_seconds: a.timeout,
+        failure_policy: a.failure_policy,
+        ca_bundle: read(&a.ca_bundle, "CA bundle")?,
+        tls,
+    })?;
+    let mut text = String::new();
+    for o in objects {
+        text.push_str("---\n");
+        text.push_str(&serde_saphyr::to_string(&o).context("YAML")?);
+    }
+    out!("{text}");
+    Ok(())
 }

@@ -497,3 +497,64 @@ fn policies_reload_and_decisions_are_audited() {
         assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
     }
 }
+
+/// The manifests pass `kubernetes-validate --strict` for Kubernetes 1.30 (it only warns on
+/// kinds it does not know: every object must be reported as passed).
+#[test]
+fn the_manifests_validate_against_kubernetes_1_30() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificates(d);
+    let yaml = ok(sigil(d).args([
+        "admission",
+        "manifests",
+        "--tls-cert",
+        "tls.pem",
+        "--tls-key",
+        "tls.key",
+        "--ca-bundle",
+        "ca.pem",
+        "--namespace-label",
+        "sigstore-policy=enforce",
+        "--timeout",
+        "20",
+    ]));
+    std::fs::write(d.join("m.yaml"), &yaml).unwrap();
+    let o = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.30.0", "m.yaml"])
+        .current_dir(d)
+        .output()
+        .expect("kubernetes-validate (scripts/test installs it)");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{out}");
+    let passed = out
+        .lines()
+        .filter(|l| l.starts_with("INFO") && l.contains(" passed for resource "))
+        .count();
+    assert_eq!(passed, 7, "{out}");
+    assert!(!out.contains("WARN") && !out.contains("ERROR"), "{out}");
+    let docs: Vec<Value> = yaml
+        .split("---\n")
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_json::to_value(serde_saphyr::from_str::<Value>(d).unwrap()).unwrap())
+        .collect();
+    let v = docs
+        .iter()
+        .find(|d| d["kind"] == "ValidatingWebhookConfiguration")
+        .unwrap();
+    assert_eq!(v["webhooks"][0]["timeoutSeconds"], 20);
+    assert_eq!(
+        v["webhooks"][0]["namespaceSelector"]["matchLabels"]["sigstore-policy"],
+        "enforce"
+    );
+    assert!(v["webhooks"][0]["clientConfig"]["caBundle"].is_string());
+    fails(
+        sigil(d).args(["admission", "manifests", "--timeout", "31"]),
+        3,
+        "the webhook timeout must be 1 to 30 seconds",
+    );
+}
