@@ -13,57 +13,6 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
-use sigil_oci::manifest as mf;
-use sigil_oci::{ImageRef, Layer, Registry, RegistryOptions};
-
-fn push(addr: &str, name: &str, content: &[u8]) -> String {
-    let image = ImageRef::parse(&format!("{addr}/{name}")).unwrap();
-    let config = json!({"architecture": "amd64", "os": "linux",
-                        "rootfs": {"type": "layers", "diff_ids": [mf::sha256_digest(content)]}});
-    Registry::new(&RegistryOptions::default())
-        .unwrap()
-        .push_image(
-            &image,
-            &[Layer {
-                data: content.to_vec(),
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-            }],
-            config.to_string().as_bytes(),
-            mf::OCI_CONFIG,
-        )
-        .unwrap()
-}
-
-fn sh(d: &Path, script: &str) {
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A CA and a server certificate for 127.0.0.1, made with openssl.
-fn certificates(d: &Path) {
-    sh(
-        d,
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=sigil-test-ca 2>/dev/null",
-    );
-    sh(
-        d,
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=127.0.0.1 2>/dev/null",
-    );
-    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    sh(
-        d,
-        "openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 2 -extfile ext.cnf 2>/dev/null",
-    );
-}
 
 struct Webhook {
     child: Child,
@@ -158,10 +107,10 @@ fn the_webhook_enforces_policies_over_https() {
     let r = registry::TestRegistry::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificates(d);
+    tls_certificates(d);
     generate(d, "ecdsa-p256", "k");
-    let signed_digest = push(&r.addr, "team/app:v1", b"v1");
-    let unsigned_digest = push(&r.addr, "team/other:v1", b"o1");
+    let signed_digest = push_image(&r.addr, "team/app:v1", b"v1");
+    let unsigned_digest = push_image(&r.addr, "team/other:v1", b"o1");
     let signed_tag = format!("{}/team/app:v1", r.addr);
     ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
         "sign",
@@ -362,9 +311,9 @@ fn policies_reload_and_decisions_are_audited() {
     let r = registry::TestRegistry::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificates(d);
+    tls_certificates(d);
     generate(d, "ecdsa-p256", "k");
-    let digest = push(&r.addr, "team/app:v1", b"v1");
+    let digest = push_image(&r.addr, "team/app:v1", b"v1");
     ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
         "sign",
         "--key",
@@ -504,7 +453,7 @@ fn policies_reload_and_decisions_are_audited() {
 fn the_manifests_validate_against_kubernetes_1_30() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificates(d);
+    tls_certificates(d);
     let yaml = ok(sigil(d).args([
         "admission",
         "manifests",

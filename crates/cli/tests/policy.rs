@@ -10,26 +10,6 @@ use std::process::Command;
 
 use common::*;
 use serde_json::{Value, json};
-use sigil_oci::manifest as mf;
-use sigil_oci::{ImageRef, Layer, Registry, RegistryOptions};
-
-fn push(addr: &str, name: &str, content: &[u8]) -> String {
-    let image = ImageRef::parse(&format!("{addr}/{name}")).unwrap();
-    let config = json!({"architecture": "amd64", "os": "linux",
-                        "rootfs": {"type": "layers", "diff_ids": [mf::sha256_digest(content)]}});
-    Registry::new(&RegistryOptions::default())
-        .unwrap()
-        .push_image(
-            &image,
-            &[Layer {
-                data: content.to_vec(),
-                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
-            }],
-            config.to_string().as_bytes(),
-            mf::OCI_CONFIG,
-        )
-        .unwrap()
-}
 
 fn sg(d: &Path) -> Command {
     let mut c = sigil(d);
@@ -59,8 +39,8 @@ fn policies_decide_with_a_reason_for_each_denial() {
     let d = dir.path();
     generate(d, "ecdsa-p256", "k");
     generate(d, "ecdsa-p256", "other");
-    push(&r.addr, "team/app:v1", b"v1");
-    push(&r.addr, "team/unsigned:v1", b"u1");
+    push_image(&r.addr, "team/app:v1", b"v1");
+    push_image(&r.addr, "team/unsigned:v1", b"u1");
     let signed = format!("{}/team/app:v1", r.addr);
     let unsigned = format!("{}/team/unsigned:v1", r.addr);
     ok(sg(d).args(["sign", "--key", "k.key", &signed]));
@@ -102,7 +82,7 @@ fn policies_decide_with_a_reason_for_each_denial() {
 
     // No policy matches: denied by default, allowed with --no-match-policy allow.
     let elsewhere = format!("{}/elsewhere/app:v1", r.addr);
-    push(&r.addr, "elsewhere/app:v1", b"e1");
+    push_image(&r.addr, "elsewhere/app:v1", b"e1");
     let (code, v) = decision(d, &["--policy", "p.yaml", &elsewhere]);
     assert_eq!(code, 1);
     assert!(
@@ -190,7 +170,7 @@ fn attestation_policies_and_k_of_n_in_rego() {
     for k in ["k", "alice", "bob", "carol"] {
         generate(d, "ecdsa-p256", k);
     }
-    let digest = push(&r.addr, "team/app:v1", b"v1");
+    let digest = push_image(&r.addr, "team/app:v1", b"v1");
     let image = format!("{}/team/app:v1", r.addr);
     std::fs::write(
         d.join("prov.json"),

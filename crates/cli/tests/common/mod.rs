@@ -116,3 +116,55 @@ pub fn base64_encode(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
+
+/// Pushes a one-layer linux/amd64 image `addr/name` to a real registry; its digest.
+pub fn push_image(addr: &str, name: &str, content: &[u8]) -> String {
+    use sigil_oci::manifest as mf;
+    let image = sigil_oci::ImageRef::parse(&format!("{addr}/{name}")).unwrap();
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+                        "rootfs": {"type": "layers", "diff_ids": [mf::sha256_digest(content)]}});
+    sigil_oci::Registry::new(&sigil_oci::RegistryOptions::default())
+        .unwrap()
+        .push_image(
+            &image,
+            &[sigil_oci::Layer {
+                data: content.to_vec(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }],
+            config.to_string().as_bytes(),
+            mf::OCI_CONFIG,
+        )
+        .unwrap()
+}
+
+/// A test CA (`ca.pem`, `ca.key`) and a server certificate for 127.0.0.1 it signed
+/// (`tls.pem`, `tls.key`) in `d`, made with openssl.
+pub fn tls_certificates(d: &Path) {
+    let sh = |script: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=sigil-test-ca 2>/dev/null",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key -out tls.csr -subj /CN=127.0.0.1 2>/dev/null",
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    sh(
+        "openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 2 -extfile ext.cnf 2>/dev/null",
+    );
+}
