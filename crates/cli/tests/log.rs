@@ -1257,32 +1257,10 @@ fn a_log_moves_from_the_embedded_store_to_postgres_and_back() {
 fn the_log_serves_https_and_clients_trust_it_through_ssl_cert_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sh = |script: &str| {
-        let o = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
     // A CA and a server certificate for 127.0.0.1, made with openssl.
-    sh(
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=sigil-test-ca",
-    );
-    sh(
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1",
-    );
-    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    sh(
-        "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 2 -extfile ext.cnf",
-    );
-    let tls_cert = d.join("leaf.pem");
-    let tls_key = d.join("leaf.key");
+    tls_certificates(d);
+    let tls_cert = d.join("tls.pem");
+    let tls_key = d.join("tls.key");
     let mut log = LogServer::start(
         BIN,
         &d.join("log"),
