@@ -252,10 +252,8 @@ impl Admission {
                 };
             }
         }
-        let checker = sigil_image::policy::RegistryChecker {
-            registry: &self.registry,
-            trust: self.trust.clone(),
-        };
+        let checker =
+            sigil_image::policy::RegistryChecker::new(&self.registry, self.trust.clone(), &rev.set);
         let d = eval::decide_set(
             &rev.set,
             image,

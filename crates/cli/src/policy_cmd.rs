@@ -38,7 +38,7 @@ pub fn load_policies(paths: &[std::path::PathBuf]) -> Result<cip::PolicySet> {
             std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8", f.display()))?;
         out.extend(cip::parse_set(text, &f.display().to_string())?);
     }
-    if out.cips.is_empty() && out.orgs.is_empty() {
+    if out.cips.is_empty() && out.orgs.is_empty() && out.trust_roots.is_empty() {
         bail!(
             "no ClusterImagePolicy or OrgPolicy found in {}",
             display(paths)
@@ -76,10 +76,11 @@ pub fn test(a: PolicyTest) -> Result<()> {
     let no_match: NoMatch = a.no_match_policy.parse().map_err(anyhow::Error::msg)?;
     let policies = load_policies(&a.policy)?;
     let registry = crate::oci_cmd::registry(&a.registry)?;
-    let checker = sigil_image::policy::RegistryChecker {
-        registry: &registry,
-        trust: trust(a.trust_root.as_deref())?,
-    };
+    let checker = sigil_image::policy::RegistryChecker::new(
+        &registry,
+        trust(a.trust_root.as_deref())?,
+        &policies,
+    );
     let decisions: Vec<eval::Decision> = a
         .images
         .iter()

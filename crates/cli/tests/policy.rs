@@ -2,6 +2,8 @@
 //! denial with its specific reason; a policy that does not load is exit 3 naming the file.
 
 mod common;
+#[path = "../../../tests/support/log_server.rs"]
+mod log_server;
 #[path = "../../../tests/support/registry.rs"]
 mod registry;
 
@@ -285,5 +287,82 @@ fn attestation_policies_and_k_of_n_in_rego() {
             .unwrap()
             .contains("is on the deny list"),
         "{v}"
+    );
+}
+
+/// A `ctlog` authority requires a log entry, verified against the TrustRoot it names — a
+/// `sigstoreKeys` document, with no network access beyond the registry and the log search.
+#[test]
+fn ctlog_authorities_use_the_trust_root_they_name() {
+    use base64::Engine;
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = log_server::LogServer::start(env!("CARGO_BIN_EXE_sigil"), &d.join("log"), &[]);
+    generate(d, "ecdsa-p256", "k");
+    push_image(&r.addr, "team/app:v1", b"v1");
+    let image = format!("{}/team/app:v1", r.addr);
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "k.key",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    let log_key = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", log.url))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let other_key = std::fs::read(d.join("k.pub")).unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let doc = |trust_ref: &str, key_pem: &[u8]| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: logged}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities:\n  - name: release\n    key: {{data: k.pub}}\n    ctlog: {{url: \"{}\"{trust_ref}}}\n---\napiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: our-log}}\nspec:\n  sigstoreKeys:\n    tLogs:\n    - baseURL: \"{}\"\n      hashAlgorithm: sha-256\n      publicKey: {}\n",
+            log.url,
+            log.url,
+            b64(key_pem)
+        )
+    };
+    std::fs::write(
+        d.join("ours.yaml"),
+        doc(", trustRootRef: our-log", &log_key),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "ours.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    // A TrustRoot with another key: the entry is from a log it does not know.
+    std::fs::write(
+        d.join("wrong.yaml"),
+        doc(", trustRootRef: our-log", &other_key),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "wrong.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert!(a["detail"].as_str().unwrap().contains("log"), "{v}");
+    // Without trustRootRef, the embedded public-good root: our log is unknown there.
+    std::fs::write(d.join("public.yaml"), doc("", &log_key)).unwrap();
+    let (code, _) = decision(d, &["--policy", "public.yaml", &image]);
+    assert_eq!(code, 1);
+    // A name no document defines.
+    std::fs::write(
+        d.join("unknown.yaml"),
+        doc(", trustRootRef: nobody", &log_key),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "unknown.yaml", &image]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        v["decisions"][0]["policies"][0]["authorities"][0]["reason"], "unknown-trust-root",
+        "{v}"
+    );
+    // A TUF TrustRoot does not load.
+    std::fs::write(d.join("tuf.yaml"), "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {name: tuf}\nspec:\n  remote: {mirror: \"https://tuf.example\", root: AAAA}\n").unwrap();
+    fails(
+        sg(d).args(["policy", "test", "--policy", "tuf.yaml", &image]),
+        3,
+        "TUF",
     );
 }

@@ -18,8 +18,37 @@ use crate::{Failure, Logs, Policy, Wanted, verify_image};
 pub struct RegistryChecker<'a> {
     /// The registry client.
     pub registry: &'a Registry,
-    /// The trust root whose logs a `ctlog` authority's entries must be in.
+    /// The trust root whose logs a `ctlog` authority's entries must be in, unless it names
+    /// one with `trustRootRef`.
     pub trust: TrustMaterial,
+    /// The TrustRoot documents by name.
+    pub roots: std::collections::HashMap<String, TrustMaterial>,
+}
+
+impl<'a> RegistryChecker<'a> {
+    /// A checker with the TrustRoots of `set` (each already validated when it loaded).
+    pub fn new(
+        registry: &'a Registry,
+        trust: TrustMaterial,
+        set: &sigil_policy::cip::PolicySet,
+    ) -> Self {
+        let roots = set
+            .trust_roots
+            .iter()
+            .filter_map(|t| {
+                let json = t.trusted_root_json().ok()?;
+                let root =
+                    sigil_formats::trust_root::TrustedRoot::parse(json.to_string().as_bytes())
+                        .ok()?;
+                Some((t.name().to_owned(), TrustMaterial::new(root)))
+            })
+            .collect();
+        Self {
+            registry,
+            trust,
+            roots,
+        }
+    }
 }
 
 /// The typed reason of an image's verdict, in kebab-case (`no-signatures`,
@@ -121,13 +150,30 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             Ok(k) => k,
             Err(e) => return Checked::fail("bad-key", e),
         };
-        let logs = a.ctlog.as_ref().map(|l| Logs {
-            trust: self.trust.clone(),
-            rekor_url: l
-                .url
-                .clone()
-                .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
-        });
+        let logs = match a.ctlog.as_ref() {
+            None => None,
+            Some(l) => {
+                let trust = match &l.trust_root_ref {
+                    None => self.trust.clone(),
+                    Some(name) => match self.roots.get(name) {
+                        Some(t) => t.clone(),
+                        None => {
+                            return Checked::fail(
+                                "unknown-trust-root",
+                                format!("ctlog.trustRootRef {name:?} names no TrustRoot"),
+                            );
+                        }
+                    },
+                };
+                Some(Logs {
+                    trust,
+                    rekor_url: l
+                        .url
+                        .clone()
+                        .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
+                })
+            }
+        };
         let mut wanted: Vec<(Wanted, Option<&cip::Attestation>)> = Vec::new();
         for att in &a.attestations {
             if let Some(p) = &att.policy

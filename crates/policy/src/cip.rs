@@ -383,6 +383,8 @@ pub struct PolicySet {
     pub cips: Vec<Policy>,
     /// The organisation rules.
     pub orgs: Vec<crate::org::OrgPolicy>,
+    /// The TrustRoots authorities name.
+    pub trust_roots: Vec<crate::trustroot::TrustRoot>,
 }
 
 impl PolicySet {
@@ -390,6 +392,7 @@ impl PolicySet {
     pub fn extend(&mut self, other: PolicySet) {
         self.cips.extend(other.cips);
         self.orgs.extend(other.orgs);
+        self.trust_roots.extend(other.trust_roots);
     }
 }
 
@@ -433,8 +436,12 @@ pub fn parse_set(text: &str, source_name: &str) -> Result<PolicySet, DocumentErr
             _ => vec![doc],
         };
         for item in items {
-            if item.get("kind").and_then(|k| k.as_str()) == Some("OrgPolicy") {
+            let kind = item.get("kind").and_then(|k| k.as_str());
+            if kind == Some("OrgPolicy") {
                 out.orgs.push(crate::org::load(item).map_err(&here)?);
+            } else if kind == Some("TrustRoot") {
+                out.trust_roots
+                    .push(crate::trustroot::load(item).map_err(&here)?);
             } else {
                 out.cips.push(load(item).map_err(&here)?);
             }

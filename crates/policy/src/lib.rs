@@ -39,3 +39,4 @@ pub mod eval;
 pub mod glob;
 pub mod org;
 pub mod rego;
+pub mod trustroot;
