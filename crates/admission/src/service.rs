@@ -64,6 +64,9 @@ struct Cached {
     at: Instant,
 }
 
+/// A verification in flight: its answer once made.
+type Slot = Arc<(Mutex<Option<Cached>>, std::sync::Condvar)>;
+
 /// The webhook.
 pub struct Admission {
     policies: RwLock<Arc<Revision>>,
@@ -71,6 +74,7 @@ pub struct Admission {
     trust: sigil_verify::TrustMaterial,
     config: Config,
     cache: Mutex<HashMap<(String, u64), Cached>>,
+    inflight: Mutex<HashMap<(String, u64), Slot>>,
     /// Decisions made (for tests and metrics): verified, from the cache.
     pub counts: Counts,
     audit: Option<Mutex<Box<dyn std::io::Write + Send>>>,
@@ -84,6 +88,8 @@ pub struct Counts {
     pub verified: std::sync::atomic::AtomicU64,
     /// Answered from the cache.
     pub cached: std::sync::atomic::AtomicU64,
+    /// Answered by waiting for a verification another request had started.
+    pub shared: std::sync::atomic::AtomicU64,
     /// Reloads that failed (the previous policies kept).
     pub reload_failures: std::sync::atomic::AtomicU64,
     /// Reviews allowed.
@@ -122,6 +128,7 @@ impl Admission {
             trust,
             config,
             cache: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             counts: Counts::default(),
             audit: None,
             reload_error: Mutex::new(None),
@@ -252,39 +259,106 @@ impl Admission {
                 };
             }
         }
-        let checker =
-            sigil_image::policy::RegistryChecker::new(&self.registry, self.trust.clone(), &rev.set);
-        let d = eval::decide_set(
-            &rev.set,
-            image,
-            Some(resource),
-            self.config.no_match,
-            &checker,
-        );
+        // Concurrent requests for one image share one verification: the first verifies,
+        // the others wait for its answer.
+        let (slot, first) = {
+            let mut inflight = self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match inflight.get(&key) {
+                Some(s) => (s.clone(), false),
+                None => {
+                    let s: Slot = Arc::new((Mutex::new(None), std::sync::Condvar::new()));
+                    inflight.insert(key.clone(), s.clone());
+                    (s, true)
+                }
+            }
+        };
+        if !first {
+            let mut done = slot
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            while done.is_none() {
+                done = slot
+                    .1
+                    .wait(done)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            self.counts
+                .shared
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let c = done.clone().unwrap_or_else(|| Cached {
+                allowed: false,
+                errors: vec!["the shared verification did not finish".into()],
+                warnings: Vec::new(),
+                at: Instant::now(),
+            });
+            return ImageDecision {
+                image: image.to_owned(),
+                allowed: c.allowed,
+                errors: c.errors,
+                warnings: c.warnings,
+            };
+        }
+        // Waiters must always get an answer: a verification that panics is a denial.
+        let d = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let checker = sigil_image::policy::RegistryChecker::new(
+                &self.registry,
+                self.trust.clone(),
+                &rev.set,
+            );
+            eval::decide_set(
+                &rev.set,
+                image,
+                Some(resource),
+                self.config.no_match,
+                &checker,
+            )
+        }))
+        .unwrap_or_else(|_| eval::Decision {
+            image: image.to_owned(),
+            allowed: false,
+            errors: vec![format!(
+                "{image}: the verification failed unexpectedly: denied"
+            )],
+            warnings: Vec::new(),
+            policies: Vec::new(),
+        });
         self.counts
             .verified
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= self.config.cache_size {
-            // Bounded: the oldest half goes.
-            let mut ages: Vec<_> = cache.iter().map(|(k, v)| (v.at, k.clone())).collect();
-            ages.sort();
-            for (_, k) in ages.into_iter().take(cache.len() / 2 + 1) {
-                cache.remove(&k);
+        let entry = Cached {
+            allowed: d.allowed,
+            errors: d.errors.clone(),
+            warnings: d.warnings.clone(),
+            at: Instant::now(),
+        };
+        {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.len() >= self.config.cache_size {
+                // Bounded: the oldest half goes.
+                let mut ages: Vec<_> = cache.iter().map(|(k, v)| (v.at, k.clone())).collect();
+                ages.sort();
+                for (_, k) in ages.into_iter().take(cache.len() / 2 + 1) {
+                    cache.remove(&k);
+                }
             }
+            cache.insert(key.clone(), entry.clone());
         }
-        cache.insert(
-            key,
-            Cached {
-                allowed: d.allowed,
-                errors: d.errors.clone(),
-                warnings: d.warnings.clone(),
-                at: Instant::now(),
-            },
-        );
+        *slot
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(entry);
+        slot.1.notify_all();
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
         ImageDecision {
             image: image.to_owned(),
             allowed: d.allowed,
@@ -335,12 +409,13 @@ impl Admission {
         format!(
             "# TYPE sigil_admission_signature_enforced gauge\nsigil_admission_signature_enforced {enforcing}\n\
              # TYPE sigil_admission_decisions_total counter\nsigil_admission_decisions_total{{outcome=\"allowed\"}} {}\nsigil_admission_decisions_total{{outcome=\"denied\"}} {}\n\
-             # TYPE sigil_admission_verifications_total counter\nsigil_admission_verifications_total{{source=\"registry\"}} {}\nsigil_admission_verifications_total{{source=\"cache\"}} {}\n\
+             # TYPE sigil_admission_verifications_total counter\nsigil_admission_verifications_total{{source=\"registry\"}} {}\nsigil_admission_verifications_total{{source=\"cache\"}} {}\nsigil_admission_verifications_total{{source=\"shared\"}} {}\n\
              # TYPE sigil_admission_policy_reload_failures_total counter\nsigil_admission_policy_reload_failures_total {}\n",
             c.allowed.load(Relaxed),
             c.denied.load(Relaxed),
             c.verified.load(Relaxed),
             c.cached.load(Relaxed),
+            c.shared.load(Relaxed),
             c.reload_failures.load(Relaxed),
         )
     }

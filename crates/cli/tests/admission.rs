@@ -507,3 +507,60 @@ fn the_manifests_validate_against_kubernetes_1_30() {
         "the webhook timeout must be 1 to 30 seconds",
     );
 }
+
+/// Concurrent reviews of one image never seen share one verification.
+#[test]
+fn concurrent_reviews_of_one_image_share_one_verification() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tls_certificates(d);
+    generate(d, "ecdsa-p256", "k");
+    let digest = push_image(&r.addr, "team/app:v1", b"v1");
+    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+        "sign",
+        "--key",
+        "k.key",
+        &format!("{}/team/app:v1", r.addr),
+    ]));
+    std::fs::write(d.join("p.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{key: {data: k.pub}}]\n").unwrap();
+    let w = start(d, &["--policy", "p.yaml"]);
+    let image = format!("{}/team/app@{digest}", r.addr);
+    let url = format!("{}/validate", w.url);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..16)
+            .map(|i| {
+                let (url, image) = (url.clone(), image.clone());
+                s.spawn(move || {
+                    let v = post(
+                        &client(d),
+                        &url,
+                        &review(&format!("c-{i}"), "Pod", "pods", pod(&[&image])),
+                    );
+                    assert_eq!(v["response"]["allowed"], true, "{v}");
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    let m = client(d)
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let count = |source: &str| -> u64 {
+        m.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "sigil_admission_verifications_total{{source=\"{source}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    assert_eq!(count("registry"), 1, "{m}");
+    assert_eq!(count("cache") + count("shared"), 15, "{m}");
+}
