@@ -70,6 +70,24 @@ fn start(d: &Path, extra: &[&str]) -> Webhook {
     }
 }
 
+/// A registry holding `team/app:v1` signed with the key `k`, a directory with the key pair and
+/// the TLS certificates, and the image's digest.
+fn signed_setup() -> (registry::TestRegistry, tempfile::TempDir, String) {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tls_certificates(d);
+    generate(d, "ecdsa-p256", "k");
+    let digest = push_image(&r.addr, "team/app:v1", b"v1");
+    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+        "sign",
+        "--key",
+        "k.key",
+        &format!("{}/team/app:v1", r.addr),
+    ]));
+    (r, dir, digest)
+}
+
 fn client(d: &Path) -> reqwest::blocking::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("ca.pem")).unwrap()).unwrap();
     reqwest::blocking::Client::builder()
@@ -308,18 +326,8 @@ fn the_webhook_enforces_policies_over_https() {
 /// every decision is an audit event; the metrics count them.
 #[test]
 fn policies_reload_and_decisions_are_audited() {
-    let r = registry::TestRegistry::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (r, dir, digest) = signed_setup();
     let d = dir.path();
-    tls_certificates(d);
-    generate(d, "ecdsa-p256", "k");
-    let digest = push_image(&r.addr, "team/app:v1", b"v1");
-    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
-        "sign",
-        "--key",
-        "k.key",
-        &format!("{}/team/app:v1", r.addr),
-    ]));
     let image = format!("{}/team/app@{digest}", r.addr);
     let policy = |authority: &str| {
         format!(
@@ -511,18 +519,8 @@ fn the_manifests_validate_against_kubernetes_1_30() {
 /// Concurrent reviews of one image never seen share one verification.
 #[test]
 fn concurrent_reviews_of_one_image_share_one_verification() {
-    let r = registry::TestRegistry::start();
-    let dir = tempfile::tempdir().unwrap();
+    let (r, dir, digest) = signed_setup();
     let d = dir.path();
-    tls_certificates(d);
-    generate(d, "ecdsa-p256", "k");
-    let digest = push_image(&r.addr, "team/app:v1", b"v1");
-    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
-        "sign",
-        "--key",
-        "k.key",
-        &format!("{}/team/app:v1", r.addr),
-    ]));
     std::fs::write(d.join("p.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{key: {data: k.pub}}]\n").unwrap();
     let w = start(d, &["--policy", "p.yaml"]);
     let image = format!("{}/team/app@{digest}", r.addr);
