@@ -24,5 +24,6 @@
 #![deny(missing_docs)]
 
 pub mod manifests;
+pub mod render;
 pub mod review;
 pub mod service;

@@ -955,6 +955,19 @@ pub enum AdmissionCmd {
     Serve(AdmissionServe),
     /// Print the Kubernetes objects that run the webhook (YAML).
     Manifests(AdmissionManifests),
+    /// Render the policy for Kyverno or a ValidatingAdmissionPolicy from Helm-style values.
+    Render(AdmissionRender),
+}
+
+#[derive(Args, Debug)]
+pub struct AdmissionRender {
+    /// `kyverno` (a ClusterPolicy with verifyImages), `vap` (a ValidatingAdmissionPolicy that
+    /// requires digests) or `both`.
+    #[arg(long, value_parser = ["kyverno", "vap", "both"])]
+    pub mode: String,
+    /// The values (YAML, an `admission:` block).
+    #[arg(long)]
+    pub values: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCmd::Test(a)) => policy_cmd::test(a),
         Command::Admission(AdmissionCmd::Serve(a)) => policy_cmd::admission_serve(a),
         Command::Admission(AdmissionCmd::Manifests(a)) => policy_cmd::admission_manifests(a),
+        Command::Admission(AdmissionCmd::Render(a)) => policy_cmd::admission_render(a),
         Command::Sbom(a) => sbom_cmd::sbom(a),
         Command::Checksums(ChecksumsCmd::Sign(a)) => checksums_cmd::sign(a),
         Command::Checksums(ChecksumsCmd::Verify(a)) => checksums_cmd::verify(a),

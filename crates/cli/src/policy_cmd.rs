@@ -7,7 +7,7 @@ use serde_json::json;
 use sigil_policy::cip::{self, MAX_POLICY_FILE};
 use sigil_policy::eval::{self, NoMatch};
 
-use crate::cli::{AdmissionManifests, AdmissionServe, OutputFormat, PolicyTest};
+use crate::cli::{AdmissionManifests, AdmissionRender, AdmissionServe, OutputFormat, PolicyTest};
 use crate::support::{VerificationFailed, print_json, read_limited};
 
 /// Every policy (ClusterImagePolicy and OrgPolicy) in the files and directories given (a directory's `*.yaml`, `*.yml` and
@@ -291,11 +291,32 @@ pub fn admission_manifests(a: AdmissionManifests) -> Result<()> {
         ca_bundle: read(&a.ca_bundle, "CA bundle")?,
         tls,
     })?;
+    print_yaml(&objects)
+}
+
+fn print_yaml(objects: &[serde_json::Value]) -> Result<()> {
     let mut text = String::new();
     for o in objects {
         text.push_str("---\n");
-        text.push_str(&serde_saphyr::to_string(&o).context("YAML")?);
+        text.push_str(&serde_saphyr::to_string(o).context("YAML")?);
     }
     out!("{text}");
     Ok(())
+}
+
+pub fn admission_render(a: AdmissionRender) -> Result<()> {
+    let bytes = read_limited(&a.values, 1 << 20, "values")?;
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("{}: not UTF-8", a.values.display()))?;
+    let values: sigil_admission::render::Values =
+        serde_saphyr::from_str(text).with_context(|| format!("values {}", a.values.display()))?;
+    let v = &values.admission;
+    let mut objects = Vec::new();
+    if a.mode == "kyverno" || a.mode == "both" {
+        objects.extend(sigil_admission::render::kyverno(v)?);
+    }
+    if a.mode == "vap" || a.mode == "both" {
+        objects.extend(sigil_admission::render::vap(v));
+    }
+    print_yaml(&objects)
 }

@@ -562,3 +562,183 @@ fn concurrent_reviews_of_one_image_share_one_verification() {
     assert_eq!(count("registry"), 1, "{m}");
     assert_eq!(count("cache") + count("shared"), 15, "{m}");
 }
+
+/// `admission render`: the ValidatingAdmissionPolicy's CEL, evaluated by cel-python against
+/// pod, deployment and cronjob fixtures, allows exactly the objects whose every image is pinned;
+/// the Kyverno policy carries the key and Rekor settings; `enforceSignature: false` renders
+/// nothing that denies.
+#[test]
+fn rendered_policies_for_kyverno_and_the_api_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let key = std::fs::read_to_string(d.join("k.pub")).unwrap();
+    let indented: String = key.lines().map(|l| format!("      {l}\n")).collect();
+    std::fs::write(
+        d.join("values.yaml"),
+        format!("admission:\n  enforceSignature: true\n  signature:\n    publicKey: |\n{indented}  rekorURL: https://rekor.example\n  ignoreTlog: false\n  additionalImageReferences: [\"registry.example/*\"]\n"),
+    )
+    .unwrap();
+    let both = ok(sigil(d).args([
+        "admission",
+        "render",
+        "--mode",
+        "both",
+        "--values",
+        "values.yaml",
+    ]));
+    std::fs::write(d.join("both.yaml"), &both).unwrap();
+    let docs: Vec<Value> = both
+        .split("---\n")
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| serde_saphyr::from_str::<Value>(x).unwrap())
+        .collect();
+    let kinds: Vec<&str> = docs.iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ClusterPolicy",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"
+        ]
+    );
+    let vi = &docs[0]["spec"]["rules"][0]["verifyImages"][0];
+    assert_eq!(docs[0]["spec"]["validationFailureAction"], "Enforce");
+    assert_eq!(
+        (vi["mutateDigest"].as_bool(), vi["verifyDigest"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(vi["imageReferences"][0], "registry.example/*");
+    let keys = &vi["attestors"][0]["entries"][0]["keys"];
+    assert!(
+        keys["publicKeys"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN PUBLIC KEY")
+    );
+    assert_eq!(keys["rekor"]["url"], "https://rekor.example");
+    assert_eq!(docs[2]["spec"]["validationActions"], json!(["Deny"]));
+
+    let pinned = format!("registry.example/app@sha256:{}", "a".repeat(64));
+    let pod = |containers: Value| json!({"kind": "Pod", "spec": containers});
+    let fixtures = [
+        (
+            "pod pinned",
+            pod(json!({"containers": [{"name": "a", "image": pinned}]})),
+            true,
+        ),
+        (
+            "pod tag",
+            pod(json!({"containers": [{"name": "a", "image": "registry.example/app:v1"}]})),
+            false,
+        ),
+        (
+            "pod init tag",
+            pod(
+                json!({"containers": [{"name": "a", "image": pinned}], "initContainers": [{"name": "i", "image": "busybox"}]}),
+            ),
+            false,
+        ),
+        (
+            "pod ephemeral tag",
+            pod(
+                json!({"containers": [{"name": "a", "image": pinned}], "ephemeralContainers": [{"name": "e", "image": "debug:1"}]}),
+            ),
+            false,
+        ),
+        (
+            "pod image volume tag",
+            pod(
+                json!({"containers": [{"name": "a", "image": pinned}], "volumes": [{"name": "v", "image": {"reference": "data:1"}}, {"name": "w", "emptyDir": {}}]}),
+            ),
+            false,
+        ),
+        (
+            "deployment pinned",
+            json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a", "image": pinned}]}}}}),
+            true,
+        ),
+        (
+            "deployment tag",
+            json!({"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "app:latest"}]}}}}),
+            false,
+        ),
+        (
+            "cronjob pinned",
+            json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": pinned}]}}}}}}),
+            true,
+        ),
+        (
+            "cronjob tag",
+            json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "app:1"}]}}}}}}),
+            false,
+        ),
+        (
+            "digest not sha256",
+            pod(json!({"containers": [{"name": "a", "image": "app@sha512:abc"}]})),
+            false,
+        ),
+    ];
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/cel/vap.py");
+    for (name, object, want) in fixtures {
+        std::fs::write(d.join("object.json"), object.to_string()).unwrap();
+        let o = Command::new("python3")
+            .arg(&script)
+            .args(["both.yaml", "object.json"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["allowed"], want, "{name}");
+    }
+
+    // Not enforcing: nothing denies.
+    std::fs::write(d.join("audit.yaml"), format!("admission:\n  enforceSignature: false\n  signature:\n    publicKeyURL: https://keys.example/cosign.pub\n")).unwrap();
+    let audit = ok(sigil(d).args([
+        "admission",
+        "render",
+        "--mode",
+        "both",
+        "--values",
+        "audit.yaml",
+    ]));
+    assert!(
+        !audit.contains("Deny") && !audit.contains("Enforce"),
+        "{audit}"
+    );
+    assert!(audit.contains("Audit"));
+    fails(
+        sigil(d).args([
+            "admission",
+            "render",
+            "--mode",
+            "kyverno",
+            "--values",
+            "bad.yaml",
+        ]),
+        3,
+        "bad.yaml",
+    );
+    std::fs::write(
+        d.join("nokey.yaml"),
+        "admission:\n  enforceSignature: true\n",
+    )
+    .unwrap();
+    fails(
+        sigil(d).args([
+            "admission",
+            "render",
+            "--mode",
+            "kyverno",
+            "--values",
+            "nokey.yaml",
+        ]),
+        3,
+        "exactly one of publicKey and publicKeyURL",
+    );
+}
