@@ -698,7 +698,7 @@ fn rendered_policies_for_kyverno_and_the_api_server() {
     }
 
     // Not enforcing: nothing denies.
-    std::fs::write(d.join("audit.yaml"), format!("admission:\n  enforceSignature: false\n  signature:\n    publicKeyURL: https://keys.example/cosign.pub\n")).unwrap();
+    std::fs::write(d.join("audit.yaml"), "admission:\n  enforceSignature: false\n  signature:\n    publicKeyURL: https://keys.example/cosign.pub\n").unwrap();
     let audit = ok(sigil(d).args([
         "admission",
         "render",
