@@ -31,6 +31,9 @@ pub struct Config {
     pub negative_ttl: Duration,
     /// Most cached decisions.
     pub cache_size: usize,
+    /// The metrics' name prefix (`sigil_admission`; a platform may expose its own, such as
+    /// `cloudtaser_admission`).
+    pub metrics_prefix: String,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             positive_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
             cache_size: 10_000,
+            metrics_prefix: "sigil_admission".into(),
         }
     }
 }
@@ -61,6 +65,7 @@ struct Cached {
     allowed: bool,
     errors: Vec<String>,
     warnings: Vec<String>,
+    reason: Option<String>,
     at: Instant,
 }
 
@@ -75,6 +80,7 @@ pub struct Admission {
     config: Config,
     cache: Mutex<HashMap<(String, u64), Cached>>,
     inflight: Mutex<HashMap<(String, u64), Slot>>,
+    rejections: Mutex<std::collections::BTreeMap<String, u64>>,
     /// Decisions made (for tests and metrics): verified, from the cache.
     pub counts: Counts,
     audit: Option<Mutex<Box<dyn std::io::Write + Send>>>,
@@ -109,6 +115,31 @@ pub struct ImageDecision {
     pub errors: Vec<String>,
     /// Warnings.
     pub warnings: Vec<String>,
+    /// A denial's typed reason (`no-signatures`, `signature-invalid`, `registry-unreachable`,
+    /// `unpinned`, `no-matching-policy`, ...), for metrics and audit.
+    pub reason: Option<String>,
+}
+
+/// The typed reason of a denied decision: the first failing authority's, else the rule's.
+fn reason_of(d: &eval::Decision) -> Option<String> {
+    if d.allowed {
+        return None;
+    }
+    let failed = d.policies.iter().find(|p| !p.passed);
+    Some(match failed {
+        Some(p) => p
+            .authorities
+            .iter()
+            .find_map(|a| a.reason.clone())
+            .unwrap_or_else(|| {
+                if p.policy.starts_with("OrgPolicy/") {
+                    "org-rule".into()
+                } else {
+                    "policy".into()
+                }
+            }),
+        None => "no-matching-policy".into(),
+    })
 }
 
 impl Admission {
@@ -129,6 +160,7 @@ impl Admission {
             config,
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
+            rejections: Mutex::new(std::collections::BTreeMap::new()),
             counts: Counts::default(),
             audit: None,
             reload_error: Mutex::new(None),
@@ -180,7 +212,7 @@ impl Admission {
             "operation": review.operation, "user": review.user, "dryRun": review.dry_run,
             "policyRevision": self.revision().id,
             "allowed": allowed, "message": message,
-            "images": decisions.iter().map(|d| json!({"image": d.image, "allowed": d.allowed, "errors": d.errors, "warnings": d.warnings})).collect::<Vec<_>>(),
+            "images": decisions.iter().map(|d| json!({"image": d.image, "allowed": d.allowed, "reason": d.reason, "errors": d.errors, "warnings": d.warnings})).collect::<Vec<_>>(),
         });
         let mut w = out
             .lock()
@@ -233,6 +265,7 @@ impl Admission {
                     "{image} must be an image digest (repo:tag@sha256:…): the mutating webhook resolves tags"
                 )],
                 warnings: Vec::new(),
+                reason: Some("unpinned".into()),
             };
         }
         let key = (format!("{image}|{:?}", resource.namespace), rev.id);
@@ -256,6 +289,7 @@ impl Admission {
                     allowed: c.allowed,
                     errors: c.errors.clone(),
                     warnings: c.warnings.clone(),
+                    reason: c.reason.clone(),
                 };
             }
         }
@@ -293,6 +327,7 @@ impl Admission {
                 allowed: false,
                 errors: vec!["the shared verification did not finish".into()],
                 warnings: Vec::new(),
+                reason: Some("internal".into()),
                 at: Instant::now(),
             });
             return ImageDecision {
@@ -300,6 +335,7 @@ impl Admission {
                 allowed: c.allowed,
                 errors: c.errors,
                 warnings: c.warnings,
+                reason: c.reason,
             };
         }
         // Waiters must always get an answer: a verification that panics is a denial.
@@ -329,10 +365,12 @@ impl Admission {
         self.counts
             .verified
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let reason = reason_of(&d);
         let entry = Cached {
             allowed: d.allowed,
             errors: d.errors.clone(),
             warnings: d.warnings.clone(),
+            reason: reason.clone(),
             at: Instant::now(),
         };
         {
@@ -364,6 +402,7 @@ impl Admission {
             allowed: d.allowed,
             errors: d.errors,
             warnings: d.warnings,
+            reason,
         }
     }
 
@@ -387,6 +426,16 @@ impl Admission {
         let allowed = errors.is_empty();
         let message = (!allowed).then(|| errors.join("; "));
         self.count(allowed);
+        {
+            let mut r = self
+                .rejections
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for d in decisions.iter().filter(|d| !d.allowed) {
+                *r.entry(d.reason.clone().unwrap_or_else(|| "unknown".into()))
+                    .or_default() += 1;
+            }
+        }
         self.audit(review, false, &decisions, allowed, message.as_deref());
         response(&review.uid, allowed, message.as_deref(), &warnings, None)
     }
@@ -402,22 +451,48 @@ impl Admission {
 
     /// The metrics, in Prometheus' text format.
     pub fn metrics(&self) -> String {
+        use std::fmt::Write as _;
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.counts;
+        let p = &self.config.metrics_prefix;
         let enforcing =
             u8::from(self.config.no_match == NoMatch::Deny || !self.revision().set.cips.is_empty());
-        format!(
-            "# TYPE sigil_admission_signature_enforced gauge\nsigil_admission_signature_enforced {enforcing}\n\
-             # TYPE sigil_admission_decisions_total counter\nsigil_admission_decisions_total{{outcome=\"allowed\"}} {}\nsigil_admission_decisions_total{{outcome=\"denied\"}} {}\n\
-             # TYPE sigil_admission_verifications_total counter\nsigil_admission_verifications_total{{source=\"registry\"}} {}\nsigil_admission_verifications_total{{source=\"cache\"}} {}\nsigil_admission_verifications_total{{source=\"shared\"}} {}\n\
-             # TYPE sigil_admission_policy_reload_failures_total counter\nsigil_admission_policy_reload_failures_total {}\n",
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# TYPE {p}_signature_enforced gauge\n{p}_signature_enforced {enforcing}"
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE {p}_decisions_total counter\n{p}_decisions_total{{outcome=\"allowed\"}} {}\n{p}_decisions_total{{outcome=\"denied\"}} {}",
             c.allowed.load(Relaxed),
-            c.denied.load(Relaxed),
+            c.denied.load(Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE {p}_signature_rejections_total counter");
+        for (reason, n) in self
+            .rejections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "{p}_signature_rejections_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE {p}_verifications_total counter\n{p}_verifications_total{{source=\"registry\"}} {}\n{p}_verifications_total{{source=\"cache\"}} {}\n{p}_verifications_total{{source=\"shared\"}} {}",
             c.verified.load(Relaxed),
             c.cached.load(Relaxed),
-            c.shared.load(Relaxed),
-            c.reload_failures.load(Relaxed),
-        )
+            c.shared.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE {p}_policy_reload_failures_total counter\n{p}_policy_reload_failures_total {}",
+            c.reload_failures.load(Relaxed)
+        );
+        out
     }
 
     /// Answers a mutating review (blocking): every image not pinned by digest is resolved and

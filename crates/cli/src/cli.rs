@@ -1029,6 +1029,10 @@ pub struct AdmissionServe {
     /// Write one JSON line per decision here (`-`: standard output).
     #[arg(long)]
     pub audit_log: Option<PathBuf>,
+    /// The metrics' name prefix (`cloudtaser_admission` exposes
+    /// `cloudtaser_admission_signature_enforced`, ...).
+    #[arg(long, default_value = "sigil_admission")]
+    pub metrics_prefix: String,
     /// How often the policy files are checked for changes (SIGHUP reloads at once).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub reload_interval: std::time::Duration,

@@ -142,9 +142,22 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
     let cert = read_limited(&a.tls_cert, 1 << 20, "TLS certificate")?;
     let key = read_limited(&a.tls_key, 1 << 20, "TLS key")?;
     let tls = sigil_server::listen::tls_config(&cert, &key).context("TLS")?;
+    if a.metrics_prefix.is_empty()
+        || !a
+            .metrics_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        || a.metrics_prefix.starts_with(|c: char| c.is_ascii_digit())
+    {
+        anyhow::bail!(
+            "--metrics-prefix {:?}: a Prometheus name (letters, digits and _, not starting with a digit)",
+            a.metrics_prefix
+        );
+    }
     let config = sigil_admission::service::Config {
         no_match,
         deadline: a.deadline,
+        metrics_prefix: a.metrics_prefix.clone(),
         ..Default::default()
     };
     let trust = trust(a.trust_root.as_deref())?;

@@ -450,6 +450,7 @@ fn policies_reload_and_decisions_are_audited() {
         "sigil_admission_decisions_total{outcome=\"denied\"} 2",
         "sigil_admission_verifications_total{source=\"cache\"} 2",
         "sigil_admission_policy_reload_failures_total 1",
+        "sigil_admission_signature_rejections_total{reason=\"static-fail\"} 2",
     ] {
         assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
     }
@@ -522,7 +523,15 @@ fn concurrent_reviews_of_one_image_share_one_verification() {
     let (r, dir, digest) = signed_setup();
     let d = dir.path();
     std::fs::write(d.join("p.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{key: {data: k.pub}}]\n").unwrap();
-    let w = start(d, &["--policy", "p.yaml"]);
+    let w = start(
+        d,
+        &[
+            "--policy",
+            "p.yaml",
+            "--metrics-prefix",
+            "cloudtaser_admission",
+        ],
+    );
     let image = format!("{}/team/app@{digest}", r.addr);
     let url = format!("{}/validate", w.url);
     std::thread::scope(|s| {
@@ -553,7 +562,7 @@ fn concurrent_reviews_of_one_image_share_one_verification() {
         m.lines()
             .find_map(|l| {
                 l.strip_prefix(&format!(
-                    "sigil_admission_verifications_total{{source=\"{source}\"}} "
+                    "cloudtaser_admission_verifications_total{{source=\"{source}\"}} "
                 ))
             })
             .and_then(|n| n.parse().ok())
