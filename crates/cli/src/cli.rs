@@ -1059,6 +1059,10 @@ pub struct PolicyTest {
     /// What happens to an image no policy matches: deny, allow or warn.
     #[arg(long, default_value = "deny")]
     pub no_match_policy: String,
+    /// The Kubernetes object the images run in (YAML or JSON), for policies' `match[]`
+    /// (resource and labels) and OrgPolicies' namespaces.
+    #[arg(long)]
+    pub resource: Option<PathBuf>,
     /// Output format (`json`: policy-controller's tester form, `{"errors":[…],"warnings":[…]}`,
     /// with each decision).
     #[arg(long, short = 'o', value_enum, default_value_t)]

@@ -81,10 +81,11 @@ pub fn test(a: PolicyTest) -> Result<()> {
         trust(a.trust_root.as_deref())?,
         &policies,
     );
+    let resource = a.resource.as_deref().map(resource_of).transpose()?;
     let decisions: Vec<eval::Decision> = a
         .images
         .iter()
-        .map(|image| eval::decide_set(&policies, image, None, no_match, &checker))
+        .map(|image| eval::decide_set(&policies, image, resource.as_ref(), no_match, &checker))
         .collect();
     let errors: Vec<&String> = decisions.iter().flat_map(|d| &d.errors).collect();
     let warnings: Vec<&String> = decisions.iter().flat_map(|d| &d.warnings).collect();
@@ -332,4 +333,45 @@ pub fn admission_render(a: AdmissionRender) -> Result<()> {
         objects.extend(sigil_admission::render::vap(v));
     }
     print_yaml(&objects)
+}
+
+/// A Kubernetes object's resource for `match[]`: its group and version (from `apiVersion`), the
+/// resource its kind is served as, its labels and namespace.
+fn resource_of(path: &Path) -> Result<eval::Resource> {
+    let bytes = read_limited(path, 4 << 20, "resource")?;
+    let text =
+        std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8", path.display()))?;
+    let v: serde_json::Value =
+        serde_saphyr::from_str(text).with_context(|| format!("resource {}", path.display()))?;
+    let api = v["apiVersion"].as_str().unwrap_or("v1");
+    let (group, version) = api.split_once('/').unwrap_or(("", api));
+    let kind = v["kind"].as_str().unwrap_or_default();
+    let resource = match kind {
+        "Pod" => "pods",
+        "Deployment" => "deployments",
+        "StatefulSet" => "statefulsets",
+        "DaemonSet" => "daemonsets",
+        "ReplicaSet" => "replicasets",
+        "Job" => "jobs",
+        "CronJob" => "cronjobs",
+        other => bail!(
+            "resource {}: kind {other:?} carries no pod template",
+            path.display()
+        ),
+    };
+    let labels = v["metadata"]["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(eval::Resource {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        resource: resource.to_owned(),
+        labels,
+        namespace: v["metadata"]["namespace"].as_str().map(str::to_owned),
+    })
 }

@@ -366,3 +366,71 @@ fn ctlog_authorities_use_the_trust_root_they_name() {
         "TUF",
     );
 }
+
+/// `--resource`: a policy's `match[]` applies it to the resources it names, by kind and label.
+#[test]
+fn resources_select_the_policies_that_apply() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    push_image(&r.addr, "team/app:v1", b"v1");
+    let image = format!("{}/team/app:v1", r.addr);
+    std::fs::write(
+        d.join("prod.yaml"),
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: prod-frozen}\nspec:\n  images: [{glob: \"**\"}]\n  match:\n  - {group: apps, version: v1, resource: deployments, selector: {matchLabels: {tier: prod}}}\n  authorities: [{static: {action: fail, message: \"prod is frozen\"}}]\n",
+    )
+    .unwrap();
+    let deployment = |tier: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: team\n  labels: {{tier: {tier}}}\nspec: {{}}\n"
+        )
+    };
+    std::fs::write(d.join("prod-deploy.yaml"), deployment("prod")).unwrap();
+    std::fs::write(d.join("dev-deploy.yaml"), deployment("dev")).unwrap();
+    let (code, v) = decision(
+        d,
+        &[
+            "--policy",
+            "prod.yaml",
+            "--resource",
+            "prod-deploy.yaml",
+            &image,
+        ],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["errors"][0].as_str().unwrap().contains("prod is frozen"),
+        "{v}"
+    );
+    let (code, v) = decision(
+        d,
+        &[
+            "--policy",
+            "prod.yaml",
+            "--resource",
+            "dev-deploy.yaml",
+            "--no-match-policy",
+            "allow",
+            &image,
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(
+        d.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    fails(
+        sg(d).args([
+            "policy",
+            "test",
+            "--policy",
+            "prod.yaml",
+            "--resource",
+            "cm.yaml",
+            &image,
+        ]),
+        3,
+        "carries no pod template",
+    );
+}
