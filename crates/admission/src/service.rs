@@ -57,7 +57,12 @@ pub struct Revision {
     pub set: PolicySet,
     /// A number that changes whenever the set does.
     pub id: u64,
+    /// The set's TrustRoots as trust material, built when the set loads.
+    pub roots: sigil_image::policy::TrustRoots,
 }
+
+/// A cached decision's key: the image, the resource it runs in, the policy revision.
+type Key = (String, eval::Resource, u64);
 
 /// One image's decision, as cached.
 #[derive(Debug, Clone)]
@@ -78,8 +83,8 @@ pub struct Admission {
     registry: Registry,
     trust: sigil_verify::TrustMaterial,
     config: Config,
-    cache: Mutex<HashMap<(String, u64), Cached>>,
-    inflight: Mutex<HashMap<(String, u64), Slot>>,
+    cache: Mutex<HashMap<Key, Cached>>,
+    inflight: Mutex<HashMap<Key, Slot>>,
     rejections: Mutex<std::collections::BTreeMap<String, u64>>,
     /// Decisions made (for tests and metrics): verified, from the cache.
     pub counts: Counts,
@@ -152,6 +157,7 @@ impl Admission {
     ) -> Arc<Self> {
         Arc::new(Self {
             policies: RwLock::new(Arc::new(Revision {
+                roots: sigil_image::policy::trust_roots(&policies),
                 set: policies,
                 id: 1,
             })),
@@ -232,7 +238,11 @@ impl Admission {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = p.id + 1;
-        *p = Arc::new(Revision { set, id });
+        *p = Arc::new(Revision {
+            roots: sigil_image::policy::trust_roots(&set),
+            set,
+            id,
+        });
         self.cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -268,7 +278,9 @@ impl Admission {
                 reason: Some("unpinned".into()),
             };
         }
-        let key = (format!("{image}|{:?}", resource.namespace), rev.id);
+        // match[] reads the resource's kind and labels, and namespaces its namespace: all of
+        // it is in the key, so one resource's decision is never another's.
+        let key: Key = (image.to_owned(), resource.clone(), rev.id);
         if let Some(c) = self
             .cache
             .lock()
@@ -340,11 +352,11 @@ impl Admission {
         }
         // Waiters must always get an answer: a verification that panics is a denial.
         let d = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let checker = sigil_image::policy::RegistryChecker::new(
-                &self.registry,
-                self.trust.clone(),
-                &rev.set,
-            );
+            let checker = sigil_image::policy::RegistryChecker {
+                registry: &self.registry,
+                trust: &self.trust,
+                roots: &rev.roots,
+            };
             eval::decide_set(
                 &rev.set,
                 image,
@@ -381,7 +393,7 @@ impl Admission {
             if cache.len() >= self.config.cache_size {
                 // Bounded: the oldest half goes.
                 let mut ages: Vec<_> = cache.iter().map(|(k, v)| (v.at, k.clone())).collect();
-                ages.sort();
+                ages.sort_by_key(|(at, _)| *at);
                 for (_, k) in ages.into_iter().take(cache.len() / 2 + 1) {
                     cache.remove(&k);
                 }

@@ -76,11 +76,13 @@ pub fn test(a: PolicyTest) -> Result<()> {
     let no_match: NoMatch = a.no_match_policy.parse().map_err(anyhow::Error::msg)?;
     let policies = load_policies(&a.policy)?;
     let registry = crate::oci_cmd::registry(&a.registry)?;
-    let checker = sigil_image::policy::RegistryChecker::new(
-        &registry,
-        trust(a.trust_root.as_deref())?,
-        &policies,
-    );
+    let trust = trust(a.trust_root.as_deref())?;
+    let roots = sigil_image::policy::trust_roots(&policies);
+    let checker = sigil_image::policy::RegistryChecker {
+        registry: &registry,
+        trust: &trust,
+        roots: &roots,
+    };
     let resource = a.resource.as_deref().map(resource_of).transpose()?;
     let decisions: Vec<eval::Decision> = a
         .images

@@ -751,3 +751,54 @@ fn rendered_policies_for_kyverno_and_the_api_server() {
         "exactly one of publicKey and publicKeyURL",
     );
 }
+
+/// match[] reads the resource's kind and labels: a decision cached for one resource is never
+/// the answer for another that runs the same image.
+#[test]
+fn cached_decisions_belong_to_the_resource_they_were_made_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tls_certificates(d);
+    std::fs::write(
+        d.join("frozen.yaml"),
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: prod-frozen}\nspec:\n  images: [{glob: \"**\"}]\n  match:\n  - {group: apps, version: v1, resource: deployments, selector: {matchLabels: {tier: prod}}}\n  authorities: [{static: {action: fail, message: \"prod is frozen\"}}]\n",
+    )
+    .unwrap();
+    let w = start(
+        d,
+        &["--policy", "frozen.yaml", "--no-match-policy", "allow"],
+    );
+    let c = client(d);
+    let validate = format!("{}/validate", w.url);
+    let image = format!("127.0.0.1:1/team/app@sha256:{}", "a".repeat(64));
+    let deployment = |tier: &str| {
+        let mut v = review(
+            &format!("uid-{tier}"),
+            "Deployment",
+            "deployments",
+            json!({"metadata": {"name": "d", "labels": {"tier": tier}},
+                   "spec": {"template": {"spec": pod(&[&image])["spec"].clone()}}}),
+        );
+        v["request"]["resource"]["group"] = json!("apps");
+        v["request"]["kind"]["group"] = json!("apps");
+        v
+    };
+    for (tier, allowed) in [
+        ("dev", true),
+        ("prod", false),
+        ("dev", true),
+        ("prod", false),
+    ] {
+        let v = post(&c, &validate, &deployment(tier));
+        assert_eq!(v["response"]["allowed"], allowed, "{tier}: {v}");
+        if !allowed {
+            assert!(
+                v["response"]["status"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("prod is frozen"),
+                "{v}"
+            );
+        }
+    }
+}

@@ -20,35 +20,26 @@ pub struct RegistryChecker<'a> {
     pub registry: &'a Registry,
     /// The trust root whose logs a `ctlog` authority's entries must be in, unless it names
     /// one with `trustRootRef`.
-    pub trust: TrustMaterial,
-    /// The TrustRoot documents by name.
-    pub roots: std::collections::HashMap<String, TrustMaterial>,
+    pub trust: &'a TrustMaterial,
+    /// The TrustRoot documents by name ([`trust_roots`]).
+    pub roots: &'a TrustRoots,
 }
 
-impl<'a> RegistryChecker<'a> {
-    /// A checker with the TrustRoots of `set` (each already validated when it loaded).
-    pub fn new(
-        registry: &'a Registry,
-        trust: TrustMaterial,
-        set: &sigil_policy::cip::PolicySet,
-    ) -> Self {
-        let roots = set
-            .trust_roots
-            .iter()
-            .filter_map(|t| {
-                let json = t.trusted_root_json().ok()?;
-                let root =
-                    sigil_formats::trust_root::TrustedRoot::parse(json.to_string().as_bytes())
-                        .ok()?;
-                Some((t.name().to_owned(), TrustMaterial::new(root)))
-            })
-            .collect();
-        Self {
-            registry,
-            trust,
-            roots,
-        }
-    }
+/// TrustRoot documents by name, as trust material.
+pub type TrustRoots = std::collections::HashMap<String, TrustMaterial>;
+
+/// The TrustRoots of a policy set as trust material (each was validated when it loaded):
+/// built once per set, not per verification.
+pub fn trust_roots(set: &sigil_policy::cip::PolicySet) -> TrustRoots {
+    set.trust_roots
+        .iter()
+        .filter_map(|t| {
+            let json = t.trusted_root_json().ok()?;
+            let root =
+                sigil_formats::trust_root::TrustedRoot::parse(json.to_string().as_bytes()).ok()?;
+            Some((t.name().to_owned(), TrustMaterial::new(root)))
+        })
+        .collect()
 }
 
 /// The typed reason of an image's verdict, in kebab-case (`no-signatures`,

@@ -39,7 +39,7 @@ impl std::str::FromStr for NoMatch {
 }
 
 /// The resource an image is admitted in (for `match[]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Resource {
     /// API group (`""` core, `apps`, `batch`).
     pub group: String,
