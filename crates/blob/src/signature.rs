@@ -66,6 +66,7 @@ pub fn verify_detached_logged(
     let options = Options {
         require_tlog: true,
         predicate_type: None,
+        ..Default::default()
     };
     sigil_rekor::lookup::verify_unlogged(
         rekor_url,

@@ -10,7 +10,7 @@ use sigil_verify::{Options, Requirement, verify_bundle};
 
 use crate::bundle_cmd::{artifact, finish, read_bundle, requirement, trust_material};
 use crate::cli::{AttestBlob, VerifyBlobAttestation};
-use crate::support::{AtomicOutputs, Input, load_signing_key, progress, read_limited};
+use crate::support::{AtomicOutputs, Input, load_signer, progress, read_limited};
 
 /// Largest predicate accepted (SBOMs can be large).
 const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
@@ -44,7 +44,7 @@ pub fn attest(args: AttestBlob) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let predicate = read_predicate(&args.type_, &args.predicate)?;
     let input = Input::open(&args.file)?;
-    let key = load_signing_key(&args.key)?;
+    let key = load_signer(&args.key, &args.certificate)?;
     let pb = progress(input.len(), "hashing");
     let digest = hash_reader(HashAlgorithm::Sha256, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -56,7 +56,7 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         .unwrap_or_else(|| "-".into());
     let statement = sigil_sign::blob::statement(&name, &digest, &predicate_type, predicate);
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let att = sigil_sign::blob::attest(&key, &statement, log.as_ref())?;
+    let att = sigil_sign::blob::attest(key.as_ref(), &statement, log.as_ref())?;
     if let Some(e) = &att.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
     }
@@ -101,6 +101,7 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
     let options = Options {
         require_tlog: args.signer.tlog.required(),
         predicate_type: Some(predicate_type),
+        require_sct: !args.signer.insecure_ignore_sct,
     };
     let report = match (&req, detached && options.require_tlog) {
         // A bare envelope carries no entry: find it in the log, by the subject's digest (what

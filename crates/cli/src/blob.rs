@@ -8,21 +8,19 @@ use sigil_formats::signature::encode_signature;
 use sigil_blob::evidence::{Requires, Route};
 
 use crate::cli::{SignBlob, VerifyBlob};
-use crate::support::{
-    AtomicOutputs, Input, load_public_key, load_signing_key, progress, read_limited,
-};
+use crate::support::{AtomicOutputs, Input, load_public_key, load_signer, progress, read_limited};
 
 pub fn sign(args: SignBlob) -> Result<()> {
     // Check the input before asking for a password.
     let input = Input::open(&args.file)?;
-    let key = load_signing_key(&args.key)?;
-    let algorithm = key.algorithm().signing_hash();
+    let key = load_signer(&args.key, &args.certificate)?;
+    let algorithm = key.signing_hash();
     let pb = progress(input.len(), "hashing");
     let digest = hash_reader(algorithm, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let signed = sigil_sign::blob::sign_digest(&key, &digest, log.as_ref())?;
+    let signed = sigil_sign::blob::sign_digest(key.as_ref(), &digest, log.as_ref())?;
     if let Some(e) = &signed.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
     }
@@ -71,6 +69,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
     let options = sigil_verify::Options {
         require_tlog: args.signer.tlog.required(),
         predicate_type: None,
+        require_sct: !args.signer.insecure_ignore_sct,
     };
     let (signature, claimed) = match route(&args)? {
         Route::Engine(b) => {

@@ -149,6 +149,7 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
     let options = Options {
         require_tlog: args.signer.tlog.required(),
         predicate_type: None,
+        require_sct: !args.signer.insecure_ignore_sct,
     };
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);
     finish(&report, args.output, &args.file_or_digest)

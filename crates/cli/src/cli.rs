@@ -12,7 +12,8 @@ use clap::{Args, FromArgMatches, Parser, Subcommand, ValueEnum};
     about = "Sign and verify everything you ship; wire-compatible with Sigstore and cosign",
     after_help = "Exit codes: 0 success; 1 verification failed; 2 usage error; 3 bad input or I/O error;\n\
                   4 partial result (sbom: some inputs skipped); 10 no signatures; 11 no such image;\n\
-                  12 no matching signature; 14 registry unreachable.\n\
+                  12 no matching signature; 13 no signature carries a certificate (identity\n\
+                  required); 14 registry unreachable.\n\
                   Passwords come from COSIGN_PASSWORD or SIGIL_PASSWORD, else a terminal prompt."
 )]
 pub struct Cli {
@@ -172,6 +173,8 @@ pub struct SignBlob {
     /// Private key reference: a cosign key file or env://VAR.
     #[arg(long)]
     pub key: String,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
     /// Write the base64 signature to this file instead of standard output.
     #[arg(long)]
     pub output_signature: Option<PathBuf>,
@@ -207,6 +210,19 @@ pub struct VerifyBlob {
     pub file: PathBuf,
 }
 
+/// A certificate for the signing key (cosign's `--certificate` and `--certificate-chain`):
+/// signatures then carry it, and the log records it instead of the bare key.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CertificateArgs {
+    /// The signing key's certificate (PEM or DER), e.g. from a private CA.
+    #[arg(long)]
+    pub certificate: Option<PathBuf>,
+    /// The certificate's chain (PEM): its intermediates, up to and including the root (the
+    /// root is left out of signatures: verifiers take roots from their trust root).
+    #[arg(long, requires = "certificate")]
+    pub certificate_chain: Option<PathBuf>,
+}
+
 /// Who must have signed a bundle: a key, or a certificate identity and issuer (cosign's flags).
 #[derive(Args, Debug, Clone, Default)]
 pub struct SignerArgs {
@@ -231,6 +247,10 @@ pub struct SignerArgs {
     /// Use the embedded Sigstore staging trust root.
     #[arg(long, conflicts_with = "trusted_root")]
     pub staging: bool,
+    /// Accept a signing certificate without a verified SCT (cosign's flag; for CAs that log
+    /// to no certificate transparency log).
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
     #[command(flatten)]
     pub tlog: TlogArgs,
 }
@@ -300,6 +320,8 @@ pub struct AttestBlob {
     /// Private key reference: a cosign key file or env://VAR.
     #[arg(long)]
     pub key: String,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
     /// The predicate file (JSON; for --type custom, any text).
     #[arg(long)]
     pub predicate: PathBuf,
@@ -455,6 +477,8 @@ pub struct SignImage {
     /// Private key reference: a cosign key file or env://VAR.
     #[arg(long)]
     pub key: String,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
     /// Annotation to sign (k=v), repeatable; verifiers can require it.
     #[arg(long = "annotations", short = 'a', value_parser = parse_annotation)]
     pub annotations: Vec<(String, String)>,
@@ -489,9 +513,9 @@ pub struct SignImage {
 pub struct VerifyImage {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Public key reference: a file, env://VAR or https://...
-    #[arg(long)]
-    pub key: String,
+    /// Who must have signed (a key, or a certificate identity and issuer) and the trust root.
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// Annotation the signature must carry (k=v), repeatable.
     #[arg(long = "annotations", short = 'a', value_parser = parse_annotation)]
     pub annotations: Vec<(String, String)>,
@@ -505,12 +529,6 @@ pub struct VerifyImage {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// A trusted_root.json naming the transparency logs signatures must be recorded in
-    /// [default: Sigstore public-good, embedded].
-    #[arg(long)]
-    pub trusted_root: Option<PathBuf>,
-    #[command(flatten)]
-    pub tlog: TlogArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -526,6 +544,8 @@ pub struct AttestImage {
     /// Private key reference: a cosign key file or env://VAR.
     #[arg(long)]
     pub key: String,
+    #[command(flatten)]
+    pub certificate: CertificateArgs,
     /// The predicate file (JSON; for --type custom, any text).
     #[arg(long)]
     pub predicate: PathBuf,
@@ -560,9 +580,9 @@ pub struct AttestImage {
 pub struct VerifyAttestation {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Public key reference: a file, env://VAR or https://...
-    #[arg(long)]
-    pub key: String,
+    /// Who must have signed (a key, or a certificate identity and issuer) and the trust root.
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// Predicate type the attestation must have (URI or cosign shortcut).
     #[arg(long = "type", default_value = "custom")]
     pub type_: String,
@@ -575,12 +595,6 @@ pub struct VerifyAttestation {
     /// Images verified at once.
     #[arg(long, default_value_t = 8)]
     pub max_workers: usize,
-    /// A trusted_root.json naming the transparency logs signatures must be recorded in
-    /// [default: Sigstore public-good, embedded].
-    #[arg(long)]
-    pub trusted_root: Option<PathBuf>,
-    #[command(flatten)]
-    pub tlog: TlogArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -1092,6 +1106,13 @@ pub struct TrustedRootCreate {
     /// End of the key's validity (RFC 3339) [default: open].
     #[arg(long)]
     pub rekor_end_time: Option<String>,
+    /// A certificate authority's chain (PEM: its issuing certificate first, the root last),
+    /// for keyless verification; repeatable (cosign's flag).
+    #[arg(long)]
+    pub certificate_chain: Vec<PathBuf>,
+    /// The URI recorded for those CAs (informational).
+    #[arg(long, default_value = "https://fulcio.invalid")]
+    pub certificate_authority_uri: String,
     /// Output file [default: standard output].
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
@@ -11,7 +11,6 @@ use sigil_image::{Failure, ImageVerdict, Logs, Policy, Wanted};
 use sigil_oci::attach::{self, Target, Written};
 use sigil_oci::manifest::{self as mf};
 use sigil_oci::{Attachment, ImageRef, Registry, RegistryError};
-use sigil_verify::TrustMaterial;
 
 use crate::attest::{read_predicate, resolve_type};
 use crate::cli::{
@@ -19,12 +18,14 @@ use crate::cli::{
     ReferrersMode, SignImage, Tree, VerifyAttestation, VerifyImage,
 };
 use crate::oci_cmd::{ImageFailure, registry};
-use crate::support::{load_public_key, load_signing_key, print_json, read_limited};
+use crate::support::{load_signer, print_json};
 
 /// Exit code: the image has no signatures (cosign's 10).
 pub const EXIT_NO_SIGNATURES: u8 = 10;
 /// Exit code: signatures exist, none verifies (cosign's 12).
 pub const EXIT_NO_MATCHING: u8 = 12;
+/// Exit code: an identity is required and no signature carries a certificate (cosign's 13).
+pub const EXIT_NO_CERTIFICATE: u8 = 13;
 
 // ----------------------------------------------------------------------------------------
 // sign
@@ -53,7 +54,7 @@ pub fn sign(args: SignImage) -> Result<()> {
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
-    let key = load_signing_key(&args.key)?;
+    let key = load_signer(&args.key, &args.certificate)?;
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
     let options = image_options(
         args.registry_referrers_mode,
@@ -63,7 +64,7 @@ pub fn sign(args: SignImage) -> Result<()> {
     );
     let mut report = Vec::new();
     for image in &images {
-        for s in sigil_sign::image::sign(&registry, image, &key, &options, log.as_ref())? {
+        for s in sigil_sign::image::sign(&registry, image, key.as_ref(), &options, log.as_ref())? {
             report.push(written_json(image, &s.target, &s.written));
         }
     }
@@ -112,7 +113,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
-    let key = load_signing_key(&args.key)?;
+    let key = load_signer(&args.key, &args.certificate)?;
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
     let options = image_options(
         args.registry_referrers_mode,
@@ -125,7 +126,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
         let signed = sigil_sign::image::attest(
             &registry,
             image,
-            &key,
+            key.as_ref(),
             &predicate_type,
             &predicate,
             &options,
@@ -142,10 +143,19 @@ pub fn attest(args: AttestImage) -> Result<()> {
 // verify and verify-attestation
 
 /// The exit code of an image that did not verify: cosign's 10 (no signatures), 12 (none
-/// matching), 11 (no such image), 14 (registry unreachable), else 3.
+/// matching), 13 (none carries a certificate, when an identity is required), 11 (no such
+/// image), 14 (registry unreachable), else 3.
 fn failure_code(f: &Failure) -> u8 {
     match f {
         Failure::NoSignatures { .. } => EXIT_NO_SIGNATURES,
+        Failure::NoMatching { rejected, .. }
+            if !rejected.is_empty()
+                && rejected
+                    .iter()
+                    .all(|r| r.reason == sigil_image::Reason::NoCertificate) =>
+        {
+            EXIT_NO_CERTIFICATE
+        }
         Failure::NoMatching { .. } => EXIT_NO_MATCHING,
         Failure::Registry(RegistryError::NoSuchImage { .. }) => crate::oci_cmd::EXIT_NO_SUCH_TAG,
         Failure::Registry(RegistryError::Unreachable { .. }) => {
@@ -275,45 +285,32 @@ fn with_image(image: &str, msg: &str) -> String {
     }
 }
 
-/// The logs signatures must be recorded in (`--trusted-root`, else the embedded public-good
-/// root, and `--rekor-url` for entries signatures do not carry); `None` when the verifier
-/// waived the log.
-fn required_logs(
-    root: &Option<std::path::PathBuf>,
-    tlog: &crate::cli::TlogArgs,
-) -> Result<Option<Logs>> {
-    if !tlog.required() {
-        return Ok(None);
+/// The image policy from the verifier's flags: who must have signed (`--key`, or the
+/// certificate identity flags), the trust root (`--trusted-root`, `--staging`, else the
+/// embedded public-good root) whose logs signatures must be recorded in (`--rekor-url` for
+/// entries signatures do not carry) unless the verifier waived the log, and whose CAs and CT
+/// logs a signing certificate is checked against.
+fn image_policy(signer: &crate::cli::SignerArgs, wanted: Wanted) -> Result<Policy> {
+    let mut policy = Policy::requiring(crate::bundle_cmd::requirement(signer)?, wanted);
+    let trust = crate::bundle_cmd::trust_material(signer)?;
+    policy.require_sct = !signer.insecure_ignore_sct;
+    if signer.tlog.required() {
+        policy.logs = Some(Logs {
+            trust,
+            rekor_url: signer.tlog.rekor_url.clone(),
+        });
+    } else {
+        policy.certificate_trust = Some(trust);
     }
-    let trust = match root {
-        None => TrustMaterial::public_good(),
-        Some(path) => {
-            let bytes = read_limited(
-                path,
-                sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
-                "trusted root",
-            )?;
-            let root = sigil_formats::trust_root::TrustedRoot::parse(&bytes)
-                .with_context(|| format!("trusted root {}", path.display()))?;
-            TrustMaterial::new(root)
-        }
-    };
-    Ok(Some(Logs {
-        trust,
-        rekor_url: tlog.rekor_url.clone(),
-    }))
+    Ok(policy)
 }
 
 pub fn verify(args: VerifyImage) -> Result<()> {
     let registry = registry(&args.registry)?;
-    let policy = Policy {
-        key: load_public_key(&args.key)?,
-        wanted: Wanted::Signatures,
-        recursive: args.recursive,
-        allowed_references: args.allow_reference.clone(),
-        annotations: args.annotations.iter().cloned().collect(),
-        logs: required_logs(&args.trusted_root, &args.tlog)?,
-    };
+    let mut policy = image_policy(&args.signer, Wanted::Signatures)?;
+    policy.recursive = args.recursive;
+    policy.allowed_references = args.allow_reference.clone();
+    policy.annotations = args.annotations.iter().cloned().collect();
     let verdicts = sigil_image::verify_images(&registry, &policy, &args.images, args.max_workers);
     report_outcomes(&verdicts, args.output, &registry, false)
 }
@@ -321,14 +318,9 @@ pub fn verify(args: VerifyImage) -> Result<()> {
 pub fn verify_attestation(args: VerifyAttestation) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let registry = registry(&args.registry)?;
-    let policy = Policy {
-        key: load_public_key(&args.key)?,
-        wanted: Wanted::Attestations(predicate_type),
-        recursive: args.recursive,
-        allowed_references: args.allow_reference.clone(),
-        annotations: BTreeMap::new(),
-        logs: required_logs(&args.trusted_root, &args.tlog)?,
-    };
+    let mut policy = image_policy(&args.signer, Wanted::Attestations(predicate_type))?;
+    policy.recursive = args.recursive;
+    policy.allowed_references = args.allow_reference.clone();
     let verdicts = sigil_image::verify_images(&registry, &policy, &args.images, args.max_workers);
     report_outcomes(&verdicts, args.output, &registry, true)
 }

@@ -73,8 +73,14 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
             sigil_formats::time::Timestamp::from_unix(secs).to_rfc3339()
         }
     };
-    let root =
+    let mut root =
         sigil_formats::trust_root::for_log(&base, &key, &start, a.rekor_end_time.as_deref())?;
+    for path in &a.certificate_chain {
+        let ca = certificate_authority(path, &a.certificate_authority_uri)?;
+        if let Some(list) = root["certificateAuthorities"].as_array_mut() {
+            list.push(ca);
+        }
+    }
     let text = format!("{root:#}\n");
     // What is written must read back.
     sigil_formats::trust_root::TrustedRoot::parse(text.as_bytes())?;
@@ -88,4 +94,38 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
         None => out!("{text}"),
     }
     Ok(())
+}
+
+/// A CA entry from a PEM chain file, valid from its issuing certificate's notBefore.
+fn certificate_authority(path: &std::path::Path, uri: &str) -> Result<serde_json::Value> {
+    let bytes = read_limited(path, 1024 * 1024, "certificate chain")?;
+    let mut chain = Vec::new();
+    for b in sigil_crypto::pem::decode_all(&bytes, 16)
+        .with_context(|| format!("certificate chain {}", path.display()))?
+    {
+        if b.label != "CERTIFICATE" {
+            anyhow::bail!(
+                "certificate chain {}: a {} PEM block, not a CERTIFICATE",
+                path.display(),
+                b.label
+            );
+        }
+        chain.push(b.contents);
+    }
+    let first = sigil_pki::cert::Certificate::from_der(&chain[0])
+        .with_context(|| format!("certificate chain {}", path.display()))?;
+    let last = sigil_pki::cert::Certificate::from_der(&chain[chain.len() - 1])
+        .with_context(|| format!("certificate chain {}", path.display()))?;
+    if !last.is_self_issued() {
+        anyhow::bail!(
+            "certificate chain {}: it must end with the root certificate (a self-signed CA)",
+            path.display()
+        );
+    }
+    Ok(sigil_formats::trust_root::certificate_authority(
+        uri,
+        &chain,
+        &first.not_before().to_rfc3339(),
+        None,
+    ))
 }

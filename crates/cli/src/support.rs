@@ -135,6 +135,54 @@ pub fn load_signing_key(reference: &str) -> Result<SigningKey> {
     Ok(key)
 }
 
+/// The signer for `--key` and, with `--certificate` (and `--certificate-chain`), the
+/// certificate it signs with: the leaf must be for that key.
+pub fn load_signer(
+    reference: &str,
+    cert: &crate::cli::CertificateArgs,
+) -> Result<Box<dyn sigil_sign::Signer>> {
+    let key = load_signing_key(reference)?;
+    let Some(path) = &cert.certificate else {
+        return Ok(Box::new(key));
+    };
+    const MAX_CERT: usize = 64 * 1024;
+    let bytes = read_limited(path, MAX_CERT, "certificate")?;
+    let leaf = if sigil_crypto::pem::peek_label(&bytes).is_some() {
+        let b = sigil_crypto::pem::decode(&bytes)
+            .with_context(|| format!("certificate {}", path.display()))?;
+        if b.label != "CERTIFICATE" {
+            bail!(
+                "certificate {}: a {} PEM block, not a CERTIFICATE",
+                path.display(),
+                b.label
+            );
+        }
+        b.contents
+    } else {
+        bytes
+    };
+    let mut chain = vec![leaf];
+    if let Some(path) = &cert.certificate_chain {
+        let bytes = read_limited(path, 16 * MAX_CERT, "certificate chain")?;
+        for b in sigil_crypto::pem::decode_all(&bytes, 16)
+            .with_context(|| format!("certificate chain {}", path.display()))?
+        {
+            if b.label != "CERTIFICATE" {
+                bail!(
+                    "certificate chain {}: a {} PEM block, not a CERTIFICATE",
+                    path.display(),
+                    b.label
+                );
+            }
+            chain.push(b.contents);
+        }
+    }
+    Ok(Box::new(
+        sigil_sign::CertifiedSigner::new(key, chain)
+            .with_context(|| format!("certificate {}", path.display()))?,
+    ))
+}
+
 /// Loads a public key: a `PUBLIC KEY` PEM (or PKCS#1 `RSA PUBLIC KEY`).
 pub fn load_public_key(reference: &str) -> Result<PublicKey> {
     let (r, bytes) = read_key_ref(reference)?;

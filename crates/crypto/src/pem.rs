@@ -157,6 +157,34 @@ pub fn decode(input: &[u8]) -> Result<PemBlock, PemError> {
     Ok(PemBlock { label, contents })
 }
 
+/// Decodes every PEM block of `input` (a certificate chain), in order; at most `max_blocks`.
+pub fn decode_all(input: &[u8], max_blocks: usize) -> Result<Vec<PemBlock>, PemError> {
+    if input.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(PemError::Empty);
+    }
+    let mut out = Vec::new();
+    let mut rest = input;
+    while let Some(start) = find(rest, b"-----BEGIN ") {
+        if out.len() == max_blocks {
+            return Err(PemError::TooLarge {
+                len: input.len(),
+                max: max_blocks,
+            });
+        }
+        let block = decode(&rest[start..])?;
+        let marker = format!("-----END {}-----", block.label);
+        let end = find(&rest[start..], marker.as_bytes()).ok_or_else(|| PemError::NoEnd {
+            label: block.label.clone(),
+        })? + marker.len();
+        out.push(block);
+        rest = &rest[start + end..];
+    }
+    if out.is_empty() {
+        return Err(PemError::NoBegin);
+    }
+    Ok(out)
+}
+
 /// Encodes a PEM block with 64-column lines and LF line endings, as Go and OpenSSL write them.
 pub fn encode(label: &str, contents: &[u8]) -> String {
     let b64 = STANDARD.encode(contents);
@@ -200,6 +228,28 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_block_of_a_chain_in_order() {
+        let chain =
+            [encode("CERTIFICATE", b"one"), encode("CERTIFICATE", b"two")].join("text between\n");
+        let blocks = decode_all(chain.as_bytes(), 16).unwrap();
+        let got: Vec<&[u8]> = blocks.iter().map(|b| b.contents.as_slice()).collect();
+        assert_eq!(got, [&b"one"[..], &b"two"[..]]);
+        assert!(matches!(
+            decode_all(chain.as_bytes(), 1),
+            Err(PemError::TooLarge { max: 1, .. })
+        ));
+        assert!(matches!(
+            decode_all(b"no pem here", 16),
+            Err(PemError::NoBegin)
+        ));
+        let cut = &chain[..chain.len() - 10];
+        assert!(matches!(
+            decode_all(cut.as_bytes(), 16),
+            Err(PemError::NoEnd { .. })
+        ));
+    }
 
     #[test]
     fn round_trip_and_leading_text() {

@@ -386,6 +386,37 @@ impl Bundle {
         }
     }
 
+    /// A v0.3 bundle for a message signature by a certificate's key (DER), as keyless
+    /// `sign-blob --bundle` writes it.
+    pub fn message_signature_with_certificate(
+        certificate_der: Vec<u8>,
+        digest_algorithm: &str,
+        digest: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> Self {
+        let mut b =
+            Self::message_signature_with_key(String::new(), digest_algorithm, digest, signature);
+        b.verification_material = VerificationMaterial {
+            certificate: Some(Certificate {
+                raw_bytes: Bytes(certificate_der),
+            }),
+            ..Default::default()
+        };
+        b
+    }
+
+    /// A v0.3 bundle for a DSSE envelope signed by a certificate's key (DER).
+    pub fn dsse_with_certificate(certificate_der: Vec<u8>, envelope: Envelope) -> Self {
+        let mut b = Self::dsse_with_key(String::new(), envelope);
+        b.verification_material = VerificationMaterial {
+            certificate: Some(Certificate {
+                raw_bytes: Bytes(certificate_der),
+            }),
+            ..Default::default()
+        };
+        b
+    }
+
     /// The version from the media type.
     pub fn version(&self) -> Result<BundleVersion, BundleError> {
         match self.media_type.as_str() {

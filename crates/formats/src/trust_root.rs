@@ -317,6 +317,28 @@ pub fn for_log(
     }))
 }
 
+/// A `certificateAuthorities[]` entry for a CA: its chain (DER, leaf-most first, the root
+/// last), an informational `uri`, and its validity window (`start`, optional `end`).
+pub fn certificate_authority(
+    uri: &str,
+    chain: &[Vec<u8>],
+    start: &str,
+    end: Option<&str>,
+) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut valid = serde_json::json!({ "start": start });
+    if let Some(end) = end {
+        valid["end"] = serde_json::json!(end);
+    }
+    serde_json::json!({
+        "subject": {},
+        "uri": uri,
+        "certChain": {"certificates": chain.iter().map(|c| serde_json::json!({"rawBytes": b64.encode(c)})).collect::<Vec<_>>()},
+        "validFor": valid,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,8 +68,10 @@ pub struct Logs {
 /// What a signature must satisfy to count.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The key that must have signed.
-    pub key: PublicKey,
+    /// Who must have signed: a key, or (keyless) a certificate for one of the identities,
+    /// chaining to the trust root's CAs (cosign's certificate annotations on tag-scheme
+    /// layers, the bundle's certificate on referrers).
+    pub requirement: Requirement,
     /// Signatures or attestations of one type.
     pub wanted: Wanted,
     /// Verify every manifest an index lists too.
@@ -79,20 +81,53 @@ pub struct Policy {
     /// Annotations every signature must carry.
     pub annotations: BTreeMap<String, String>,
     /// The logs signatures must be recorded in; `None` when the verifier waived the log
-    /// (`--insecure-ignore-tlog`, `--private-infrastructure`).
+    /// (`--insecure-ignore-tlog`, `--private-infrastructure`). When given, their trust root
+    /// also names the CAs and CT logs a signing certificate is checked against.
     pub logs: Option<Logs>,
+    /// The trust root for signing certificates when no logs are required (default: Sigstore
+    /// public-good).
+    pub certificate_trust: Option<TrustMaterial>,
+    /// Require a verified SCT in a signing certificate (`false`: cosign's
+    /// `--insecure-ignore-sct`, a policy's `insecureIgnoreSCT`).
+    pub require_sct: bool,
 }
 
 impl Policy {
     /// A policy requiring `key`'s signatures, nothing else (no log: add [`Policy::logs`]).
     pub fn new(key: PublicKey, wanted: Wanted) -> Self {
+        Self::requiring(Requirement::Key(key), wanted)
+    }
+
+    /// A policy requiring signatures that satisfy `requirement` (a key, or identities:
+    /// add [`Policy::logs`], whose entries give the certificate's signing time).
+    pub fn requiring(requirement: Requirement, wanted: Wanted) -> Self {
         Self {
-            key,
+            requirement,
             wanted,
             recursive: false,
             allowed_references: Vec::new(),
             annotations: BTreeMap::new(),
             logs: None,
+            certificate_trust: None,
+            require_sct: true,
+        }
+    }
+
+    /// The trust root the engine checks with: the required logs', else the one given for
+    /// certificates, else public-good.
+    fn trust(&self) -> &TrustMaterial {
+        self.logs
+            .as_ref()
+            .map(|l| &l.trust)
+            .or(self.certificate_trust.as_ref())
+            .unwrap_or_else(|| public_good())
+    }
+
+    fn options(&self, predicate_type: Option<&str>) -> Options {
+        Options {
+            require_tlog: self.logs.is_some(),
+            predicate_type: predicate_type.map(str::to_owned),
+            require_sct: self.require_sct,
         }
     }
 
@@ -238,6 +273,57 @@ fn explain(report: &Report) -> Result<(), Reason> {
     })
 }
 
+/// What signed a tag-scheme layer: the verifier's key, or the certificate cosign's annotation
+/// carries (when an identity is required).
+enum Material {
+    Key(PublicKey),
+    Certificate { der: Vec<u8>, key: PublicKey },
+}
+
+impl Material {
+    fn of(policy: &Policy, layer: &Descriptor) -> Result<Self, Reason> {
+        if let Requirement::Key(k) = &policy.requirement {
+            return Ok(Self::Key(k.clone()));
+        }
+        let pem = layer
+            .annotation(mf::ANNOTATION_CERTIFICATE)
+            .ok_or(Reason::NoCertificate)?;
+        let bad = |e: sigil_pki::cert::CertError| Reason::Certificate {
+            detail: e.to_string(),
+        };
+        let cert = sigil_pki::cert::Certificate::from_pem(pem.as_bytes()).map_err(bad)?;
+        let key = cert.public_key().map_err(bad)?;
+        Ok(Self::Certificate {
+            der: cert.der().to_vec(),
+            key,
+        })
+    }
+
+    fn key(&self) -> &PublicKey {
+        match self {
+            Self::Key(k) | Self::Certificate { key: k, .. } => k,
+        }
+    }
+
+    fn message_bundle(&self, digest: &Digest, signature: Vec<u8>) -> Bundle {
+        let alg = digest.algorithm().sigstore_name();
+        let d = digest.as_bytes().to_vec();
+        match self {
+            Self::Key(k) => Bundle::message_signature_with_key(k.hint(), alg, d, signature),
+            Self::Certificate { der, .. } => {
+                Bundle::message_signature_with_certificate(der.clone(), alg, d, signature)
+            }
+        }
+    }
+
+    fn dsse_bundle(&self, envelope: Envelope) -> Bundle {
+        match self {
+            Self::Key(_) => Bundle::dsse_with_key(String::new(), envelope),
+            Self::Certificate { der, .. } => Bundle::dsse_with_certificate(der.clone(), envelope),
+        }
+    }
+}
+
 /// The log entry a layer carries in cosign's `dev.sigstore.cosign/bundle` annotation, as a
 /// bundle log entry (its SET stands in for an inclusion proof, as in cosign); `None` when the
 /// layer has no such annotation.
@@ -295,29 +381,12 @@ fn check_with_entry(
     explain(&report)
 }
 
-fn verify_logged(
-    key: &PublicKey,
-    b: &Bundle,
-    artifact: &Artifact,
-    trust: &TrustMaterial,
-    predicate_type: Option<&str>,
-) -> Report {
-    sigil_verify::verify_bundle(
-        b,
-        artifact,
-        trust,
-        &Requirement::Key(key.clone()),
-        &Options {
-            require_tlog: true,
-            predicate_type: predicate_type.map(str::to_owned),
-        },
-    )
-}
-
-/// A simple-signing signature layer: signature by the key, then the claims, then (when logs
-/// are required) its log entry.
+/// A simple-signing signature layer: signature by the key (or, keyless, the certificate's
+/// chain, SCT and identity through the engine), then the claims, then (when logs are
+/// required) its log entry.
 fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<Value, Reason> {
-    let key = &policy.key;
+    let material = Material::of(policy, &a.layer)?;
+    let key = material.key();
     let sig = a
         .layer
         .annotation(mf::ANNOTATION_SIGNATURE)
@@ -334,15 +403,11 @@ fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<V
     check_simple_signing(&a.data, claims).map_err(|e| Reason::Claim {
         detail: e.to_string(),
     })?;
-    if let Some(logs) = &policy.logs {
+    let keyless = matches!(material, Material::Certificate { .. });
+    if policy.logs.is_some() || keyless {
         let alg = key.algorithm().signing_hash();
         let digest = Digest::of(alg, &a.data);
-        let b = Bundle::message_signature_with_key(
-            key.hint(),
-            alg.sigstore_name(),
-            digest.as_bytes().to_vec(),
-            sig,
-        );
+        let b = material.message_bundle(&digest, sig);
         let digests = [
             HashAlgorithm::Sha256,
             HashAlgorithm::Sha384,
@@ -352,12 +417,32 @@ fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<V
         .map(|h| Digest::of(h, &a.data))
         .collect();
         let artifact = Artifact::from_digests(digests);
-        check_with_entry(&a.layer, key, logs, &digest, &b, |b| {
-            verify_logged(key, b, &artifact, &logs.trust, None)
-        })?;
+        let verify = |b: &Bundle| {
+            sigil_verify::verify_bundle(
+                b,
+                &artifact,
+                policy.trust(),
+                &policy.requirement,
+                &policy.options(None),
+            )
+        };
+        match &policy.logs {
+            Some(logs) => check_with_entry(&a.layer, key, logs, &digest, &b, verify)?,
+            // Keyless without a required log: the carried entry (if any) still dates the
+            // signature within the certificate's validity.
+            None => explain(&verify(&with_layer_entry(&a.layer, b)?))?,
+        }
     }
     serde_json::from_slice(&a.data).map_err(|e| Reason::Payload {
         detail: e.to_string(),
+    })
+}
+
+/// `b` with the entry the layer's bundle annotation carries, if any.
+fn with_layer_entry(layer: &Descriptor, b: Bundle) -> Result<Bundle, Reason> {
+    Ok(match layer_tlog_entry(layer)? {
+        Some(e) => sigil_rekor::lookup::with_entry(&b, e),
+        None => b,
     })
 }
 
@@ -371,18 +456,13 @@ fn dsse_report(
     logs: Option<&Logs>,
 ) -> Report {
     let artifact = Artifact::from_digests(vec![subject.clone()]);
-    let options = Options {
-        require_tlog: logs.is_some(),
-        predicate_type: Some(predicate_type.to_owned()),
-    };
+    let mut options = policy.options(Some(predicate_type));
+    options.require_tlog = logs.is_some();
     sigil_verify::verify_bundle(
         bundle,
         &artifact,
-        match logs {
-            Some(l) => &l.trust,
-            None => public_good(),
-        },
-        &Requirement::Key(policy.key.clone()),
+        policy.trust(),
+        &policy.requirement,
         &options,
     )
 }
@@ -561,15 +641,20 @@ fn find_attestations(
                 detail: format!("not a DSSE envelope: {e}"),
             })
             .and_then(|env| {
-                let b = Bundle::dsse_with_key(String::new(), env);
+                let material = Material::of(policy, &a.layer)?;
+                let b = material.dsse_bundle(env);
                 let Some(logs) = &policy.logs else {
+                    let b = match material {
+                        Material::Key(_) => b,
+                        Material::Certificate { .. } => with_layer_entry(&a.layer, b)?,
+                    };
                     return check_dsse(policy, &b, predicate_type, claims);
                 };
                 // The entry: the layer's annotation, else the log's, found by the image's
                 // digest (a dsse entry is indexed under its subjects) and the key; the engine
                 // runs once, with it.
                 let subject = digest_of(&claims.digest)?;
-                check_with_entry(&a.layer, &policy.key, logs, &subject, &b, |c| {
+                check_with_entry(&a.layer, material.key(), logs, &subject, &b, |c| {
                     dsse_report(policy, c, predicate_type, &subject, Some(logs))
                 })?;
                 dsse_claims(&b, claims)

@@ -2,15 +2,19 @@
 //! checks each authority on an image with [`crate::verify_image`] and answers with the typed
 //! reason ([`Checker`](sigil_policy::eval::Checker)). As in policy-controller, a `key` authority
 //! without `ctlog` requires no log entry; with `ctlog` it requires one, found in that log and
-//! verified against the trust root. What this verifier cannot check (keyless authorities,
-//! KMS keys, Secrets, another signature repository, CUE or Rego attestation policies) fails the
-//! authority with that reason: a policy is never passed on a check not made.
+//! verified against the trust root. A `keyless` authority requires a certificate for one of
+//! its identities, chaining to the CAs of its TrustRoot (`trustRootRef`), of its `ca-cert`,
+//! or of the default trust root, with an SCT unless `insecureIgnoreSCT`, and always a log
+//! entry (the certificate lives ten minutes: the entry is the trusted time of the signature).
+//! What this verifier cannot check (KMS keys, Secrets, another signature repository, remote
+//! or ConfigMap policies) fails the authority with that reason: a policy is never passed on a
+//! check not made.
 
 use sigil_crypto::PublicKey;
 use sigil_oci::{Registry, RegistryError};
 use sigil_policy::cip::{self, Authority, KeyData, Policy as Cip};
 use sigil_policy::eval::Checked;
-use sigil_verify::TrustMaterial;
+use sigil_verify::{Identity, Matcher, Requirement, TrustMaterial};
 
 use crate::{Failure, Logs, Policy, Wanted, verify_image};
 
@@ -47,10 +51,20 @@ pub fn trust_roots(set: &sigil_policy::cip::PolicySet) -> TrustRoots {
 pub fn verdict_reason(f: &Failure) -> (String, String) {
     let kind = match f {
         Failure::NoSignatures { .. } => "no-signatures".to_owned(),
+        // The engine's typed reason where a check failed (identity-mismatch, sct-invalid,
+        // ...), else the image verifier's.
         Failure::NoMatching { rejected, .. } => rejected
             .first()
-            .and_then(|r| serde_json::to_value(&r.reason).ok())
-            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .and_then(|r| match &r.reason {
+                crate::Reason::Check { cause: Some(c), .. } => {
+                    serde_json::to_value(c).ok()?["kind"]
+                        .as_str()
+                        .map(str::to_owned)
+                }
+                other => serde_json::to_value(other).ok()?["reason"]
+                    .as_str()
+                    .map(str::to_owned),
+            })
             .unwrap_or_else(|| "no-matching-signatures".into()),
         Failure::Registry(RegistryError::Unreachable { .. }) => "registry-unreachable".into(),
         Failure::Registry(RegistryError::NoSuchImage { .. }) => "no-such-image".into(),
@@ -103,11 +117,181 @@ fn policy_verdict(att: &cip::Attestation, statement: &serde_json::Value) -> Resu
     }
 }
 
+/// A keyless authority's identities as the engine's requirement.
+fn identities(k: &cip::Keyless) -> Result<Requirement, String> {
+    let one = |exact: &Option<String>, re: &Option<String>, what: &str| match (exact, re) {
+        (Some(e), _) => Ok(Matcher::Exact(e.clone())),
+        (None, Some(r)) => regex::Regex::new(r)
+            .map(Matcher::Regex)
+            .map_err(|e| format!("{what}RegExp: {e}")),
+        (None, None) => Err(format!("an identity without {what} or {what}RegExp")),
+    };
+    k.identities
+        .iter()
+        .map(|i| {
+            Ok(Identity {
+                subject: one(&i.subject, &i.subject_regexp, "subject")?,
+                issuer: one(&i.issuer, &i.issuer_regexp, "issuer")?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Requirement::AnyIdentity)
+}
+
+/// A `ca-cert`'s PEM: inline, `env://VAR`, or (in Sigil's tester) a file.
+fn ca_cert_pem(data: &str) -> Result<String, String> {
+    let t = data.trim();
+    if t.starts_with("-----BEGIN") {
+        return Ok(t.to_owned());
+    }
+    if let Some(var) = t.strip_prefix("env://") {
+        return std::env::var(var)
+            .map_err(|_| format!("environment variable {var} (ca-cert env://{var}) is not set"));
+    }
+    use std::io::Read;
+    let mut buf = String::new();
+    std::fs::File::open(t)
+        .and_then(|f| f.take(1024 * 1024).read_to_string(&mut buf))
+        .map_err(|e| format!("ca-cert file {t}: {e}"))?;
+    Ok(buf)
+}
+
+/// The CA certificates of a `ca-cert` (PEM, one or more) as a trust root's CA entry: the
+/// intermediates in the order given, then the roots (self-signed), one entry per root.
+fn ca_cert_authorities(pem: &str) -> Result<Vec<sigil_formats::trust_root::Authority>, String> {
+    let blocks = sigil_crypto::pem::decode_all(pem.as_bytes(), 16)
+        .map_err(|e| format!("keyless.ca-cert: {e}"))?;
+    let mut roots = Vec::new();
+    let mut intermediates = Vec::new();
+    for b in blocks {
+        if b.label != "CERTIFICATE" {
+            return Err(format!(
+                "keyless.ca-cert: a {} PEM block, not a CERTIFICATE",
+                b.label
+            ));
+        }
+        let c = sigil_pki::cert::Certificate::from_der(&b.contents)
+            .map_err(|e| format!("keyless.ca-cert: {e}"))?;
+        if c.is_self_issued() {
+            roots.push((b.contents, c));
+        } else {
+            intermediates.push(b.contents);
+        }
+    }
+    if roots.is_empty() {
+        return Err("keyless.ca-cert holds no root certificate (a self-signed CA)".into());
+    }
+    Ok(roots
+        .into_iter()
+        .map(|(der, c)| {
+            let mut chain = intermediates.clone();
+            chain.push(der);
+            sigil_formats::trust_root::Authority {
+                uri: None,
+                chain,
+                validity: sigil_formats::trust_root::Validity {
+                    start: c.not_before(),
+                    end: None,
+                },
+                operator: None,
+            }
+        })
+        .collect())
+}
+
 fn unsupported(what: &str) -> Checked {
     Checked::fail(
         "unsupported",
         format!("{what} cannot be checked by this verifier: the authority does not pass"),
     )
+}
+
+type Authorised = (Requirement, Option<Logs>, bool);
+
+impl RegistryChecker<'_> {
+    /// The trust root a TrustRoot reference names (`None`: the checker's own).
+    fn named_trust(
+        &self,
+        name: Option<&String>,
+        field: &str,
+    ) -> Result<TrustMaterial, Box<Checked>> {
+        match name {
+            None => Ok(self.trust.clone()),
+            Some(name) => self.roots.get(name).cloned().ok_or_else(|| {
+                Box::new(Checked::fail(
+                    "unknown-trust-root",
+                    format!("{field} {name:?} names no TrustRoot"),
+                ))
+            }),
+        }
+    }
+
+    fn rekor_url(a: &Authority) -> String {
+        a.ctlog
+            .as_ref()
+            .and_then(|l| l.url.clone())
+            .unwrap_or_else(|| "https://rekor.sigstore.dev".into())
+    }
+
+    /// A `key` authority: the key; a log entry only with `ctlog`.
+    fn key_authority(&self, key: &cip::KeyRef, a: &Authority) -> Result<Authorised, Box<Checked>> {
+        if key.kms.is_some() {
+            return Err(Box::new(unsupported("a KMS key")));
+        }
+        if key.secret_ref.is_some() {
+            return Err(Box::new(unsupported("a key in a Kubernetes Secret")));
+        }
+        let data = match key.data.as_deref().map(cip::key_data) {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(Box::new(Checked::fail("bad-key", e))),
+            None => return Err(Box::new(unsupported("a key without data"))),
+        };
+        let key = public_key(&data).map_err(|e| Box::new(Checked::fail("bad-key", e)))?;
+        let logs = match a.ctlog.as_ref() {
+            None => None,
+            Some(l) => Some(Logs {
+                trust: self.named_trust(l.trust_root_ref.as_ref(), "ctlog.trustRootRef")?,
+                rekor_url: Self::rekor_url(a),
+            }),
+        };
+        Ok((Requirement::Key(key), logs, true))
+    }
+
+    /// A `keyless` authority: its identities, the CAs of its trust root (`trustRootRef`, else
+    /// `ctlog.trustRootRef`, else the checker's) or of its `ca-cert`, and always a log entry.
+    fn keyless_authority(
+        &self,
+        k: &cip::Keyless,
+        a: &Authority,
+    ) -> Result<Authorised, Box<Checked>> {
+        let requirement = identities(k).map_err(|e| Box::new(Checked::fail("bad-identity", e)))?;
+        let (name, field) = match (&k.trust_root_ref, a.ctlog.as_ref()) {
+            (Some(n), _) => (Some(n), "keyless.trustRootRef"),
+            (None, Some(l)) => (l.trust_root_ref.as_ref(), "ctlog.trustRootRef"),
+            (None, None) => (None, ""),
+        };
+        let mut trust = self.named_trust(name, field)?;
+        if let Some(ca) = &k.ca_cert {
+            let pem = match ca.data.as_deref() {
+                Some(d) => ca_cert_pem(d).map_err(|e| Box::new(Checked::fail("bad-ca-cert", e)))?,
+                None => return Err(Box::new(unsupported("a ca-cert without data"))),
+            };
+            let cas =
+                ca_cert_authorities(&pem).map_err(|e| Box::new(Checked::fail("bad-ca-cert", e)))?;
+            let mut root = trust.root().clone();
+            root.certificate_authorities = cas;
+            trust = TrustMaterial::new(root);
+        }
+        let logs = Logs {
+            trust,
+            rekor_url: Self::rekor_url(a),
+        };
+        Ok((
+            requirement,
+            Some(logs),
+            !k.insecure_ignore_sct.unwrap_or(false),
+        ))
+    }
 }
 
 impl sigil_policy::eval::Checker for RegistryChecker<'_> {
@@ -117,53 +301,22 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
     }
 
     fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> Checked {
-        let Some(key) = &a.key else {
-            return unsupported("a keyless authority");
-        };
-        if key.kms.is_some() {
-            return unsupported("a KMS key");
-        }
-        if key.secret_ref.is_some() {
-            return unsupported("a key in a Kubernetes Secret");
-        }
         if !a.source.is_empty() {
             return unsupported("a signature source in another repository");
         }
         if a.rfc3161timestamp.is_some() {
             return unsupported("an RFC 3161 timestamp requirement");
         }
-        let data = match key.data.as_deref().map(cip::key_data) {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => return Checked::fail("bad-key", e),
-            None => return unsupported("a key without data"),
-        };
-        let key = match public_key(&data) {
-            Ok(k) => k,
-            Err(e) => return Checked::fail("bad-key", e),
-        };
-        let logs = match a.ctlog.as_ref() {
-            None => None,
-            Some(l) => {
-                let trust = match &l.trust_root_ref {
-                    None => self.trust.clone(),
-                    Some(name) => match self.roots.get(name) {
-                        Some(t) => t.clone(),
-                        None => {
-                            return Checked::fail(
-                                "unknown-trust-root",
-                                format!("ctlog.trustRootRef {name:?} names no TrustRoot"),
-                            );
-                        }
-                    },
-                };
-                Some(Logs {
-                    trust,
-                    rekor_url: l
-                        .url
-                        .clone()
-                        .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
-                })
-            }
+        let (requirement, logs, require_sct) = match (&a.key, &a.keyless) {
+            (Some(key), _) => match self.key_authority(key, a) {
+                Ok(x) => x,
+                Err(c) => return *c,
+            },
+            (None, Some(k)) => match self.keyless_authority(k, a) {
+                Ok(x) => x,
+                Err(c) => return *c,
+            },
+            (None, None) => return unsupported("an authority without key or keyless"),
         };
         let mut wanted: Vec<(Wanted, Option<&cip::Attestation>)> = Vec::new();
         for att in &a.attestations {
@@ -201,8 +354,9 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
         let mut signatures = Vec::new();
         let mut attestations = serde_json::Map::new();
         for (w, att) in wanted {
-            let mut p = Policy::new(key.clone(), w.clone());
+            let mut p = Policy::requiring(requirement.clone(), w.clone());
             p.logs = logs.clone();
+            p.require_sct = require_sct;
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
                 let (kind, sentence) = verdict_reason(f);
@@ -212,11 +366,17 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
                 v.manifests.iter().flat_map(|(_, f)| &f.verified).collect();
             match (&w, att) {
                 (Wanted::Signatures, _) => {
-                    details.push(format!(
-                        "{} signature(s) verified with key {}",
-                        verified.len(),
-                        key.hint()
-                    ));
+                    details.push(match &requirement {
+                        Requirement::Key(key) => format!(
+                            "{} signature(s) verified with key {}",
+                            verified.len(),
+                            key.hint()
+                        ),
+                        _ => format!(
+                            "{} signature(s) verified for the authority's identities",
+                            verified.len()
+                        ),
+                    });
                     signatures.extend(verified.iter().map(
                         |x| serde_json::json!({"id": x.source.reference(), "payload": x.payload}),
                     ));

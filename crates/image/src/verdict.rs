@@ -28,6 +28,18 @@ pub enum Reason {
     /// A simple-signing layer without cosign's signature annotation.
     #[error("the layer has no dev.cosignproject.cosign/signature annotation")]
     NoSignatureAnnotation,
+    /// An identity is required and the layer carries no certificate (it was signed with a
+    /// key).
+    #[error(
+        "the signature carries no dev.sigstore.cosign/certificate annotation (it was signed with a key), but the verifier requires a certificate for an identity"
+    )]
+    NoCertificate,
+    /// The layer's certificate annotation does not parse.
+    #[error("the signing certificate: {detail}")]
+    Certificate {
+        /// The parser's message.
+        detail: String,
+    },
     /// The annotation does not decode.
     #[error("the signature annotation is not base64: {detail}")]
     SignatureNotBase64 {

@@ -86,6 +86,7 @@ fn sign_then_verify_through_the_libraries() {
         &sigil_verify::Options {
             require_tlog: false,
             predicate_type: None,
+            ..Default::default()
         },
     );
     assert!(report.verified(), "{:?}", report.first_failure());

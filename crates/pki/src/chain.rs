@@ -233,8 +233,24 @@ pub fn verify_chain(
         reason,
     };
     let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| invalid(describe(&e)))?;
+    // The leaf must list code signing; a CA above it may omit the extension (as Go's x509,
+    // which cosign uses, allows: private CAs' intermediates often carry no EKU), and one that
+    // lists EKUs must include it.
     let usage = match purpose {
-        Purpose::CodeSigning => webpki::KeyUsage::required(EKU_CODE_SIGNING),
+        Purpose::CodeSigning => {
+            let listed = leaf
+                .extended_key_usages()
+                .map_err(|e| invalid(e.to_string()))?;
+            if !listed
+                .iter()
+                .any(|e| e == crate::cert::OID_EKU_CODE_SIGNING)
+            {
+                return Err(invalid(
+                    "the certificate's extended key usage does not include code signing".into(),
+                ));
+            }
+            webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING)
+        }
         Purpose::TimeStamping => webpki::KeyUsage::required(EKU_TIME_STAMPING),
     };
     let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(time.seconds.max(0) as u64));

@@ -127,14 +127,8 @@ impl TrustRoot {
             let pem = STANDARD
                 .decode(a.cert_chain.trim())
                 .map_err(|e| at(format!("not base64: {e}")))?;
-            let text = String::from_utf8_lossy(&pem);
             let mut certs = Vec::new();
-            for part in text.split_inclusive("-----END CERTIFICATE-----") {
-                if !part.contains("-----BEGIN") {
-                    continue;
-                }
-                let b = sigil_crypto::pem::decode(part.trim_start().as_bytes())
-                    .map_err(|e| at(e.to_string()))?;
+            for b in sigil_crypto::pem::decode_all(&pem, 16).map_err(|e| at(e.to_string()))? {
                 if b.label == "CERTIFICATE" {
                     certs.push(json!({"rawBytes": STANDARD.encode(&b.contents)}));
                 }

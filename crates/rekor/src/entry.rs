@@ -344,16 +344,28 @@ pub fn cosign_bundle_annotation(e: &TransparencyLogEntry) -> String {
 
 /// The hashedrekord 0.0.1 proposal for a signature over `digest` by `key`.
 pub fn hashedrekord(signature: &[u8], key: &PublicKey, digest: &Digest) -> Value {
+    hashedrekord_pem(signature, &key.to_pem(), digest)
+}
+
+/// The hashedrekord 0.0.1 proposal for a signature over `digest` by the verifier in `pem`:
+/// a public key, or a signing certificate (as keyless clients upload it).
+pub fn hashedrekord_pem(signature: &[u8], pem: &str, digest: &Digest) -> Value {
     json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
         "signature": {"content": STANDARD.encode(signature),
-                      "publicKey": {"content": STANDARD.encode(key.to_pem())}},
+                      "publicKey": {"content": STANDARD.encode(pem)}},
         "data": {"hash": {"algorithm": digest.algorithm().name(), "value": digest.to_hex()}}}})
 }
 
 /// The dsse 0.0.1 proposal for an envelope signed by `key`.
 pub fn dsse(envelope_json: &str, key: &PublicKey) -> Value {
+    dsse_pem(envelope_json, &key.to_pem())
+}
+
+/// The dsse 0.0.1 proposal for an envelope signed by the verifier in `pem` (a public key or a
+/// signing certificate).
+pub fn dsse_pem(envelope_json: &str, pem: &str) -> Value {
     json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
-        "envelope": envelope_json, "verifiers": [STANDARD.encode(key.to_pem())]}}})
+        "envelope": envelope_json, "verifiers": [STANDARD.encode(pem)]}}})
 }
 
 #[cfg(test)]

@@ -34,9 +34,9 @@ pub fn sign_digest(
 ) -> Result<SignedBlob, SignError> {
     let signature = signer.sign_digest(digest)?;
     let entry = match log {
-        Some(log) => Some(log.upload(&sigil_rekor::entry::hashedrekord(
+        Some(log) => Some(log.upload(&sigil_rekor::entry::hashedrekord_pem(
             &signature,
-            signer.public_key(),
+            &signer.verifier_pem(),
             digest,
         ))?),
         None => None,
@@ -121,9 +121,9 @@ pub fn attest(
     let envelope_json =
         serde_json::to_string(&envelope).map_err(|e| SignError::Encode(e.to_string()))?;
     let entry = match log {
-        Some(log) => Some(log.upload(&sigil_rekor::entry::dsse(
+        Some(log) => Some(log.upload(&sigil_rekor::entry::dsse_pem(
             &envelope_json,
-            signer.public_key(),
+            &signer.verifier_pem(),
         ))?),
         None => None,
     };

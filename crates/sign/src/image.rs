@@ -131,6 +131,26 @@ pub fn attest(
     Ok(out)
 }
 
+/// cosign's certificate annotations for a certified signer: the leaf, and the rest of the
+/// chain (PEM, concatenated).
+fn certificate_annotations(signer: &dyn Signer, annotations: &mut BTreeMap<String, String>) {
+    let chain = signer.certificate_chain();
+    let Some(leaf) = chain.first() else { return };
+    annotations.insert(
+        mf::ANNOTATION_CERTIFICATE.to_owned(),
+        sigil_crypto::pem::encode("CERTIFICATE", leaf),
+    );
+    if chain.len() > 1 {
+        annotations.insert(
+            mf::ANNOTATION_CHAIN.to_owned(),
+            chain[1..]
+                .iter()
+                .map(|c| sigil_crypto::pem::encode("CERTIFICATE", c))
+                .collect(),
+        );
+    }
+}
+
 fn signature_of(layer: &Descriptor) -> Option<Vec<u8>> {
     B64.decode(layer.annotation(mf::ANNOTATION_SIGNATURE)?.trim())
         .ok()
@@ -162,6 +182,7 @@ fn sign_legacy(
         )]),
         data: payload.clone(),
     };
+    certificate_annotations(signer, &mut layer.annotations);
     let payload_digest = mf::sha256_digest(&payload);
     let public = signer.public_key();
     // Re-signing the same payload with the same key adds nothing.
@@ -184,8 +205,10 @@ fn sign_legacy(
             }
         }
         let digest = Digest::of(signer.signing_hash(), &payload);
-        let entry = log.upload(&sigil_rekor::entry::hashedrekord(
-            &signature, public, &digest,
+        let entry = log.upload(&sigil_rekor::entry::hashedrekord_pem(
+            &signature,
+            &signer.verifier_pem(),
+            &digest,
         ))?;
         layer.annotations.insert(
             mf::ANNOTATION_BUNDLE.to_owned(),
@@ -256,7 +279,10 @@ fn write_bundle_referrer(
         serde_json::to_string(&envelope).map_err(|e| SignError::Encode(e.to_string()))?;
     let mut bundle = signer.bundle(BundleContent::Dsse(envelope));
     if let Some(log) = log {
-        let entry = log.upload(&sigil_rekor::entry::dsse(&envelope_json, public))?;
+        let entry = log.upload(&sigil_rekor::entry::dsse_pem(
+            &envelope_json,
+            &signer.verifier_pem(),
+        ))?;
         bundle.verification_material.tlog_entries.push(entry);
     }
     let layer = NewLayer {
@@ -310,10 +336,11 @@ fn attest_legacy(
             ),
         ]),
     };
+    certificate_annotations(signer, &mut layer.annotations);
     let public = signer.public_key();
     if let Some(log) = log {
         let text = std::str::from_utf8(&data).map_err(|e| SignError::Encode(e.to_string()))?;
-        let entry = log.upload(&sigil_rekor::entry::dsse(text, public))?;
+        let entry = log.upload(&sigil_rekor::entry::dsse_pem(text, &signer.verifier_pem()))?;
         layer.annotations.insert(
             mf::ANNOTATION_BUNDLE.to_owned(),
             sigil_rekor::entry::cosign_bundle_annotation(&entry),

@@ -4,8 +4,10 @@
 //! layout or as OCI 1.1 referrers, recursive over indexes ([`image`]); each with the optional
 //! upload to a transparency log ([`Log`]), whose answer is verified before it is used.
 //!
-//! Everything signs through one seam, [`Signer`]: a key file's [`SigningKey`] implements it
-//! today; a keyless certificate, a PKCS#11 token or a remote signer implement the same trait.
+//! Everything signs through one seam, [`Signer`]: a key file's [`SigningKey`] implements it,
+//! and [`CertifiedSigner`] adds a certificate chain (cosign's `--certificate`, a keyless CA's
+//! answer), which then goes into bundles, image annotations and log entries; a PKCS#11 token
+//! or a remote signer implement the same trait.
 //!
 //! # Example: sign a blob into a Sigstore bundle
 //!
@@ -52,9 +54,39 @@ pub trait Signer: Send + Sync {
         self.sign_digest(&Digest::of(self.signing_hash(), message))
     }
 
-    /// A bundle's verification material for this signer, around `content`: a public-key hint
-    /// for a key. (A keyless signer returns its certificate here.)
+    /// The certificate chain (DER, leaf first) when the signer signs with a certificate (a
+    /// keyless certificate from a CA, or `--certificate`); empty for a bare key.
+    fn certificate_chain(&self) -> &[Vec<u8>] {
+        &[]
+    }
+
+    /// The verifier a log records for this signer (PEM): the signing certificate, else the
+    /// public key.
+    fn verifier_pem(&self) -> String {
+        match self.certificate_chain().first() {
+            Some(leaf) => sigil_crypto::pem::encode("CERTIFICATE", leaf),
+            None => self.public_key().to_pem(),
+        }
+    }
+
+    /// A bundle's verification material for this signer, around `content`: the leaf
+    /// certificate for a certified signer, else a public-key hint.
     fn bundle(&self, content: BundleContent) -> Bundle {
+        if let Some(leaf) = self.certificate_chain().first() {
+            return match content {
+                BundleContent::Message { digest, signature } => {
+                    Bundle::message_signature_with_certificate(
+                        leaf.clone(),
+                        digest.algorithm().sigstore_name(),
+                        digest.as_bytes().to_vec(),
+                        signature,
+                    )
+                }
+                BundleContent::Dsse(envelope) => {
+                    Bundle::dsse_with_certificate(leaf.clone(), envelope)
+                }
+            };
+        }
         match content {
             BundleContent::Message { digest, signature } => Bundle::message_signature_with_key(
                 self.public_key().hint(),
@@ -93,6 +125,63 @@ impl Signer for SigningKey {
     }
 }
 
+/// A key that signs with a certificate for it (cosign's `--certificate` and
+/// `--certificate-chain`; a keyless CA's answer): its signatures carry the chain, and logs
+/// record the certificate.
+pub struct CertifiedSigner<S: Signer> {
+    key: S,
+    chain: Vec<Vec<u8>>,
+}
+
+impl<S: Signer> CertifiedSigner<S> {
+    /// `key` with `chain` (DER, leaf first, then the intermediates). A root (a self-issued
+    /// certificate after the leaf) is dropped: verifiers take roots from their trust root,
+    /// never from a signature. The leaf must certify `key`'s public key.
+    pub fn new(key: S, mut chain: Vec<Vec<u8>>) -> Result<Self, SignError> {
+        let leaf = chain
+            .first()
+            .ok_or_else(|| SignError::Certificate("no certificate was given".into()))?;
+        let cert = sigil_pki::cert::Certificate::from_der(leaf)
+            .map_err(|e| SignError::Certificate(format!("the signing certificate: {e}")))?;
+        let certified = cert
+            .public_key()
+            .map_err(|e| SignError::Certificate(format!("the signing certificate's key: {e}")))?;
+        if certified.to_pem() != key.public_key().to_pem() {
+            return Err(SignError::Certificate(
+                "the signing certificate is for another key than the one signing".into(),
+            ));
+        }
+        let mut keep = vec![true; chain.len()];
+        for (i, der) in chain.iter().enumerate().skip(1) {
+            let c = sigil_pki::cert::Certificate::from_der(der).map_err(|e| {
+                SignError::Certificate(format!("certificate {} of the chain: {e}", i + 1))
+            })?;
+            keep[i] = !c.is_self_issued();
+        }
+        let mut k = keep.into_iter();
+        chain.retain(|_| k.next().unwrap_or(false));
+        Ok(Self { key, chain })
+    }
+}
+
+impl<S: Signer> Signer for CertifiedSigner<S> {
+    fn public_key(&self) -> &PublicKey {
+        self.key.public_key()
+    }
+
+    fn sign_digest(&self, digest: &Digest) -> Result<Vec<u8>, SignError> {
+        self.key.sign_digest(digest)
+    }
+
+    fn signing_hash(&self) -> HashAlgorithm {
+        self.key.signing_hash()
+    }
+
+    fn certificate_chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+}
+
 /// Why signing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -111,6 +200,9 @@ pub enum SignError {
         /// What went wrong.
         source: RekorError,
     },
+    /// A signing certificate that cannot be used (does not parse, is for another key).
+    #[error("{0}")]
+    Certificate(String),
     /// Something to sign that cannot be encoded (a predicate that is not JSON text).
     #[error("{0}")]
     Encode(String),

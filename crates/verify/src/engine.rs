@@ -119,6 +119,17 @@ pub enum Requirement {
         /// The OIDC issuer.
         issuer: Matcher,
     },
+    /// A Fulcio certificate for any one of these identities (a policy's `identities[]`).
+    AnyIdentity(Vec<Identity>),
+}
+
+/// One identity a certificate may carry: its SAN and its OIDC issuer.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The SAN (email or URI).
+    pub subject: Matcher,
+    /// The OIDC issuer.
+    pub issuer: Matcher,
 }
 
 /// The artefact's digests (at least SHA-256; others when the bundle names another hash).
@@ -151,6 +162,9 @@ pub struct Options {
     pub require_tlog: bool,
     /// For DSSE bundles: the in-toto predicate type the statement must have.
     pub predicate_type: Option<String>,
+    /// Require a verified SCT in a signing certificate (cosign's default;
+    /// `--insecure-ignore-sct`, a policy's `insecureIgnoreSCT` turn it off).
+    pub require_sct: bool,
 }
 
 impl Default for Options {
@@ -158,6 +172,7 @@ impl Default for Options {
         Self {
             require_tlog: true,
             predicate_type: None,
+            require_sct: true,
         }
     }
 }
@@ -250,14 +265,14 @@ fn run(
             );
             return;
         }
-        (Requirement::Identity { .. }, Some(_), None) => {
+        (Requirement::Identity { .. } | Requirement::AnyIdentity(_), Some(_), None) => {
             report.fail(
                 C::Material,
                 "the bundle is signed with a key, but no key was given (pass --key)",
             );
             return;
         }
-        (Requirement::Identity { .. }, _, Some(der)) => {
+        (Requirement::Identity { .. } | Requirement::AnyIdentity(_), _, Some(der)) => {
             match Certificate::from_der(der).and_then(|c| Ok((c.public_key()?, c))) {
                 Ok((key, leaf)) => {
                     report.pass(C::Material, "leaf certificate");
@@ -664,15 +679,29 @@ fn run(
     );
     let Some(issuer) = issuer else { return };
     step!(report, C::CertificateUsage, check_usage(leaf));
-    step!(
-        report,
-        C::Sct,
-        sigil_pki::sct::verify_embedded_scts(leaf, &issuer, &trust.root.ctlogs)
-            .map(|s| format!("{} SCT(s) verified", s.len()))
-            .map_err(|e| e.to_string())
-    );
-    if let Requirement::Identity { identity, issuer } = requirement {
-        step!(report, C::Identity, check_identity(leaf, identity, issuer));
+    if options.require_sct {
+        step!(
+            report,
+            C::Sct,
+            sigil_pki::sct::verify_embedded_scts(leaf, &issuer, &trust.root.ctlogs)
+                .map(|s| format!("{} SCT(s) verified", s.len()))
+                .map_err(|e| e.to_string())
+        );
+    } else {
+        report.skip(C::Sct, "waived by the verifier (insecure-ignore-sct)");
+    }
+    match requirement {
+        Requirement::Identity { identity, issuer } => {
+            let one = [Identity {
+                subject: identity.clone(),
+                issuer: issuer.clone(),
+            }];
+            step!(report, C::Identity, check_identity(leaf, &one));
+        }
+        Requirement::AnyIdentity(ids) => {
+            step!(report, C::Identity, check_identity(leaf, ids));
+        }
+        Requirement::Key(_) => {}
     }
 }
 
@@ -1022,47 +1051,64 @@ fn check_usage(leaf: &Certificate) -> Result<String, String> {
     Ok("digitalSignature, codeSigning".into())
 }
 
-fn check_identity(
-    leaf: &Certificate,
-    identity: &Matcher,
-    issuer: &Matcher,
-) -> Result<String, Failure> {
+fn check_identity(leaf: &Certificate, wanted: &[Identity]) -> Result<String, Failure> {
     let sans = leaf
         .subject_alternative_names()
         .map_err(|e| e.to_string())?;
     let found: Vec<&str> = sans.iter().filter_map(|s| s.value()).collect();
-    let Some(san) = found.iter().find(|s| identity.matches(s)) else {
+    let iss = leaf.fulcio_issuer().map_err(|e| e.to_string())?;
+    let describe =
+        |f: &dyn Fn(&Identity) -> String| wanted.iter().map(f).collect::<Vec<_>>().join(" or ");
+    // The first identity whose subject matches a SAN and whose issuer matches.
+    let subject_ok: Vec<&Identity> = wanted
+        .iter()
+        .filter(|w| found.iter().any(|s| w.subject.matches(s)))
+        .collect();
+    if subject_ok.is_empty() {
+        let expected = describe(&|w| w.subject.to_string());
         return Err(Failure::new(
             Reason::IdentityMismatch {
-                wanted: identity.to_string(),
+                wanted: expected.clone(),
                 got: found.iter().map(|s| (*s).to_owned()).collect(),
             },
             format!(
-                "the certificate's identity {} does not match the expected {identity}",
+                "the certificate's identity {} does not match the expected {expected}",
                 quoted_list(&found)
             ),
         ));
-    };
-    let iss = leaf.fulcio_issuer().map_err(|e| e.to_string())?;
-    let Some(iss) = iss.clone().filter(|i| issuer.matches(i)) else {
+    }
+    let matched = iss
+        .as_deref()
+        .and_then(|i| subject_ok.iter().find(|w| w.issuer.matches(i)));
+    let Some(w) = matched else {
         let got = iss.unwrap_or_default();
+        let expected = subject_ok
+            .iter()
+            .map(|w| w.issuer.to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
         let detail = if got.is_empty() {
             "the certificate has no OIDC issuer extension".to_owned()
         } else {
             format!(
-                "the certificate's OIDC issuer {} does not match the expected {issuer}",
+                "the certificate's OIDC issuer {} does not match the expected {expected}",
                 quoted(&got)
             )
         };
         return Err(Failure::new(
             Reason::IssuerMismatch {
-                wanted: issuer.to_string(),
+                wanted: expected,
                 got,
             },
             detail,
         ));
     };
-    Ok(format!("{san} from {iss}"))
+    let san = found
+        .iter()
+        .find(|s| w.subject.matches(s))
+        .copied()
+        .unwrap_or_default();
+    Ok(format!("{san} from {}", iss.unwrap_or_default()))
 }
 
 /// One verification of a batch.

@@ -34,7 +34,7 @@ pub mod image;
 pub mod report;
 
 pub use engine::{
-    Artifact, BatchItem, Matcher, NO_TLOG_ENTRY, Options, Requirement, TrustMaterial,
+    Artifact, BatchItem, Identity, Matcher, NO_TLOG_ENTRY, Options, Requirement, TrustMaterial,
     verify_bundle, verify_bundles,
 };
 pub use report::{Check, CheckName, Failure, Outcome, Reason, Report};

@@ -121,6 +121,7 @@ fn each_failure_has_the_reason_of_its_check() {
     let required = Options {
         require_tlog: true,
         predicate_type: Some("https://example.com/another-predicate/v1".into()),
+        ..Default::default()
     };
     let r = run("happy-path-intoto-in-dsse-v3", ID, ISSUER, &required);
     assert!(

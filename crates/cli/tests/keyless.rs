@@ -1,0 +1,509 @@
+//! Certificate-based ("keyless") signatures end to end through the real binary: a CA built by
+//! openssl (a root, an intermediate, and a Fulcio-profile leaf with the OIDC issuer
+//! extensions), images, attestations and blobs signed with `--certificate` and logged in
+//! Sigil's own log, then verified by identity (`sigil verify --certificate-identity`) and by
+//! ClusterImagePolicy keyless authorities (`sigil policy test`), each refusal with its reason.
+
+mod common;
+#[path = "../../../tests/support/log_server.rs"]
+mod log_server;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use common::*;
+use serde_json::Value;
+
+const SUBJECT: &str = "https://kubernetes.io/namespaces/ci/serviceaccounts/builder";
+const ISSUER: &str = "https://issuer.example";
+
+fn sg(d: &Path) -> Command {
+    let mut c = sigil(d);
+    c.env("SIGIL_CACHE_DIR", d.join("cache"))
+        .env_remove("COSIGN_REPOSITORY")
+        .env_remove("SIGIL_NO_CACHE");
+    c
+}
+
+/// openssl builds `root.pem`, `inter.pem` (so `chain.pem` = intermediate + root) and a leaf
+/// certificate `<name>.crt` for a key imported into Sigil as `<name>.key` / `<name>.pub`.
+fn openssl_ca(d: &Path) {
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[req]\ndistinguished_name = dn\n[dn]\n\
+         [v3_ca]\nbasicConstraints = critical, CA:true\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n\
+         [v3_inter]\nbasicConstraints = critical, CA:true, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
+    )
+    .unwrap();
+    for k in ["root", "inter"] {
+        ok(openssl(d).args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &format!("{k}.key"),
+        ]));
+    }
+    ok(openssl(d).args([
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "root.key",
+        "-subj",
+        "/O=sigil-test/CN=root",
+        "-days",
+        "30",
+        "-config",
+        "ca.cnf",
+        "-extensions",
+        "v3_ca",
+        "-out",
+        "root.pem",
+    ]));
+    ok(openssl(d).args([
+        "req",
+        "-new",
+        "-key",
+        "inter.key",
+        "-subj",
+        "/O=sigil-test/CN=intermediate",
+        "-config",
+        "ca.cnf",
+        "-out",
+        "inter.csr",
+    ]));
+    ok(openssl(d).args([
+        "x509",
+        "-req",
+        "-in",
+        "inter.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-set_serial",
+        "2",
+        "-days",
+        "30",
+        "-extfile",
+        "ca.cnf",
+        "-extensions",
+        "v3_inter",
+        "-out",
+        "inter.pem",
+    ]));
+    let chain = [
+        std::fs::read_to_string(d.join("inter.pem")).unwrap(),
+        std::fs::read_to_string(d.join("root.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(d.join("chain.pem"), chain).unwrap();
+}
+
+/// A Fulcio-profile leaf for `subject` from the intermediate: digitalSignature, codeSigning,
+/// one critical SAN URI, the issuer as raw bytes (1.1) and as a UTF8String (1.8).
+fn leaf(d: &Path, name: &str, subject: &str) {
+    let hex: String = ISSUER.bytes().map(|b| format!("{b:02X}")).collect();
+    std::fs::write(
+        d.join(format!("{name}.cnf")),
+        format!(
+            "[leaf]\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\n\
+             subjectAltName = critical, URI:{subject}\nauthorityKeyIdentifier = keyid\n\
+             1.3.6.1.4.1.57264.1.1 = DER:{hex}\n1.3.6.1.4.1.57264.1.8 = ASN1:UTF8String:{ISSUER}\n"
+        ),
+    )
+    .unwrap();
+    ok(openssl(d).args([
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &format!("{name}.pem"),
+    ]));
+    ok(openssl(d).args([
+        "req",
+        "-new",
+        "-key",
+        &format!("{name}.pem"),
+        "-subj",
+        "/O=sigil-test",
+        "-config",
+        "ca.cnf",
+        "-out",
+        &format!("{name}.csr"),
+    ]));
+    ok(openssl(d).args([
+        "x509",
+        "-req",
+        "-in",
+        &format!("{name}.csr"),
+        "-CA",
+        "inter.pem",
+        "-CAkey",
+        "inter.key",
+        "-set_serial",
+        "3",
+        "-days",
+        "1",
+        "-extfile",
+        &format!("{name}.cnf"),
+        "-extensions",
+        "leaf",
+        "-out",
+        &format!("{name}.crt"),
+    ]));
+    ok(sigil(d).args([
+        "import-key-pair",
+        "--key",
+        &format!("{name}.pem"),
+        "--output-key-prefix",
+        name,
+    ]));
+}
+
+fn verify_args<'a>(identity: &'a str, extra: &[&'a str], image: &'a str) -> Vec<&'a str> {
+    let mut v = vec![
+        "verify",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        "root.json",
+    ];
+    v.extend_from_slice(extra);
+    v.push(image);
+    v
+}
+
+#[test]
+fn certificate_signatures_verify_by_identity_and_by_keyless_policies() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = log_server::LogServer::start(env!("CARGO_BIN_EXE_sigil"), &d.join("log"), &[]);
+    openssl_ca(d);
+    leaf(d, "builder", SUBJECT);
+    push_image(&r.addr, "team/app:v1", b"v1");
+    push_image(&r.addr, "team/keyed:v1", b"k1");
+    let image = format!("{}/team/app:v1", r.addr);
+    let keyed = format!("{}/team/keyed:v1", r.addr);
+
+    // A certificate for another key is refused before anything is signed.
+    generate(d, "ecdsa-p256", "other");
+    fails(
+        sg(d).args([
+            "sign",
+            "--key",
+            "other.key",
+            "--certificate",
+            "builder.crt",
+            &image,
+        ]),
+        3,
+        "another key",
+    );
+
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "builder.key",
+        "--certificate",
+        "builder.crt",
+        "--certificate-chain",
+        "chain.pem",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    ok(sg(d).args(["sign", "--key", "other.key", &keyed]));
+    ok(sg(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        &log.url,
+        "--certificate-chain",
+        "chain.pem",
+        "--out",
+        "root.json",
+    ]));
+    let root: Value = serde_json::from_slice(&std::fs::read(d.join("root.json")).unwrap()).unwrap();
+    assert_eq!(
+        root["certificateAuthorities"][0]["certChain"]["certificates"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{root}"
+    );
+
+    // By identity, with the private CA (no CT log: the SCT is waived explicitly).
+    let out = ok(sg(d).args(verify_args(
+        SUBJECT,
+        &["--insecure-ignore-sct", "-o", "json"],
+        &image,
+    )));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["images"][0]["verified"], true, "{v}");
+    ok(sg(d).args([
+        "verify",
+        "--certificate-identity-regexp",
+        "^https://kubernetes.io/namespaces/ci/",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        "root.json",
+        "--insecure-ignore-sct",
+        &image,
+    ]));
+    // The SCT is required unless waived: this CA logs to no CT log.
+    fails(
+        sg(d).args(verify_args(SUBJECT, &[], &image)),
+        12,
+        "check sct failed",
+    );
+    // Another identity, another issuer.
+    fails(
+        sg(d).args(verify_args(
+            "https://kubernetes.io/namespaces/ci/serviceaccounts/other",
+            &["--insecure-ignore-sct"],
+            &image,
+        )),
+        12,
+        "does not match the expected",
+    );
+    fails(
+        sg(d).args([
+            "verify",
+            "--certificate-identity",
+            SUBJECT,
+            "--certificate-oidc-issuer",
+            "https://accounts.example",
+            "--trusted-root",
+            "root.json",
+            "--insecure-ignore-sct",
+            &image,
+        ]),
+        12,
+        "OIDC issuer",
+    );
+    // A trust root without the CA: the chain fails.
+    ok(sg(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        &log.url,
+        "--out",
+        "no-ca.json",
+    ]));
+    fails(
+        sg(d).args([
+            "verify",
+            "--certificate-identity",
+            SUBJECT,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            "no-ca.json",
+            "--insecure-ignore-sct",
+            &image,
+        ]),
+        12,
+        "does not chain to a trusted CA",
+    );
+    // A key-signed image carries no certificate.
+    fails(
+        sg(d).args(verify_args(
+            SUBJECT,
+            &["--insecure-ignore-sct", "--private-infrastructure"],
+            &keyed,
+        )),
+        13,
+        "no dev.sigstore.cosign/certificate annotation",
+    );
+
+    // Attestations and blobs signed with the certificate.
+    std::fs::write(
+        d.join("prov.json"),
+        br#"{"builder":{"id":"https://tekton.example/chains/v2"}}"#,
+    )
+    .unwrap();
+    ok(sg(d).args([
+        "attest",
+        "--key",
+        "builder.key",
+        "--certificate",
+        "builder.crt",
+        "--certificate-chain",
+        "chain.pem",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "prov.json",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    ok(sg(d).args([
+        "verify-attestation",
+        "--type",
+        "slsaprovenance",
+        "--certificate-identity",
+        SUBJECT,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        "root.json",
+        "--insecure-ignore-sct",
+        &image,
+    ]));
+    std::fs::write(d.join("a.txt"), b"release artefact\n").unwrap();
+    ok(sg(d).args([
+        "sign-blob",
+        "--key",
+        "builder.key",
+        "--certificate",
+        "builder.crt",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        "--bundle",
+        "a.sigstore.json",
+        "a.txt",
+    ]));
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(d.join("a.sigstore.json")).unwrap()).unwrap();
+    assert!(
+        bundle["verificationMaterial"]["certificate"]["rawBytes"].is_string(),
+        "{bundle}"
+    );
+    ok(sg(d).args([
+        "verify-blob",
+        "--bundle",
+        "a.sigstore.json",
+        "--certificate-identity",
+        SUBJECT,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        "root.json",
+        "--insecure-ignore-sct",
+        "a.txt",
+    ]));
+
+    // ClusterImagePolicy keyless authorities, with the CA and the log in a TrustRoot.
+    let b64 = |p: &str| {
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(d.join(p)).unwrap())
+    };
+    let log_key = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", log.url))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let trust_root = format!(
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: ours}}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - uri: https://ca.example\n      certChain: {}\n    tLogs:\n    - baseURL: \"{}\"\n      hashAlgorithm: sha-256\n      publicKey: {}\n",
+        b64("chain.pem"),
+        log.url,
+        base64::engine::general_purpose::STANDARD.encode(&log_key)
+    );
+    let policy = |keyless: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: keyless}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities:\n  - name: builder\n    keyless:\n{keyless}    ctlog: {{url: \"{}\", trustRootRef: ours}}\n---\n{trust_root}",
+            log.url
+        )
+    };
+    let decide = |file: &str, body: String| {
+        std::fs::write(d.join(file), body).unwrap();
+        let o = run(sg(d).args(["policy", "test", "-o", "json", "--policy", file, &image]));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o.status.code(), v)
+    };
+    let ids = format!(
+        "      identities: [{{issuer: \"{ISSUER}\", subject: \"{SUBJECT}\"}}]\n      trustRootRef: ours\n"
+    );
+    let (code, v) = decide(
+        "pass.yaml",
+        policy(&format!("{ids}      insecureIgnoreSCT: true\n")),
+    );
+    assert_eq!(code, Some(0), "{v}");
+    // The SCT is required unless the authority waives it.
+    let (code, v) = decide("sct.yaml", policy(&ids));
+    assert_eq!(code, Some(1), "{v}");
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert!(
+        a["detail"].as_str().unwrap_or_default().contains("sct"),
+        "{v}"
+    );
+    // An identity the certificate does not carry; any of several identities suffices.
+    let other = format!(
+        "      identities: [{{issuer: \"{ISSUER}\", subjectRegExp: \"^https://kubernetes.io/namespaces/prod/\"}}]\n      trustRootRef: ours\n      insecureIgnoreSCT: true\n"
+    );
+    let (code, v) = decide("other.yaml", policy(&other));
+    assert_eq!(code, Some(1), "{v}");
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert_eq!(a["reason"], "identity-mismatch", "{v}");
+    let either = format!(
+        "      identities:\n      - {{issuer: \"{ISSUER}\", subjectRegExp: \"^https://kubernetes.io/namespaces/prod/\"}}\n      - {{issuerRegExp: \"^https://issuer\\\\.example$\", subjectRegExp: \"^https://kubernetes.io/namespaces/ci/\"}}\n      trustRootRef: ours\n      insecureIgnoreSCT: true\n"
+    );
+    let (code, v) = decide("either.yaml", policy(&either));
+    assert_eq!(code, Some(0), "{v}");
+    // ca-cert instead of the TrustRoot's CAs (the log still from ctlog.trustRootRef); the
+    // wrong CA fails the chain.
+    let ca_cert = "      identities: [{issuer: \"ISS\", subject: \"SUB\"}]\n      ca-cert: {data: CA}\n      insecureIgnoreSCT: true\n"
+        .replace("ISS", ISSUER)
+        .replace("SUB", SUBJECT);
+    let (code, v) = decide("ca.yaml", policy(&ca_cert.replace("CA}", "chain.pem}")));
+    assert_eq!(code, Some(0), "{v}");
+    openssl_ca_other(d);
+    let (code, v) = decide(
+        "wrong-ca.yaml",
+        policy(&ca_cert.replace("CA}", "other-root.pem}")),
+    );
+    assert_eq!(code, Some(1), "{v}");
+    let a = &v["decisions"][0]["policies"][0]["authorities"][0];
+    assert!(
+        a["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not chain to a trusted CA"),
+        "{v}"
+    );
+}
+
+/// Another self-signed root (`other-root.pem`) that issued nothing here.
+fn openssl_ca_other(d: &Path) {
+    ok(openssl(d).args([
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        "other-root.key",
+    ]));
+    ok(openssl(d).args([
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "other-root.key",
+        "-subj",
+        "/O=elsewhere/CN=root",
+        "-days",
+        "30",
+        "-config",
+        "ca.cnf",
+        "-extensions",
+        "v3_ca",
+        "-out",
+        "other-root.pem",
+    ]));
+}
