@@ -57,8 +57,9 @@ pub struct Revision {
     pub set: PolicySet,
     /// A number that changes whenever the set does.
     pub id: u64,
-    /// The set's TrustRoots as trust material, built when the set loads.
-    pub roots: sigil_image::policy::TrustRoots,
+    /// The set's TrustRoots as trust material and its denied identities, built when the set
+    /// loads.
+    pub prepared: sigil_image::policy::Prepared,
 }
 
 /// A cached decision's key: the image, the resource it runs in, the policy revision.
@@ -157,7 +158,7 @@ impl Admission {
     ) -> Arc<Self> {
         Arc::new(Self {
             policies: RwLock::new(Arc::new(Revision {
-                roots: sigil_image::policy::trust_roots(&policies),
+                prepared: sigil_image::policy::prepare(&policies),
                 set: policies,
                 id: 1,
             })),
@@ -239,7 +240,7 @@ impl Admission {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = p.id + 1;
         *p = Arc::new(Revision {
-            roots: sigil_image::policy::trust_roots(&set),
+            prepared: sigil_image::policy::prepare(&set),
             set,
             id,
         });
@@ -355,7 +356,7 @@ impl Admission {
             let checker = sigil_image::policy::RegistryChecker {
                 registry: &self.registry,
                 trust: &self.trust,
-                roots: &rev.roots,
+                prepared: &rev.prepared,
             };
             eval::decide_set(
                 &rev.set,

@@ -77,11 +77,11 @@ pub fn test(a: PolicyTest) -> Result<()> {
     let policies = load_policies(&a.policy)?;
     let registry = crate::oci_cmd::registry(&a.registry)?;
     let trust = trust(a.trust_root.as_deref())?;
-    let roots = sigil_image::policy::trust_roots(&policies);
+    let prepared = sigil_image::policy::prepare(&policies);
     let checker = sigil_image::policy::RegistryChecker {
         registry: &registry,
         trust: &trust,
-        roots: &roots,
+        prepared: &prepared,
     };
     let resource = a.resource.as_deref().map(resource_of).transpose()?;
     let decisions: Vec<eval::Decision> = a

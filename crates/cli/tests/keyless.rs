@@ -478,6 +478,84 @@ fn certificate_signatures_verify_by_identity_and_by_keyless_policies() {
     );
 }
 
+/// OrgPolicy rules on identities: a keyless authority counts in k-of-n beside a key, and a
+/// denied identity's signatures never count, in any policy.
+#[test]
+fn organisation_rules_count_and_deny_identities() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = log_server::LogServer::start(env!("CARGO_BIN_EXE_sigil"), &d.join("log"), &[]);
+    openssl_ca(d);
+    leaf(d, "builder", SUBJECT);
+    generate(d, "ecdsa-p256", "release");
+    push_image(&r.addr, "team/app:v1", b"v1");
+    let image = format!("{}/team/app:v1", r.addr);
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "builder.key",
+        "--certificate",
+        "builder.crt",
+        "--certificate-chain",
+        "chain.pem",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        &image,
+    ]));
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let log_key = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", log.url))
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let trust_root = format!(
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: ours}}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - certChain: {}\n    tLogs:\n    - baseURL: \"{}\"\n      publicKey: {}\n",
+        b64(&std::fs::read(d.join("chain.pem")).unwrap()),
+        log.url,
+        b64(&log_key)
+    );
+    let org = |extra: &str| {
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: OrgPolicy\nmetadata: {{name: acme}}\nspec:\n  authorities:\n  - name: ci\n    keyless:\n      identities: [{{issuer: \"{ISSUER}\", subject: \"{SUBJECT}\"}}]\n      trustRootRef: ours\n      insecureIgnoreSCT: true\n    ctlog: {{url: \"{}\", trustRootRef: ours}}\n  - name: release-manager\n    key: {{data: release.pub}}\n  requireSignatures: 2\n{extra}---\n{trust_root}",
+            log.url
+        )
+    };
+    let decide = |file: &str, body: String| {
+        std::fs::write(d.join(file), body).unwrap();
+        let o = run(sg(d).args(["policy", "test", "-o", "json", "--policy", file, &image]));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (o.status.code(), v)
+    };
+    // The CI identity alone is 1 of 2.
+    let (code, v) = decide("org.yaml", org(""));
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v["errors"][0].as_str().unwrap().contains("1 of"), "{v}");
+    // With the release manager's key too: 2 of 2.
+    ok(sg(d).args(["sign", "--key", "release.key", &image]));
+    let (code, v) = decide("org.yaml", org(""));
+    assert_eq!(code, Some(0), "{v}");
+    // The CI identity is denied: its signature no longer counts, 1 of 2 again.
+    let deny = "  denyIdentities: [{issuerRegExp: \"^https://issuer\\\\.example$\", subjectRegExp: \"/serviceaccounts/builder$\"}]\n".to_owned();
+    let (code, v) = decide("deny.yaml", org(&deny));
+    assert_eq!(code, Some(1), "{v}");
+    let text = v.to_string();
+    assert!(text.contains("denied by the organisation's policy"), "{v}");
+    // A denied identity that names another issuer leaves the signature counted.
+    let other = "  denyIdentities: [{issuer: \"https://other.example\", subject: \"SUB\"}]\n"
+        .replace("SUB", SUBJECT);
+    let (code, v) = decide("other.yaml", org(&other));
+    assert_eq!(code, Some(0), "{v}");
+    // A deny entry without its issuer does not load.
+    let bad = "  denyIdentities: [{subject: x}]\n".to_owned();
+    std::fs::write(d.join("bad.yaml"), org(&bad)).unwrap();
+    fails(
+        sg(d).args(["policy", "test", "--policy", "bad.yaml", &image]),
+        3,
+        "spec.denyIdentities[0]: issuer or issuerRegExp is required",
+    );
+}
+
 /// Another self-signed root (`other-root.pem`) that issued nothing here.
 fn openssl_ca_other(d: &Path) {
     ok(openssl(d).args([

@@ -90,6 +90,10 @@ pub struct Policy {
     /// Require a verified SCT in a signing certificate (`false`: cosign's
     /// `--insecure-ignore-sct`, a policy's `insecureIgnoreSCT`).
     pub require_sct: bool,
+    /// Certificate identities whose signatures never count (an OrgPolicy's
+    /// `denyIdentities`): a signature whose certificate names one is rejected even when it
+    /// verifies.
+    pub denied_identities: Vec<sigil_verify::Identity>,
 }
 
 impl Policy {
@@ -110,6 +114,7 @@ impl Policy {
             logs: None,
             certificate_trust: None,
             require_sct: true,
+            denied_identities: Vec::new(),
         }
     }
 
@@ -430,12 +435,52 @@ fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<V
             Some(logs) => check_with_entry(&a.layer, key, logs, &digest, &b, verify)?,
             // Keyless without a required log: the carried entry (if any) still dates the
             // signature within the certificate's validity.
-            None => explain(&verify(&with_layer_entry(&a.layer, b)?))?,
+            None => explain(&verify(&with_layer_entry(&a.layer, b.clone())?))?,
         }
+        check_denied(policy, &b)?;
     }
     serde_json::from_slice(&a.data).map_err(|e| Reason::Payload {
         detail: e.to_string(),
     })
+}
+
+/// A verified signature's certificate must not name a denied identity.
+fn check_denied(policy: &Policy, bundle: &Bundle) -> Result<(), Reason> {
+    if policy.denied_identities.is_empty() {
+        return Ok(());
+    }
+    let vm = &bundle.verification_material;
+    let Some(der) = vm.certificate.as_ref().map(|c| &c.raw_bytes.0).or_else(|| {
+        vm.x509_certificate_chain
+            .as_ref()?
+            .certificates
+            .first()
+            .map(|c| &c.raw_bytes.0)
+    }) else {
+        return Ok(());
+    };
+    // The engine verified this certificate already; one that does not parse cannot be here.
+    let Ok(cert) = sigil_pki::cert::Certificate::from_der(der) else {
+        return Ok(());
+    };
+    let sans: Vec<String> = cert
+        .subject_alternative_names()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.value().map(str::to_owned))
+        .collect();
+    let issuer = cert.fulcio_issuer().ok().flatten().unwrap_or_default();
+    for d in &policy.denied_identities {
+        if let Some(san) = sans.iter().find(|s| d.subject.matches(s))
+            && d.issuer.matches(&issuer)
+        {
+            return Err(Reason::IdentityDenied {
+                identity: san.clone(),
+                issuer,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `b` with the entry the layer's bundle annotation carries, if any.
@@ -503,6 +548,7 @@ fn check_dsse(
         &subject,
         policy.logs.as_ref(),
     ))?;
+    check_denied(policy, bundle)?;
     dsse_claims(bundle, claims)
 }
 
@@ -657,6 +703,7 @@ fn find_attestations(
                 check_with_entry(&a.layer, material.key(), logs, &subject, &b, |c| {
                     dsse_report(policy, c, predicate_type, &subject, Some(logs))
                 })?;
+                check_denied(policy, &b)?;
                 dsse_claims(&b, claims)
             });
         match outcome {

@@ -25,17 +25,28 @@ pub struct RegistryChecker<'a> {
     /// The trust root whose logs a `ctlog` authority's entries must be in, unless it names
     /// one with `trustRootRef`.
     pub trust: &'a TrustMaterial,
-    /// The TrustRoot documents by name ([`trust_roots`]).
-    pub roots: &'a TrustRoots,
+    /// What the policy set's documents prepare once ([`prepare`]): TrustRoots, denied
+    /// identities.
+    pub prepared: &'a Prepared,
 }
 
 /// TrustRoot documents by name, as trust material.
 pub type TrustRoots = std::collections::HashMap<String, TrustMaterial>;
 
-/// The TrustRoots of a policy set as trust material (each was validated when it loaded):
-/// built once per set, not per verification.
-pub fn trust_roots(set: &sigil_policy::cip::PolicySet) -> TrustRoots {
-    set.trust_roots
+/// What a policy set prepares once for every verification it makes.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// The TrustRoots, by name, as trust material.
+    pub roots: TrustRoots,
+    /// Every OrgPolicy's `denyIdentities`: signatures by these never count.
+    pub denied_identities: Vec<Identity>,
+}
+
+/// The TrustRoots of a policy set as trust material (each was validated when it loaded) and
+/// the identities its OrgPolicies deny: built once per set, not per verification.
+pub fn prepare(set: &sigil_policy::cip::PolicySet) -> Prepared {
+    let roots = set
+        .trust_roots
         .iter()
         .filter_map(|t| {
             let json = t.trusted_root_json().ok()?;
@@ -43,7 +54,18 @@ pub fn trust_roots(set: &sigil_policy::cip::PolicySet) -> TrustRoots {
                 sigil_formats::trust_root::TrustedRoot::parse(json.to_string().as_bytes()).ok()?;
             Some((t.name().to_owned(), TrustMaterial::new(root)))
         })
-        .collect()
+        .collect();
+    // Validated when the documents loaded: every identity has both halves and compiles.
+    let denied_identities = set
+        .orgs
+        .iter()
+        .flat_map(|o| &o.spec.deny_identities)
+        .filter_map(|i| identity(i).ok())
+        .collect();
+    Prepared {
+        roots,
+        denied_identities,
+    }
 }
 
 /// The typed reason of an image's verdict, in kebab-case (`no-signatures`,
@@ -117,8 +139,8 @@ fn policy_verdict(att: &cip::Attestation, statement: &serde_json::Value) -> Resu
     }
 }
 
-/// A keyless authority's identities as the engine's requirement.
-fn identities(k: &cip::Keyless) -> Result<Requirement, String> {
+/// A policy's identity as the engine's.
+fn identity(i: &cip::Identity) -> Result<Identity, String> {
     let one = |exact: &Option<String>, re: &Option<String>, what: &str| match (exact, re) {
         (Some(e), _) => Ok(Matcher::Exact(e.clone())),
         (None, Some(r)) => regex::Regex::new(r)
@@ -126,14 +148,17 @@ fn identities(k: &cip::Keyless) -> Result<Requirement, String> {
             .map_err(|e| format!("{what}RegExp: {e}")),
         (None, None) => Err(format!("an identity without {what} or {what}RegExp")),
     };
+    Ok(Identity {
+        subject: one(&i.subject, &i.subject_regexp, "subject")?,
+        issuer: one(&i.issuer, &i.issuer_regexp, "issuer")?,
+    })
+}
+
+/// A keyless authority's identities as the engine's requirement.
+fn identities(k: &cip::Keyless) -> Result<Requirement, String> {
     k.identities
         .iter()
-        .map(|i| {
-            Ok(Identity {
-                subject: one(&i.subject, &i.subject_regexp, "subject")?,
-                issuer: one(&i.issuer, &i.issuer_regexp, "issuer")?,
-            })
-        })
+        .map(identity)
         .collect::<Result<Vec<_>, String>>()
         .map(Requirement::AnyIdentity)
 }
@@ -217,7 +242,7 @@ impl RegistryChecker<'_> {
     ) -> Result<TrustMaterial, Box<Checked>> {
         match name {
             None => Ok(self.trust.clone()),
-            Some(name) => self.roots.get(name).cloned().ok_or_else(|| {
+            Some(name) => self.prepared.roots.get(name).cloned().ok_or_else(|| {
                 Box::new(Checked::fail(
                     "unknown-trust-root",
                     format!("{field} {name:?} names no TrustRoot"),
@@ -357,6 +382,7 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             let mut p = Policy::requiring(requirement.clone(), w.clone());
             p.logs = logs.clone();
             p.require_sct = require_sct;
+            p.denied_identities = self.prepared.denied_identities.clone();
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
                 let (kind, sentence) = verdict_reason(f);

@@ -40,6 +40,16 @@ pub enum Reason {
         /// The parser's message.
         detail: String,
     },
+    /// The signature verifies, but its certificate names an identity the policy denies.
+    #[error(
+        "the signing certificate's identity {identity} (issuer {issuer}) is denied by the organisation's policy (denyIdentities)"
+    )]
+    IdentityDenied {
+        /// The certificate's SAN that matched.
+        identity: String,
+        /// The certificate's OIDC issuer.
+        issuer: String,
+    },
     /// The annotation does not decode.
     #[error("the signature annotation is not base64: {detail}")]
     SignatureNotBase64 {

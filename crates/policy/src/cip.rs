@@ -475,6 +475,30 @@ fn load(v: serde_json::Value) -> Result<Policy, String> {
 }
 
 /// Validates one authority (shared with OrgPolicy).
+/// An identity has an issuer (or `issuerRegExp`), a subject (or `subjectRegExp`), and regular
+/// expressions that compile.
+pub(crate) fn check_identity(
+    q: String,
+    id: &Identity,
+    at: &dyn Fn(String, &str) -> String,
+) -> Result<(), String> {
+    if id.issuer.is_none() && id.issuer_regexp.is_none() {
+        return Err(at(q, "issuer or issuerRegExp is required"));
+    }
+    if id.subject.is_none() && id.subject_regexp.is_none() {
+        return Err(at(q, "subject or subjectRegExp is required"));
+    }
+    for (f, re) in [
+        ("issuerRegExp", &id.issuer_regexp),
+        ("subjectRegExp", &id.subject_regexp),
+    ] {
+        if let Some(re) = re {
+            regex::Regex::new(re).map_err(|e| at(format!("{q}.{f}"), &e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn validate_authorities(name: &str, authorities: &[Authority]) -> Result<(), String> {
     let at = |path: String, what: &str| format!("{name}: {path}: {what}");
     check_authorities(authorities, &at)
@@ -644,22 +668,7 @@ fn check_authorities(
                 return Err(at(p(".keyless"), "url and ca-cert are exclusive"));
             }
             for (j, id) in k.identities.iter().enumerate() {
-                let q = p(&format!(".keyless.identities[{j}]"));
-                if id.issuer.is_none() && id.issuer_regexp.is_none() {
-                    return Err(at(q, "issuer or issuerRegExp is required"));
-                }
-                if id.subject.is_none() && id.subject_regexp.is_none() {
-                    return Err(at(q, "subject or subjectRegExp is required"));
-                }
-                for (f, re) in [
-                    ("issuerRegExp", &id.issuer_regexp),
-                    ("subjectRegExp", &id.subject_regexp),
-                ] {
-                    if let Some(re) = re {
-                        regex::Regex::new(re)
-                            .map_err(|e| at(format!("{q}.{f}"), &e.to_string()))?;
-                    }
-                }
+                check_identity(p(&format!(".keyless.identities[{j}]")), id, at)?;
             }
         }
         if let Some(f) = &a.signature_format

@@ -10,6 +10,8 @@
 //!   allowedNamespaces: [prod, staging]    # when the resource's namespace is known
 //!   denyMutableReferences: true           # an image must be pinned by digest
 //!   denyDigests: ["sha256:…"]             # blocked everywhere (a compromised build)
+//!   denyIdentities:                       # signatures by these never count, in any policy
+//!   - {issuer: https://token.example, subjectRegExp: "^https://ci.example/leaked/"}
 //!   authorities:                          # ClusterImagePolicy authorities (key, static, ...)
 //!   - {name: alice, key: {data: alice.pub}}
 //!   - {name: bob, key: {data: bob.pub}}
@@ -23,7 +25,7 @@
 
 use serde::Deserialize;
 
-use crate::cip::{Attestation, Authority, Metadata};
+use crate::cip::{Attestation, Authority, Identity, Metadata};
 
 /// The API version read.
 pub const API_VERSION: &str = "sigil.dev/v1alpha1";
@@ -59,6 +61,10 @@ pub struct OrgSpec {
     /// Digests refused everywhere.
     #[serde(default)]
     pub deny_digests: Vec<String>,
+    /// Certificate identities whose signatures never count, in any policy's authority (a
+    /// compromised CI identity): `issuer`/`subject` exactly or by `…RegExp`.
+    #[serde(default)]
+    pub deny_identities: Vec<Identity>,
     /// The authorities `requireSignatures` counts.
     #[serde(default)]
     pub authorities: Vec<Authority>,
@@ -151,6 +157,10 @@ pub(crate) fn load(v: serde_json::Value) -> Result<OrgPolicy, String> {
                 &format!("{t:?} is neither a cosign predicate shortcut nor a URI"),
             ));
         }
+    }
+    let at_path = |path: String, what: &str| at(&path, what);
+    for (i, id) in s.deny_identities.iter().enumerate() {
+        crate::cip::check_identity(format!("spec.denyIdentities[{i}]"), id, &at_path)?;
     }
     for (i, d) in s.deny_digests.iter().enumerate() {
         if !sigil_formats::reference::is_sha256_digest(d) {
