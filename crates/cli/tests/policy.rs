@@ -434,3 +434,79 @@ fn resources_select_the_policies_that_apply() {
         "carries no pod template",
     );
 }
+
+/// `source[].oci` reads the signatures from another repository (where `COSIGN_REPOSITORY` put
+/// them), and `tagPrefix` from prefixed tags there (copied by skopeo, a peer).
+#[test]
+fn authorities_read_signatures_from_their_source_repository() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    let digest = push_image(&r.addr, "team/app:v1", b"v1");
+    let image = format!("{}/team/app:v1", r.addr);
+    let sigs = format!("{}/signatures/app", r.addr);
+    ok(sg(d)
+        .env("COSIGN_REPOSITORY", &sigs)
+        .args(["sign", "--key", "k.key", &image]));
+    let policy = |source: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: src}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities:\n  - name: release\n    key: {{data: k.pub}}\n{source}"
+        )
+    };
+    // Beside the image there is nothing.
+    std::fs::write(d.join("beside.yaml"), policy("")).unwrap();
+    let (code, v) = decision(d, &["--policy", "beside.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v["decisions"][0]["policies"][0]["authorities"][0]["reason"], "no-signatures",
+        "{v}"
+    );
+    std::fs::write(
+        d.join("source.yaml"),
+        policy(&format!("    source: [{{oci: \"{sigs}\"}}]\n")),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "source.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+
+    // A tag prefix: the signature copied to `v2-sha256-<hex>.sig` by skopeo.
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    let o = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("docker://{sigs}:{tag}"),
+            &format!("docker://{}/signatures/prefixed:v2-{tag}", r.addr),
+        ])
+        .output()
+        .expect("skopeo is installed by scripts/test");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let prefixed = |prefix: &str| {
+        policy(&format!(
+            "    source: [{{oci: \"{}/signatures/prefixed\", tagPrefix: \"{prefix}\"}}]\n",
+            r.addr
+        ))
+    };
+    std::fs::write(d.join("prefix.yaml"), prefixed("v2-")).unwrap();
+    let (code, v) = decision(d, &["--policy", "prefix.yaml", &image]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::write(d.join("wrong-prefix.yaml"), prefixed("v3-")).unwrap();
+    let (code, v) = decision(d, &["--policy", "wrong-prefix.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    // Pull secrets live in the cluster: the tester cannot read them, and says so.
+    std::fs::write(
+        d.join("secrets.yaml"),
+        policy(&format!(
+            "    source: [{{oci: \"{sigs}\", signaturePullSecrets: [{{name: regcred}}]}}]\n"
+        )),
+    )
+    .unwrap();
+    let (code, v) = decision(d, &["--policy", "secrets.yaml", &image]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v["decisions"][0]["policies"][0]["authorities"][0]["reason"], "unsupported",
+        "{v}"
+    );
+}

@@ -94,6 +94,9 @@ pub struct Policy {
     /// `denyIdentities`): a signature whose certificate names one is rejected even when it
     /// verifies.
     pub denied_identities: Vec<sigil_verify::Identity>,
+    /// Where the signatures are read from: beside the image (the default), or another
+    /// repository and a tag prefix (a policy's `source`).
+    pub location: attach::Location,
 }
 
 impl Policy {
@@ -115,6 +118,7 @@ impl Policy {
             certificate_trust: None,
             require_sct: true,
             denied_identities: Vec::new(),
+            location: attach::Location::default(),
         }
     }
 
@@ -600,11 +604,11 @@ fn find_signatures(
     claims: &ImageClaims,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
-    let legacy = attach::read_tag(
+    let legacy = attach::read_tag_at(
         registry,
-        image,
-        &claims.digest,
-        Attachment::Signature,
+        &policy
+            .location
+            .tag(image, &claims.digest, Attachment::Signature)?,
         |l| l.media_type == mf::SIMPLE_SIGNING,
     )?;
     for a in legacy {
@@ -624,7 +628,7 @@ fn find_signatures(
     }
     let referrers = attach::read_referrers(
         registry,
-        image,
+        &policy.location.repository_of(image)?,
         &claims.digest,
         &[mf::SIGSTORE_BUNDLE_V03, mf::COSIGN_SIG_ARTIFACT],
     )?;
@@ -662,11 +666,11 @@ fn find_attestations(
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let others = std::cell::RefCell::new(std::collections::BTreeSet::new());
-    let legacy = attach::read_tag(
+    let legacy = attach::read_tag_at(
         registry,
-        image,
-        &claims.digest,
-        Attachment::Attestation,
+        &policy
+            .location
+            .tag(image, &claims.digest, Attachment::Attestation)?,
         |l| {
             if l.media_type != mf::DSSE_ENVELOPE {
                 return false;
@@ -718,7 +722,8 @@ fn find_attestations(
     if !f.verified.is_empty() {
         return Ok(f);
     }
-    for a in attach::read_referrers(registry, image, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
+    let at = policy.location.repository_of(image)?;
+    for a in attach::read_referrers(registry, &at, &claims.digest, &[mf::SIGSTORE_BUNDLE_V03])? {
         if let Source::Referrer { annotations, .. } = &a.source
             && let Some(t) = annotations.get(mf::ANNOTATION_BUNDLE_PREDICATE_TYPE)
             && t != predicate_type

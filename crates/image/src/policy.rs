@@ -326,9 +326,18 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
     }
 
     fn check(&self, image: &str, _policy: &Cip, a: &Authority) -> Checked {
-        if !a.source.is_empty() {
-            return unsupported("a signature source in another repository");
-        }
+        let location = match a.source.first() {
+            None => sigil_oci::attach::Location::default(),
+            Some(src) => {
+                if !src.signature_pull_secrets.is_empty() {
+                    return unsupported("signaturePullSecrets (Kubernetes Secrets)");
+                }
+                sigil_oci::attach::Location {
+                    repository: src.oci.clone(),
+                    tag_prefix: src.tag_prefix.clone().unwrap_or_default(),
+                }
+            }
+        };
         if a.rfc3161timestamp.is_some() {
             return unsupported("an RFC 3161 timestamp requirement");
         }
@@ -383,6 +392,7 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             p.logs = logs.clone();
             p.require_sct = require_sct;
             p.denied_identities = self.prepared.denied_identities.clone();
+            p.location = location.clone();
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
                 let (kind, sentence) = verdict_reason(f);

@@ -191,6 +191,51 @@ fn image_manifest(f: FetchedManifest, what: &str) -> Result<ImageManifest, Regis
     }
 }
 
+/// Where an image's attachments are read from when not beside it: another repository
+/// (policy-controller's `source[].oci`, cosign's `COSIGN_REPOSITORY`) and a tag prefix
+/// (`tagPrefix`: `<prefix>sha256-<hex>.sig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Location {
+    /// The repository (`registry/path`) holding the attachments; `None`: the image's own.
+    pub repository: Option<String>,
+    /// Prepended to cosign's tag.
+    pub tag_prefix: String,
+}
+
+impl Location {
+    /// The image whose repository holds the attachments (the image itself by default).
+    pub fn repository_of(&self, image: &ImageRef) -> Result<ImageRef, RegistryError> {
+        match &self.repository {
+            None => Ok(image.clone()),
+            Some(r) => ImageRef::parse(r),
+        }
+    }
+
+    /// The `kind` tag for `digest`: `[repository:]<prefix>sha256-<hex>.<suffix>`.
+    pub fn tag(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        kind: Attachment,
+    ) -> Result<ImageRef, RegistryError> {
+        if self.repository.is_none() && self.tag_prefix.is_empty() {
+            return attachment_ref(image, digest, kind);
+        }
+        let (alg, hex) = digest
+            .split_once(':')
+            .ok_or_else(|| RegistryError::InvalidReference {
+                reference: digest.to_owned(),
+                detail: "a digest is <algorithm>:<hex>".into(),
+            })?;
+        let repo = self.repository_of(image)?.repository_name();
+        ImageRef::parse(&format!(
+            "{repo}:{}{alg}-{hex}.{}",
+            self.tag_prefix,
+            kind.suffix()
+        ))
+    }
+}
+
 /// The layers at `image`'s `kind` tag that `want` selects, with their bytes (each refused before
 /// download when larger than the client's attachment limit).
 pub fn read_tag(
@@ -200,8 +245,16 @@ pub fn read_tag(
     kind: Attachment,
     want: impl Fn(&Descriptor) -> bool,
 ) -> Result<Vec<Attached>, RegistryError> {
-    let at = attachment_ref(image, digest, kind)?;
-    let repo = Repo::from(&at);
+    read_tag_at(registry, &attachment_ref(image, digest, kind)?, want)
+}
+
+/// The layers at the attachment tag `at` that `want` selects, with their bytes.
+pub fn read_tag_at(
+    registry: &Registry,
+    at: &ImageRef,
+    want: impl Fn(&Descriptor) -> bool,
+) -> Result<Vec<Attached>, RegistryError> {
+    let repo = Repo::from(at);
     let Some(fetched) = registry.get_manifest_cached(repo, at.reference())? else {
         return Ok(Vec::new());
     };
