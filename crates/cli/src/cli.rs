@@ -106,6 +106,9 @@ pub enum Command {
     Clean(Clean),
     /// Copy an image with its signatures, attestations, SBOMs and referrers.
     Copy(CopyImage),
+    /// Save what verifying images reads (manifests, signatures, attestations, SBOMs,
+    /// referrers) into an evidence directory, for offline decisions (`policy test --evidence`).
+    Save(Save),
     /// The transparency log: run it (`serve`) and use it (`get`, `search`, `verify`, `monitor`).
     #[command(subcommand)]
     Log(LogCmd),
@@ -1059,6 +1062,27 @@ pub enum PolicyCmd {
 }
 
 #[derive(Args, Debug)]
+pub struct Save {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The evidence directory (an OCI layout; created, or added to).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Another repository whose attachments policies read (a `source`), repeatable.
+    #[arg(long)]
+    pub source: Vec<String>,
+    /// The tag prefix of those repositories' attachments (a source's `tagPrefix`).
+    #[arg(long, default_value = "")]
+    pub source_tag_prefix: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Images to save.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct PolicyTest {
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -1073,6 +1097,10 @@ pub struct PolicyTest {
     /// What happens to an image no policy matches: deny, allow or warn.
     #[arg(long, default_value = "deny")]
     pub no_match_policy: String,
+    /// Decide from the evidence saved in this directory (`sigil save`) instead of the
+    /// registries: no registry is contacted.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
     /// The Kubernetes object the images run in (YAML or JSON), for policies' `match[]`
     /// (resource and labels) and OrgPolicies' namespaces.
     #[arg(long)]

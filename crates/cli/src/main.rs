@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Command::Download(a) => image_cmd::download(a),
         Command::Clean(a) => image_cmd::clean(a),
         Command::Copy(a) => image_cmd::copy(a),
+        Command::Save(a) => oci_cmd::save(a),
         Command::Log(LogCmd::Serve(a)) => log_cmd::serve(a),
         Command::Log(LogCmd::Get(a)) => log_cmd::get(a),
         Command::Log(LogCmd::Search(a)) => log_cmd::search(a),

@@ -19,7 +19,16 @@ pub fn registry(args: &RegistryArgs) -> Result<Registry> {
     } else {
         sigil_oci::cache::Cache::from_env()
     };
-    Ok(Registry::new(&RegistryOptions {
+    Ok(Registry::new(&registry_options(args))?.with_cache(cache))
+}
+
+/// A client that answers from the evidence saved in `dir` (`sigil save`) and sends nothing.
+pub fn offline_registry(args: &RegistryArgs, dir: &std::path::Path) -> Result<Registry> {
+    Ok(Registry::offline(dir, &registry_options(args))?)
+}
+
+fn registry_options(args: &RegistryArgs) -> RegistryOptions {
+    RegistryOptions {
         allow_http: args.allow_http_registry,
         allow_insecure: args.allow_insecure_registry,
         username: args.registry_username.clone(),
@@ -30,8 +39,7 @@ pub fn registry(args: &RegistryArgs) -> Result<Registry> {
         max_attachments: args.max_attachments,
         max_attachments_total: args.max_attachments_total_size,
         timeout: args.timeout,
-    })?
-    .with_cache(cache))
+    }
 }
 
 /// An image command's failure with its own exit code (10 no signatures, 12 none matching, ...).
@@ -91,5 +99,45 @@ pub fn triangulate(args: Triangulate) -> Result<()> {
         TriangulateType::Sbom => sigil_oci::attachment_tag(&image, &digest, Attachment::Sbom)?,
     };
     outln!("{out}");
+    Ok(())
+}
+
+/// `sigil save`: what verifying the images reads, into an evidence directory.
+pub fn save(a: crate::cli::Save) -> Result<()> {
+    let registry = registry(&a.registry)?;
+    let images: Vec<ImageRef> = a
+        .images
+        .iter()
+        .map(|i| ImageRef::parse(i))
+        .collect::<Result<_, _>>()?;
+    let locations: Vec<sigil_oci::attach::Location> = a
+        .source
+        .iter()
+        .map(|r| sigil_oci::attach::Location {
+            repository: Some(r.clone()),
+            tag_prefix: a.source_tag_prefix.clone(),
+        })
+        .collect();
+    let saved = sigil_oci::evidence::save(&registry, &images, &locations, &a.dir)?;
+    match a.output {
+        crate::cli::OutputFormat::Json => crate::support::print_json(&serde_json::json!({
+            "dir": a.dir,
+            "images": saved.iter().map(|s| serde_json::json!({
+                "image": s.image, "digest": s.digest, "manifests": s.manifests, "blobs": s.blobs,
+            })).collect::<Vec<_>>(),
+        }))?,
+        crate::cli::OutputFormat::Text => {
+            for s in &saved {
+                errln!(
+                    "Saved {} ({}): {} manifests, {} attachment blobs to {}",
+                    s.image,
+                    s.digest,
+                    s.manifests,
+                    s.blobs,
+                    a.dir.display()
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -75,7 +75,10 @@ fn trust(path: Option<&Path>) -> Result<sigil_verify::TrustMaterial> {
 pub fn test(a: PolicyTest) -> Result<()> {
     let no_match: NoMatch = a.no_match_policy.parse().map_err(anyhow::Error::msg)?;
     let policies = load_policies(&a.policy)?;
-    let registry = crate::oci_cmd::registry(&a.registry)?;
+    let registry = match &a.evidence {
+        Some(dir) => crate::oci_cmd::offline_registry(&a.registry, dir)?,
+        None => crate::oci_cmd::registry(&a.registry)?,
+    };
     let trust = trust(a.trust_root.as_deref())?;
     let prepared = sigil_image::policy::prepare(&policies);
     let checker = sigil_image::policy::RegistryChecker {

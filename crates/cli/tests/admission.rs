@@ -776,3 +776,160 @@ fn cached_decisions_belong_to_the_resource_they_were_made_for() {
         }
     }
 }
+
+/// The same cases decided by the webhook against the registry and by `sigil policy test` on
+/// the evidence `sigil save` wrote, with the registry gone: the same answers, the same reasons.
+#[test]
+fn policy_test_on_saved_evidence_agrees_with_the_webhook() {
+    let (r, dir, signed) = signed_setup();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "other");
+    let unsigned = push_image(&r.addr, "team/unsigned:v1", b"u1");
+    let by_other = push_image(&r.addr, "team/other:v1", b"o1");
+    let denied = push_image(&r.addr, "team/denied:v1", b"d1");
+    let outside = push_image(&r.addr, "elsewhere/app:v1", b"e1");
+    ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+        "sign",
+        "--key",
+        "other.key",
+        &format!("{}/team/other:v1", r.addr),
+    ]));
+    for image in ["team/denied:v1", "elsewhere/app:v1"] {
+        ok(sigil(d).env("SIGIL_CACHE_DIR", d.join("cache")).args([
+            "sign",
+            "--key",
+            "k.key",
+            &format!("{}/{image}", r.addr),
+        ]));
+    }
+    std::fs::create_dir_all(d.join("policies")).unwrap();
+    std::fs::write(
+        d.join("policies/p.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: team}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities:\n  - name: release\n    key: {{data: k.pub}}\n---\napiVersion: sigil.dev/v1alpha1\nkind: OrgPolicy\nmetadata: {{name: acme}}\nspec:\n  allowedRegistries: [\"{}/team\"]\n  denyDigests: [\"{denied}\"]\n",
+            r.addr
+        ),
+    )
+    .unwrap();
+    let cases: Vec<String> = [
+        ("team/app", &signed),
+        ("team/unsigned", &unsigned),
+        ("team/other", &by_other),
+        ("team/denied", &denied),
+        ("elsewhere/app", &outside),
+    ]
+    .iter()
+    .map(|(repo, digest)| format!("{}/{repo}@{digest}", r.addr))
+    .collect();
+
+    let w = start(d, &["--policy", "policies", "--audit-log", "audit.jsonl"]);
+    let c = client(d);
+    let webhook: Vec<(bool, String)> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let v = post(
+                &c,
+                &format!("{}/validate", w.url),
+                &review(&format!("u{i}"), "Pod", "pods", pod(&[image])),
+            );
+            (
+                v["response"]["allowed"].as_bool().unwrap(),
+                v["response"]["status"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    drop(w);
+    assert_eq!(
+        webhook.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        [true, false, false, false, false],
+        "{webhook:?}"
+    );
+
+    let mut save = sigil(d);
+    save.env("SIGIL_CACHE_DIR", d.join("cache"))
+        .args(["save", "--dir", "evidence", "-o", "json"])
+        .args(&cases);
+    let saved: Value = serde_json::from_str(&ok(&mut save)).unwrap();
+    assert_eq!(saved["images"][0]["digest"], signed.as_str(), "{saved}");
+    drop(r); // the registry is gone: what follows reads only the evidence
+
+    let o = run(sigil(d)
+        .env("SIGIL_CACHE_DIR", d.join("cache"))
+        .args([
+            "policy",
+            "test",
+            "--policy",
+            "policies",
+            "--evidence",
+            "evidence",
+            "-o",
+            "json",
+        ])
+        .args(&cases));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (i, (allowed, message)) in webhook.iter().enumerate() {
+        let dec = &v["decisions"][i];
+        assert_eq!(dec["allowed"].as_bool(), Some(*allowed), "{i}: {dec}");
+        // Each denial names the same failure in both.
+        for e in dec["errors"].as_array().unwrap() {
+            let e = e.as_str().unwrap();
+            let reason = e.split_once(": ").map_or(e, |(_, r)| r);
+            assert!(
+                message.contains(reason),
+                "{i}: webhook said {message:?}, policy test {e:?}"
+            );
+        }
+    }
+    // Tampered evidence is refused, never trusted: every saved blob flipped.
+    let tampered = d.join("tampered");
+    std::fs::create_dir_all(tampered.join("blobs/sha256")).unwrap();
+    for f in ["oci-layout", "index.json"] {
+        std::fs::copy(d.join("evidence").join(f), tampered.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(d.join("evidence/blobs/sha256")).unwrap() {
+        let e = e.unwrap();
+        let mut bytes = std::fs::read(e.path()).unwrap();
+        bytes[0] ^= 1;
+        std::fs::write(tampered.join("blobs/sha256").join(e.file_name()), bytes).unwrap();
+    }
+    let o = run(sigil(d).args([
+        "policy",
+        "test",
+        "--policy",
+        "policies",
+        "--evidence",
+        "tampered",
+        "-o",
+        "json",
+        &cases[0],
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("expected sha256:"),
+        "{v}"
+    );
+    // An image the evidence does not hold is denied as missing, never as unsigned.
+    let o = run(sigil(d).args([
+        "policy",
+        "test",
+        "--policy",
+        "policies",
+        "--evidence",
+        "evidence",
+        "-o",
+        "json",
+        &format!("127.0.0.1:1/team/app@{signed}"),
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.to_string().contains("no such tag or digest"), "{v}");
+}

@@ -161,8 +161,9 @@ pub fn verify_image(registry: &Registry, policy: &Policy, arg: &str) -> ImageVer
     let run = |out: &mut ImageVerdict| -> Result<(), RegistryError> {
         let image = ImageRef::parse(arg)?;
         let targets: Vec<Target> = match (image.digest(), policy.recursive) {
-            // A digest reference needs no round trip unless its platforms are wanted.
-            (Some(d), false) => vec![Target {
+            // A digest reference needs no round trip unless its platforms are wanted (or the
+            // answer is local: saved evidence says whether it holds the image).
+            (Some(d), false) if !registry.is_offline() => vec![Target {
                 digest: d.to_owned(),
                 media_type: String::new(),
                 size: 0,

@@ -177,6 +177,8 @@ pub struct Registry {
     cache: Option<Cache>,
     /// Ask for push rights with the first token of each repository.
     writer: bool,
+    /// Answer reads from saved evidence and send no request at all.
+    evidence: Option<crate::evidence::Evidence>,
 }
 
 /// Where a request goes: a registry and a repository in it.
@@ -209,7 +211,20 @@ impl Registry {
             counters: Counters::default(),
             cache: None,
             writer: false,
+            evidence: None,
         })
+    }
+
+    /// A client that reads only the evidence saved in `dir` ([`crate::evidence::save`]) and
+    /// sends no request: manifests, tags, blobs and referrers come from the directory, each
+    /// checked against its digest; anything not saved is absent.
+    pub fn offline(
+        dir: &std::path::Path,
+        options: &RegistryOptions,
+    ) -> Result<Self, RegistryError> {
+        let mut r = Self::new(options)?;
+        r.evidence = Some(crate::evidence::Evidence::open(dir)?);
+        Ok(r)
     }
 
     /// Marks the client as one that will write to the repositories it reads (signing): the first
@@ -237,7 +252,7 @@ impl Registry {
         repo: Repo<'_>,
         tag: &str,
     ) -> Result<Option<FetchedManifest>, RegistryError> {
-        let Some(cache) = &self.cache else {
+        let Some(cache) = self.cache.as_ref().filter(|_| self.evidence.is_none()) else {
             return self.get_manifest(repo, tag);
         };
         let key = format!("{}/{}:{tag}", repo.registry, repo.repository);
@@ -321,6 +336,11 @@ impl Registry {
             })
         };
         cell.as_ref().map_err(|e| RegistryError::Runtime(e.clone()))
+    }
+
+    /// Whether this client reads saved evidence only ([`Registry::offline`]).
+    pub fn is_offline(&self) -> bool {
+        self.evidence.is_some()
     }
 
     /// The options this client was made with.
@@ -479,6 +499,11 @@ impl Registry {
         push: bool,
         build: &dyn Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, RegistryError> {
+        if self.evidence.is_some() {
+            return Err(RegistryError::Runtime(format!(
+                "{method} {url}: this client reads saved evidence only and sends no request"
+            )));
+        }
         let go = |this: &Self| -> Result<Response, RegistryError> {
             let mut retried = false;
             loop {
@@ -668,6 +693,9 @@ impl Registry {
         repo: Repo<'_>,
         reference: &str,
     ) -> Result<Option<ManifestHead>, RegistryError> {
+        if let Some(e) = &self.evidence {
+            return e.head_manifest(repo, reference, self.options.max_manifest_size);
+        }
         let url = self.url(repo, &format!("manifests/{reference}"));
         let resp = self.send(repo, Method::HEAD, &url, false, &|rb| {
             rb.header(header::ACCEPT, ACCEPT_MANIFESTS)
@@ -711,6 +739,9 @@ impl Registry {
         repo: Repo<'_>,
         reference: &str,
     ) -> Result<Option<FetchedManifest>, RegistryError> {
+        if let Some(e) = &self.evidence {
+            return e.get_manifest(repo, reference, self.options.max_manifest_size);
+        }
         let url = self.url(repo, &format!("manifests/{reference}"));
         let resp = self.send(repo, Method::GET, &url, false, &|rb| {
             rb.header(header::ACCEPT, ACCEPT_MANIFESTS)
@@ -784,6 +815,9 @@ impl Registry {
             what: format!("{}/{}", repo.registry, repo.repository),
             error: e,
         })?;
+        if let Some(e) = &self.evidence {
+            return e.get_blob(repo, desc, limit);
+        }
         let url = self.url(repo, &format!("blobs/{}", desc.digest));
         if desc.size > limit {
             return Err(RegistryError::TooLarge {
@@ -959,6 +993,9 @@ impl Registry {
     /// The referrers API listing for `digest`; `None` when the registry has no referrers API
     /// (a 404), so that the caller falls back to the tag schema. Any other failure is an error.
     pub fn referrers(&self, repo: Repo<'_>, digest: &str) -> Result<Option<Index>, RegistryError> {
+        if let Some(e) = &self.evidence {
+            return Ok(Some(e.referrers(repo, digest)));
+        }
         let url = self.url(repo, &format!("referrers/{digest}"));
         let resp = self.send(repo, Method::GET, &url, false, &|rb| {
             rb.header(header::ACCEPT, manifest::OCI_INDEX)

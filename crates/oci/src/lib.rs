@@ -25,6 +25,7 @@ pub mod cache;
 pub mod client;
 pub mod copy;
 pub mod credentials;
+pub mod evidence;
 pub mod inventory;
 pub use sigil_formats::oci as manifest;
 pub use sigil_formats::reference;
