@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod manifests;
+pub mod metrics;
 pub mod render;
 pub mod review;
 pub mod service;

@@ -108,6 +108,12 @@ pub struct Counts {
     pub allowed: std::sync::atomic::AtomicU64,
     /// Reviews denied.
     pub denied: std::sync::atomic::AtomicU64,
+    /// How long `/validate` answers took (parsing to response, the deadline included).
+    pub validate_seconds: crate::metrics::Histogram,
+    /// How long `/mutate` answers took.
+    pub mutate_seconds: crate::metrics::Histogram,
+    /// How long each registry verification of an image took (cache misses only).
+    pub verification_seconds: crate::metrics::Histogram,
 }
 
 /// An image's decision.
@@ -352,6 +358,7 @@ impl Admission {
             };
         }
         // Waiters must always get an answer: a verification that panics is a denial.
+        let started = Instant::now();
         let d = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let checker = sigil_image::policy::RegistryChecker {
                 registry: &self.registry,
@@ -378,6 +385,7 @@ impl Admission {
         self.counts
             .verified
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counts.verification_seconds.observe(started.elapsed());
         let reason = reason_of(&d);
         let entry = Cached {
             allowed: d.allowed,
@@ -505,6 +513,20 @@ impl Admission {
             "# TYPE {p}_policy_reload_failures_total counter\n{p}_policy_reload_failures_total {}",
             c.reload_failures.load(Relaxed)
         );
+        let _ = writeln!(out, "# TYPE {p}_request_duration_seconds histogram");
+        c.validate_seconds.render(
+            &mut out,
+            &format!("{p}_request_duration_seconds"),
+            "webhook=\"validate\"",
+        );
+        c.mutate_seconds.render(
+            &mut out,
+            &format!("{p}_request_duration_seconds"),
+            "webhook=\"mutate\"",
+        );
+        let _ = writeln!(out, "# TYPE {p}_verification_duration_seconds histogram");
+        c.verification_seconds
+            .render(&mut out, &format!("{p}_verification_duration_seconds"), "");
         out
     }
 
@@ -578,6 +600,8 @@ async fn answer(adm: Arc<Admission>, body: Bytes, mutate: bool) -> Response {
     };
     let uid = review.uid.clone();
     let deadline = adm.config.deadline;
+    let started = Instant::now();
+    let metrics = adm.clone();
     let work = tokio::task::spawn_blocking(move || {
         if mutate {
             adm.mutate(&review)
@@ -605,6 +629,12 @@ async fn answer(adm: Arc<Admission>, body: Bytes, mutate: bool) -> Response {
             None,
         ),
     };
+    let h = if mutate {
+        &metrics.counts.mutate_seconds
+    } else {
+        &metrics.counts.validate_seconds
+    };
+    h.observe(started.elapsed());
     axum::Json(out).into_response()
 }
 

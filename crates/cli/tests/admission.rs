@@ -550,6 +550,24 @@ fn concurrent_reviews_of_one_image_share_one_verification() {
     };
     assert_eq!(count("registry"), 1, "{m}");
     assert_eq!(count("cache") + count("shared"), 15, "{m}");
+    // Latency histograms: every review answered, the one verification timed.
+    let series = |name: &str| -> Option<u64> {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("cloudtaser_admission_{name} ")))
+            .and_then(|n| n.parse().ok())
+    };
+    assert_eq!(
+        series("request_duration_seconds_count{webhook=\"validate\"}"),
+        Some(16),
+        "{m}"
+    );
+    assert_eq!(
+        series("request_duration_seconds_bucket{webhook=\"validate\",le=\"+Inf\"}"),
+        Some(16),
+        "{m}"
+    );
+    assert_eq!(series("verification_duration_seconds_count"), Some(1), "{m}");
+    assert!(m.contains("# TYPE cloudtaser_admission_request_duration_seconds histogram"));
 }
 
 /// `admission render`: the ValidatingAdmissionPolicy's CEL, evaluated by cel-python against
