@@ -374,6 +374,11 @@ pub struct VerifyBlobAttestation {
 /// Registry access flags (cosign's).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RegistryArgs {
+    /// The Docker config.json to read registry credentials from (for example a mounted
+    /// imagePullSecret's .dockerconfigjson) [default: $DOCKER_CONFIG/config.json, else
+    /// ~/.docker/config.json].
+    #[arg(long, env = "SIGIL_DOCKER_CONFIG")]
+    pub docker_config: Option<std::path::PathBuf>,
     /// Talk plain HTTP to the registry.
     #[arg(long)]
     pub allow_http_registry: bool,

@@ -39,6 +39,7 @@ fn registry_options(args: &RegistryArgs) -> RegistryOptions {
         max_attachments: args.max_attachments,
         max_attachments_total: args.max_attachments_total_size,
         timeout: args.timeout,
+        docker_config: args.docker_config.clone(),
     }
 }
 

@@ -566,7 +566,11 @@ fn concurrent_reviews_of_one_image_share_one_verification() {
         Some(16),
         "{m}"
     );
-    assert_eq!(series("verification_duration_seconds_count"), Some(1), "{m}");
+    assert_eq!(
+        series("verification_duration_seconds_count"),
+        Some(1),
+        "{m}"
+    );
     assert!(m.contains("# TYPE cloudtaser_admission_request_duration_seconds histogram"));
 }
 

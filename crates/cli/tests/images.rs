@@ -1296,6 +1296,44 @@ fn token_auth_basic_credentials_and_identity_tokens() {
         ts.posts.load(std::sync::atomic::Ordering::Relaxed),
         posts + 1
     );
+    // The same config given with --docker-config (a mounted imagePullSecret), no DOCKER_CONFIG.
+    std::fs::create_dir_all(d.join("pull-secret")).unwrap();
+    std::fs::copy(
+        d.join("config.json"),
+        d.join("pull-secret/.dockerconfigjson"),
+    )
+    .unwrap();
+    ok(sg(d)
+        .env_remove("DOCKER_CONFIG")
+        .env("HOME", d.join("nohome"))
+        .args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--no-cache",
+            "--docker-config",
+            "pull-secret/.dockerconfigjson",
+            &image,
+        ]));
+    assert_eq!(
+        ts.posts.load(std::sync::atomic::Ordering::Relaxed),
+        posts + 2
+    );
+    fails(
+        sg(d).args([
+            "verify",
+            "--private-infrastructure",
+            "--key",
+            "k.pub",
+            "--no-cache",
+            "--docker-config",
+            "missing.json",
+            &image,
+        ]),
+        3,
+        "the Docker config missing.json does not exist",
+    );
     // A wrong refresh token is refused by the token service, reported as such.
     std::fs::write(
         d.join("config.json"),

@@ -66,6 +66,9 @@ pub struct RegistryOptions {
     /// Longest a request may take, from connecting to the end of its answer (cosign's
     /// `--timeout`).
     pub timeout: Duration,
+    /// The Docker `config.json` to read credentials from (a mounted `imagePullSecret`'s
+    /// `.dockerconfigjson`); `None`: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub docker_config: Option<std::path::PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -81,6 +84,7 @@ impl Default for RegistryOptions {
             max_attachments: DEFAULT_MAX_ATTACHMENTS,
             max_attachments_total: DEFAULT_MAX_ATTACHMENTS_TOTAL,
             timeout: DEFAULT_TIMEOUT,
+            docker_config: None,
         }
     }
 }
@@ -426,10 +430,22 @@ impl Registry {
             return Ok(c.clone());
         }
         let o = &self.options;
+        if let Some(p) = &o.docker_config
+            && !p.exists()
+        {
+            return Err(RegistryError::Credentials(format!(
+                "the Docker config {} does not exist",
+                p.display()
+            )));
+        }
         let cred = match (&o.token, &o.username, &o.password) {
             (Some(t), _, _) => Cred::Bearer(t.clone()),
             (None, Some(u), Some(p)) => Cred::Basic(u.clone(), p.clone()),
-            _ => match credentials::default_config_path() {
+            _ => match o
+                .docker_config
+                .clone()
+                .or_else(credentials::default_config_path)
+            {
                 None => Cred::Anonymous,
                 Some(path) => match credentials::lookup(&path, registry)
                     .map_err(|e| RegistryError::Credentials(e.to_string()))?
