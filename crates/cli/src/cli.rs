@@ -418,35 +418,49 @@ pub struct RegistryArgs {
     pub no_cache: bool,
 }
 
-/// A duration: digits with an optional `s`, `m` or `h` suffix (seconds when none), or several
-/// (`1m30s`).
+/// A duration: digits with an optional `ms`, `s`, `m` or `h` suffix (seconds when none), or
+/// several (`1m30s`).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     if let Ok(n) = t.parse::<u64>() {
         return Ok(std::time::Duration::from_secs(n));
     }
-    let mut total = 0u64;
-    let mut num = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration (like 30s, 2m)"))?;
-        num.clear();
-        total += n * match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(format!("{s:?}: unknown duration unit {c:?} (s, m or h)")),
+    let not = || format!("{s:?} is not a duration (like 500ms, 30s, 2m)");
+    let mut total_ms = 0u64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().map_err(|_| not())?;
+        rest = &rest[digits..];
+        let (unit_ms, len) = if rest.starts_with("ms") {
+            (1, 2)
+        } else {
+            match rest.chars().next() {
+                Some('s') => (1_000, 1),
+                Some('m') => (60_000, 1),
+                Some('h') => (3_600_000, 1),
+                Some(c) => {
+                    return Err(format!(
+                        "{s:?}: unknown duration unit {c:?} (ms, s, m or h)"
+                    ));
+                }
+                None => return Err(not()),
+            }
         };
+        rest = &rest[len..];
+        total_ms = n
+            .checked_mul(unit_ms)
+            .and_then(|v| total_ms.checked_add(v))
+            .ok_or_else(not)?;
     }
-    if !num.is_empty() || total == 0 {
-        return Err(format!("{s:?} is not a positive duration (like 30s, 2m)"));
+    if total_ms == 0 {
+        return Err(format!(
+            "{s:?} is not a positive duration (like 500ms, 30s, 2m)"
+        ));
     }
-    Ok(std::time::Duration::from_secs(total))
+    Ok(std::time::Duration::from_millis(total_ms))
 }
 
 /// A byte size: digits with an optional K/KB/KiB, M/MB/MiB or G/GB/GiB suffix (all binary).
@@ -1193,6 +1207,21 @@ mod tests {
             .chain(a.iter().copied())
             .map(OsString::from)
             .collect()
+    }
+
+    #[test]
+    fn durations_in_milliseconds_seconds_minutes_and_hours() {
+        let ms = |s: &str| parse_duration(s).map(|d| d.as_millis());
+        assert_eq!(ms("30"), Ok(30_000));
+        assert_eq!(ms("500ms"), Ok(500));
+        assert_eq!(ms("1m30s"), Ok(90_000));
+        assert_eq!(ms("2h"), Ok(7_200_000));
+        assert_eq!(ms("1s250ms"), Ok(1_250));
+        assert!(ms("0s").unwrap_err().contains("not a positive duration"));
+        assert!(ms("5x").unwrap_err().contains("unknown duration unit 'x'"));
+        assert!(ms("s").unwrap_err().contains("is not a duration"));
+        assert!(ms("10").is_ok() && ms("10 s").is_err());
+        assert!(ms("99999999999999999999h").is_err());
     }
 
     #[test]

@@ -147,7 +147,8 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
     let registry = crate::oci_cmd::registry(&a.registry)?;
     let cert = read_limited(&a.tls_cert, 1 << 20, "TLS certificate")?;
     let key = read_limited(&a.tls_key, 1 << 20, "TLS key")?;
-    let tls = sigil_server::listen::tls_config(&cert, &key).context("TLS")?;
+    let (tls, served_cert) =
+        sigil_server::listen::reloadable_tls_config(&cert, &key).context("TLS")?;
     if a.metrics_prefix.is_empty()
         || !a
             .metrics_prefix
@@ -193,10 +194,27 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
             hup.clone(),
             a.reload_interval,
         );
+        let tls_files = [a.tls_cert.clone(), a.tls_key.clone()];
         std::thread::spawn(move || {
             let mut seen = fingerprint(&paths);
+            let mut seen_tls = fingerprint(&tls_files);
             loop {
                 std::thread::sleep(every.max(std::time::Duration::from_millis(50)));
+                // A renewed certificate (a rotated Secret) serves new connections; one that
+                // does not load keeps the previous.
+                let now_tls = fingerprint(&tls_files);
+                if now_tls != seen_tls {
+                    seen_tls = now_tls;
+                    let loaded = read_limited(&tls_files[0], 1 << 20, "TLS certificate")
+                        .and_then(|c| Ok((c, read_limited(&tls_files[1], 1 << 20, "TLS key")?)))
+                        .and_then(|(c, k)| Ok(served_cert.reload(&c, &k)?));
+                    match loaded {
+                        Ok(()) => errln!("sigil admission: reloaded the TLS certificate"),
+                        Err(e) => errln!(
+                            "sigil admission: the TLS certificate did not reload, the previous one stays: {e:#}"
+                        ),
+                    }
+                }
                 let now = fingerprint(&paths);
                 let asked = hup.swap(false, std::sync::atomic::Ordering::Relaxed);
                 if now == seen && !asked {

@@ -955,3 +955,49 @@ fn policy_test_on_saved_evidence_agrees_with_the_webhook() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.to_string().contains("no such tag or digest"), "{v}");
 }
+
+/// A renewed TLS certificate (a rotated Secret) is served to new connections without a
+/// restart; one that does not load keeps the previous certificate.
+#[test]
+fn the_tls_certificate_reloads_when_its_files_change() {
+    let (_r, dir, _digest) = signed_setup();
+    let d = dir.path();
+    std::fs::write(d.join("p.yaml"), "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{key: {data: k.pub}}]\n").unwrap();
+    let w = start(d, &["--policy", "p.yaml", "--reload-interval", "100ms"]);
+    let healthz = |ca_dir: &Path| {
+        client(ca_dir)
+            .get(format!("{}/healthz", w.url))
+            .send()
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(healthz(d).unwrap(), 200);
+    // A new CA and certificate, copied over the served files.
+    let new = d.join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    tls_certificates(&new);
+    for f in ["tls.pem", "tls.key"] {
+        std::fs::copy(new.join(f), d.join(f)).unwrap();
+    }
+    let t = Instant::now();
+    while healthz(&new).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the new certificate was not served: {}",
+            std::fs::read_to_string(d.join("webhook.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(healthz(d).is_err(), "the old certificate is still served");
+    // A broken certificate file: the previous certificate stays, the reason is logged.
+    std::fs::write(d.join("tls.pem"), "not a certificate").unwrap();
+    let t = Instant::now();
+    loop {
+        let err = std::fs::read_to_string(d.join("webhook.err")).unwrap_or_default();
+        if err.contains("the TLS certificate did not reload, the previous one stays") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "{err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(healthz(&new).unwrap(), 200);
+}

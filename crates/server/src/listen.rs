@@ -138,8 +138,42 @@ pub fn raise_file_limit() -> Option<u64> {
     getrlimit(Resource::Nofile).current
 }
 
-/// TLS for a server: certificate chain and private key as PEM.
-pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<Arc<rustls::ServerConfig>> {
+/// A server certificate that can be replaced while serving (a renewed certificate, a rotated
+/// Kubernetes Secret): new connections get the newest one that loaded; connections already
+/// open keep theirs.
+#[derive(Debug)]
+pub struct ReloadableCert {
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl ReloadableCert {
+    /// Replaces the certificate; when the new chain or key does not load (or they do not
+    /// belong together), the previous one stays and the error says why.
+    pub fn reload(&self, cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<()> {
+        let new = certified_key(cert_pem, key_pem)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        Ok(())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ReloadableCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        )
+    }
+}
+
+fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<rustls::sign::CertifiedKey> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
@@ -151,15 +185,36 @@ pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<Arc<rustls
     }
     let key =
         PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid(format!("TLS key: {e}")))?;
+    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| invalid(format!("TLS key: {e}")))?;
+    let ck = rustls::sign::CertifiedKey::new(certs, signer);
+    ck.keys_match()
+        .map_err(|e| invalid(format!("TLS certificate and key: {e}")))?;
+    Ok(ck)
+}
+
+/// TLS for a server whose certificate can be replaced while it serves
+/// ([`ReloadableCert::reload`]).
+pub fn reloadable_tls_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> std::io::Result<(Arc<rustls::ServerConfig>, Arc<ReloadableCert>)> {
+    let cert = Arc::new(ReloadableCert {
+        current: std::sync::RwLock::new(Arc::new(certified_key(cert_pem, key_pem)?)),
+    });
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(e.to_string()))?
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| invalid(format!("TLS certificate and key: {e}")))?;
+        .with_cert_resolver(cert.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), cert))
+}
+
+/// TLS for a server: certificate chain and private key as PEM.
+pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<Arc<rustls::ServerConfig>> {
+    reloadable_tls_config(cert_pem, key_pem).map(|(config, _)| config)
 }
 
 /// Serves `app` (already guarded with [`guard_bodies`]) on `listener`, over TLS when `tls` is
