@@ -14,7 +14,10 @@
 //! ```
 //!
 //! - `kyverno`: a Kyverno `ClusterPolicy` with a `verifyImages` rule (Kyverno ≥ 1.11): the key
-//!   attestor, Rekor settings, `mutateDigest` and `verifyDigest`.
+//!   attestor, Rekor settings, `mutateDigest` and `verifyDigest`; or ([`kyverno_ivp`]) the
+//!   `policies.kyverno.io/v1` `ImageValidatingPolicy` Kyverno ≥ 1.17 prefers: a cosign key
+//!   attestor, its `ctlog`, `matchImageReferences` globs, `validationConfigurations` and a CEL
+//!   validation calling `verifyImageSignatures` for every container image.
 //! - `vap`: a Kubernetes 1.30+ `ValidatingAdmissionPolicy` and its binding that deny any image
 //!   (every kind and container list) not pinned by `@sha256:` digest. It cannot verify
 //!   signatures; it closes the tag-swap and rollback gap.
@@ -93,6 +96,11 @@ pub enum RenderError {
     /// An inline key that is not a PEM public key.
     #[error("admission.signature.publicKey: {0}")]
     BadKey(String),
+    /// The ImageValidatingPolicy form takes the key inline only.
+    #[error(
+        "admission.signature.publicKeyURL: Kyverno's ImageValidatingPolicy takes the key inline (publicKey); render the ClusterPolicy form for a key URL"
+    )]
+    KeyUrlInIvp,
 }
 
 const KINDS: &str = r#"[
@@ -130,23 +138,71 @@ pub fn vap(v: &AdmissionValues) -> Vec<Value> {
     ]
 }
 
-/// The Kyverno ClusterPolicy.
-pub fn kyverno(v: &AdmissionValues) -> Result<Vec<Value>, RenderError> {
-    let key = match (&v.signature.public_key, &v.signature.public_key_url) {
+/// The key as Kyverno takes it: an inline PEM (checked), or the URL.
+fn key_of(v: &AdmissionValues) -> Result<(String, bool), RenderError> {
+    match (&v.signature.public_key, &v.signature.public_key_url) {
         (Some(pem), None) => {
             if !pem.trim_start().starts_with("-----BEGIN PUBLIC KEY-----") {
                 return Err(RenderError::BadKey("not a PEM public key".into()));
             }
-            pem.trim().to_owned() + "\n"
+            sigil_crypto::PublicKey::from_pem(pem.as_bytes())
+                .map_err(|e| RenderError::BadKey(e.to_string()))?;
+            Ok((pem.trim().to_owned() + "\n", true))
         }
-        (None, Some(url)) => url.clone(),
-        _ => return Err(RenderError::Key),
-    };
-    let refs = if v.additional_image_references.is_empty() {
+        (None, Some(url)) => Ok((url.clone(), false)),
+        _ => Err(RenderError::Key),
+    }
+}
+
+fn image_references(v: &AdmissionValues) -> Vec<String> {
+    if v.additional_image_references.is_empty() {
         vec!["*".to_owned()]
     } else {
         v.additional_image_references.clone()
-    };
+    }
+}
+
+/// The CEL validation of the ImageValidatingPolicy: every container image (Kyverno's
+/// `images` variable, init and ephemeral containers included) has a signature by the attestor.
+pub const CEL_IVP_SIGNED: &str = "((has(images.containers) ? images.containers : []) + (has(images.initContainers) ? images.initContainers : []) + (has(images.ephemeralContainers) ? images.ephemeralContainers : [])).map(image, verifyImageSignatures(image, [attestors.sigil])).all(e, e > 0)";
+
+/// Kyverno's `ImageValidatingPolicy` (`policies.kyverno.io/v1`, Kyverno ≥ 1.17), for pods
+/// (Kyverno generates the pod controllers' rules itself).
+pub fn kyverno_ivp(v: &AdmissionValues) -> Result<Vec<Value>, RenderError> {
+    let (key, inline) = key_of(v)?;
+    if !inline {
+        return Err(RenderError::KeyUrlInIvp);
+    }
+    let mut ctlog = json!({"insecureIgnoreTlog": v.ignore_tlog});
+    if let Some(u) = &v.rekor_url {
+        ctlog["url"] = json!(u);
+    }
+    let refs: Vec<Value> = image_references(v)
+        .into_iter()
+        .map(|g| json!({"glob": g}))
+        .collect();
+    Ok(vec![json!({
+        "apiVersion": "policies.kyverno.io/v1", "kind": "ImageValidatingPolicy",
+        "metadata": {"name": "sigil-verify-images"},
+        "spec": {
+            "validationActions": if v.enforce_signature { json!(["Deny"]) } else { json!(["Audit", "Warn"]) },
+            "failurePolicy": if v.enforce_signature { "Fail" } else { "Ignore" },
+            "webhookConfiguration": {"timeoutSeconds": 30},
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}]},
+            "matchImageReferences": refs,
+            "attestors": [{"name": "sigil", "cosign": {"key": {"data": key}, "ctlog": ctlog}}],
+            "validationConfigurations": {"mutateDigest": true, "verifyDigest": true, "required": v.enforce_signature},
+            "validations": [{"expression": CEL_IVP_SIGNED,
+                "message": "every image must be signed with the platform's key"}],
+        }
+    })])
+}
+
+/// The Kyverno ClusterPolicy.
+pub fn kyverno(v: &AdmissionValues) -> Result<Vec<Value>, RenderError> {
+    let (key, _) = key_of(v)?;
+    let refs = image_references(v);
     let mut rekor = json!({"ignoreTlog": v.ignore_tlog});
     if let Some(u) = &v.rekor_url {
         rekor["url"] = json!(u);

@@ -1001,6 +1001,10 @@ pub struct AdmissionRender {
     /// requires digests) or `both`.
     #[arg(long, value_parser = ["kyverno", "vap", "both"])]
     pub mode: String,
+    /// Kyverno's API for `kyverno` and `both`: `clusterpolicy` (kyverno.io/v1 verifyImages,
+    /// Kyverno ≥ 1.11) or `imagevalidatingpolicy` (policies.kyverno.io/v1, Kyverno ≥ 1.17).
+    #[arg(long, value_parser = ["clusterpolicy", "imagevalidatingpolicy"], default_value = "clusterpolicy")]
+    pub kyverno_api: String,
     /// The values (YAML, an `admission:` block).
     #[arg(long)]
     pub values: PathBuf,

@@ -350,7 +350,11 @@ pub fn admission_render(a: AdmissionRender) -> Result<()> {
     let v = &values.admission;
     let mut objects = Vec::new();
     if a.mode == "kyverno" || a.mode == "both" {
-        objects.extend(sigil_admission::render::kyverno(v)?);
+        objects.extend(if a.kyverno_api == "imagevalidatingpolicy" {
+            sigil_admission::render::kyverno_ivp(v)?
+        } else {
+            sigil_admission::render::kyverno(v)?
+        });
     }
     if a.mode == "vap" || a.mode == "both" {
         objects.extend(sigil_admission::render::vap(v));
