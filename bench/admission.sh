@@ -43,6 +43,31 @@ hook=$!
 for _ in $(seq 200); do [ -s ready ] && break; sleep 0.05; done
 cd - >/dev/null
 echo "== sigil admission serve, $(nproc) cores, load generator on the same machine"
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 target/release/sigil-admission-bench --url "$(cat "$work/ready")" --ca "$work/ca.pem" --image "$warm" \
-  --connections "$conns" --seconds "$secs" --cold "$work/cold.txt"
+  --connections "$conns" --seconds "$secs"
+r0=$(cpu $reg); h0=$(cpu $hook)
+target/release/sigil-admission-bench --url "$(cat "$work/ready")" --ca "$work/ca.pem" --image "$warm" \
+  --cold-only --cold "$work/cold.txt"
+r1=$(cpu $reg); h1=$(cpu $hook)
+echo "cold burst CPU: registry $(( (r1 - r0) * 1000 / hz )) ms, webhook $(( (h1 - h0) * 1000 / hz )) ms"
 echo "server RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$hook/status) peak"
+# The server's own view of the cold verifications (its histogram: registry round trips and
+# checks, without the HTTPS connection, the queueing or the load generator).
+python3 - "$(cat "$work/ready")/metrics" "$work/ca.pem" <<'PY'
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+m = urllib.request.urlopen(sys.argv[1], context=ctx).read().decode()
+b = {}
+for line in m.splitlines():
+    if line.startswith("sigil_admission_verification_duration_seconds_bucket"):
+        le = line.split('le="')[1].split('"')[0]
+        b[le] = int(line.rsplit(" ", 1)[1])
+    if line.startswith("sigil_admission_verification_duration_seconds_count"):
+        n = int(line.rsplit(" ", 1)[1])
+    if line.startswith("sigil_admission_verification_duration_seconds_sum"):
+        s = float(line.rsplit(" ", 1)[1])
+p99 = next(le for le, c in b.items() if c >= 0.99 * n)
+print(f"server: {n} registry verifications, mean {1000 * s / n:.1f} ms, p99 bucket <= {float(p99) * 1000:g} ms")
+PY

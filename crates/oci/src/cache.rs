@@ -141,12 +141,14 @@ impl Cache {
     }
 }
 
+/// Writes through a temporary file and a rename, so a reader sees the whole entry or none.
+/// Not synced: every entry is checked when read (a blob against its digest, a ref as a digest),
+/// so one a crash left torn or empty is a miss, and a verification never waits on the disk.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent)?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
