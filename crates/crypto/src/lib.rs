@@ -43,5 +43,16 @@ pub mod pem;
 pub mod scrypt;
 
 pub use hash::{Digest, HashAlgorithm, Hasher};
+
+/// `N` bytes from the operating system's secure random source (serial numbers, nonces).
+///
+/// # Panics
+///
+/// When the system's random source fails, which no caller can recover from securely.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    aws_lc_rs::rand::fill(&mut b).unwrap_or_else(|_| panic!("the system random source failed"));
+    b
+}
 pub use keyref::KeyRef;
 pub use keys::{KeyAlgorithm, KeyError, PublicKey, SignatureError, SigningKey};

@@ -19,6 +19,8 @@
 
 pub mod cert;
 pub mod chain;
+pub mod encode;
+pub mod issue;
 pub mod sct;
 pub mod tlv;
 pub mod tsa;

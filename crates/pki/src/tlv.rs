@@ -96,6 +96,23 @@ pub fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The subjectPublicKey bits of a SubjectPublicKeyInfo (without the unused-bits byte).
+pub fn spki_key_bits(spki: &[u8]) -> Result<&[u8], DerError> {
+    let (outer, _) = read(spki)?;
+    if outer.tag != 0x30 {
+        return Err(DerError("SubjectPublicKeyInfo is not a SEQUENCE"));
+    }
+    let (alg, rest) = read(outer.value)?;
+    if alg.tag != 0x30 {
+        return Err(DerError("the key's algorithm is not a SEQUENCE"));
+    }
+    let (bits, _) = read(rest)?;
+    if bits.tag != 0x03 || bits.value.is_empty() {
+        return Err(DerError("the subjectPublicKey is not a BIT STRING"));
+    }
+    Ok(&bits.value[1..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
