@@ -56,7 +56,9 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         .unwrap_or_else(|| "-".into());
     let statement = sigil_sign::blob::statement(&name, &digest, &predicate_type, predicate);
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let att = sigil_sign::blob::attest(key.as_ref(), &statement, log.as_ref())?;
+    let tsa = crate::rekor::timestamp_authority(&args.tlog)?;
+    let att =
+        sigil_sign::blob::attest_stamped(key.as_ref(), &statement, log.as_ref(), tsa.as_ref())?;
     if let Some(e) = &att.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
     }
@@ -102,6 +104,7 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
         require_tlog: args.signer.tlog.required(),
         predicate_type: Some(predicate_type),
         require_sct: !args.signer.insecure_ignore_sct,
+        require_timestamp: args.signer.use_signed_timestamps,
     };
     let report = match (&req, detached && options.require_tlog) {
         // A bare envelope carries no entry: find it in the log, by the subject's digest (what

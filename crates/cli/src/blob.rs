@@ -20,7 +20,9 @@ pub fn sign(args: SignBlob) -> Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let signed = sigil_sign::blob::sign_digest(key.as_ref(), &digest, log.as_ref())?;
+    let tsa = crate::rekor::timestamp_authority(&args.tlog)?;
+    let signed =
+        sigil_sign::blob::sign_digest_stamped(key.as_ref(), &digest, log.as_ref(), tsa.as_ref())?;
     if let Some(e) = &signed.entry {
         errln!("tlog entry created with index: {}", e.log_index.0);
     }
@@ -70,6 +72,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         require_tlog: args.signer.tlog.required(),
         predicate_type: None,
         require_sct: !args.signer.insecure_ignore_sct,
+        require_timestamp: args.signer.use_signed_timestamps,
     };
     let (signature, claimed) = match route(&args)? {
         Route::Engine(b) => {

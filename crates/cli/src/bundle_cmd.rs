@@ -150,6 +150,7 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
         require_tlog: args.signer.tlog.required(),
         predicate_type: None,
         require_sct: !args.signer.insecure_ignore_sct,
+        require_timestamp: args.signer.use_signed_timestamps,
     };
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);
     finish(&report, args.output, &args.file_or_digest)

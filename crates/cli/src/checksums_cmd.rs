@@ -68,6 +68,11 @@ pub fn sign(args: ChecksumsSign) -> Result<()> {
         let d = d.with_context(|| format!("cannot read {name}"))?;
         text.push_str(&format_line(algorithm, d.as_bytes(), name));
     }
+    if args.tlog.timestamp_server_url.is_some() {
+        anyhow::bail!(
+            "--timestamp-server-url: a checksum file's signature is a detached .sig with nowhere to keep a timestamp; sign the file with sign-blob --bundle to timestamp it"
+        );
+    }
     let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
     let (signature, entry) = sigil_sign::blob::sign_message(&key, text.as_bytes(), log.as_ref())?;
     if let Some(e) = entry {

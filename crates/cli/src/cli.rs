@@ -112,6 +112,9 @@ pub enum Command {
     /// The transparency log: run it (`serve`) and use it (`get`, `search`, `verify`, `monitor`).
     #[command(subcommand)]
     Log(LogCmd),
+    /// The RFC 3161 timestamp authority: run it (`serve`).
+    #[command(subcommand)]
+    Tsa(TsaCmd),
     /// Trusted roots for your own infrastructure.
     #[command(subcommand)]
     TrustedRoot(TrustedRootCmd),
@@ -254,6 +257,10 @@ pub struct SignerArgs {
     /// to no certificate transparency log).
     #[arg(long)]
     pub insecure_ignore_sct: bool,
+    /// Require an RFC 3161 timestamp from a timestamp authority of the trust root (cosign's
+    /// flag); without it, image signatures' timestamps are not read.
+    #[arg(long)]
+    pub use_signed_timestamps: bool,
     #[command(flatten)]
     pub tlog: TlogArgs,
 }
@@ -302,6 +309,10 @@ pub struct TlogUploadArgs {
         default_value = "https://rekor.sigstore.dev"
     )]
     pub rekor_url: String,
+    /// An RFC 3161 timestamp authority (its `/api/v1/timestamp` URL, e.g. `sigil tsa serve`):
+    /// the signature is timestamped and the reply goes into the bundle (cosign's flag).
+    #[arg(long, env = "SIGIL_TIMESTAMP_SERVER_URL")]
+    pub timestamp_server_url: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -858,6 +869,35 @@ pub struct LogMigrate {
     pub chunk: u64,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum TsaCmd {
+    /// Serve RFC 3161 timestamps: POST /api/v1/timestamp (DER or Sigstore's JSON), GET
+    /// /api/v1/timestamp/certchain.
+    Serve(TsaServe),
+}
+
+#[derive(Args, Debug)]
+pub struct TsaServe {
+    /// Data directory: the signing key and the certificate chain (created on first start).
+    #[arg(long, default_value = "sigil-tsa")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3004")]
+    pub listen: String,
+    /// The signing key's algorithm when a new one is created.
+    #[arg(long, value_parser = ["ecdsa-p384", "ecdsa-p256"], default_value = "ecdsa-p384")]
+    pub key_algorithm: String,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Write the base URL to this file once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 pub struct LogServe {
     /// Data directory: the embedded store, the generated signing key and the recorded origin
@@ -1164,6 +1204,13 @@ pub struct TrustedRootCreate {
     /// The URI recorded for those CAs (informational).
     #[arg(long, default_value = "https://fulcio.invalid")]
     pub certificate_authority_uri: String,
+    /// A timestamp authority's chain (PEM: its signing certificate first, the root last, as
+    /// `/api/v1/timestamp/certchain` serves it); repeatable (cosign's flag).
+    #[arg(long)]
+    pub timestamp_certificate_chain: Vec<PathBuf>,
+    /// The URI recorded for those timestamp authorities (informational).
+    #[arg(long, default_value = "https://tsa.invalid")]
+    pub timestamp_authority_uri: String,
     /// Output file [default: standard output].
     #[arg(long)]
     pub out: Option<PathBuf>,

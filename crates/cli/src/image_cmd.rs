@@ -44,6 +44,7 @@ fn image_options(
         recursive,
         annotations,
         identity,
+        timestamp: None,
     }
 }
 
@@ -62,6 +63,10 @@ pub fn sign(args: SignImage) -> Result<()> {
         args.annotations.iter().cloned().collect(),
         args.sign_container_identity.clone(),
     );
+    let options = sigil_sign::image::ImageOptions {
+        timestamp: crate::rekor::timestamp_authority(&args.tlog)?,
+        ..options
+    };
     let mut report = Vec::new();
     for image in &images {
         for s in sigil_sign::image::sign(&registry, image, key.as_ref(), &options, log.as_ref())? {
@@ -121,6 +126,10 @@ pub fn attest(args: AttestImage) -> Result<()> {
         BTreeMap::new(),
         None,
     );
+    let options = sigil_sign::image::ImageOptions {
+        timestamp: crate::rekor::timestamp_authority(&args.tlog)?,
+        ..options
+    };
     let mut report = Vec::new();
     for image in &images {
         let signed = sigil_sign::image::attest(
@@ -294,6 +303,7 @@ fn image_policy(signer: &crate::cli::SignerArgs, wanted: Wanted) -> Result<Polic
     let mut policy = Policy::requiring(crate::bundle_cmd::requirement(signer)?, wanted);
     let trust = crate::bundle_cmd::trust_material(signer)?;
     policy.require_sct = !signer.insecure_ignore_sct;
+    policy.require_timestamp = signer.use_signed_timestamps;
     if signer.tlog.required() {
         policy.logs = Some(Logs {
             trust,

@@ -23,29 +23,51 @@ use crate::support::{VerificationFailed, print_json, read_limited};
 
 /// The log's signing key (`sigil_server::log::setup`), with what the operator must hear.
 fn load_log_key(a: &LogServe) -> Result<SigningKey> {
-    use sigil_server::log::setup::{KeyNotice, load_or_create_key};
+    use sigil_server::log::setup::load_or_create_key;
     let alg = match a.key_algorithm.as_str() {
         "ed25519" => KeyAlgorithm::Ed25519,
         _ => KeyAlgorithm::EcdsaP256,
     };
-    // A new key is encrypted as a cosign key file when a password is in the environment (it
-    // is then needed at every start).
-    let new_password = std::env::var("SIGIL_PASSWORD")
+    let ask = || crate::support::password(false).map_err(|e| format!("{e:#}"));
+    let (key, notice) =
+        load_or_create_key(&a.data, a.key.as_deref(), alg, &ask, new_key_password())?;
+    announce_key(
+        "sigil log",
+        "log",
+        "sign checkpoints and SETs for this log",
+        notice.as_ref(),
+    );
+    Ok(key)
+}
+
+/// The password a new service key is encrypted with: the one in the environment, if any (it
+/// is then needed at every start).
+pub fn new_key_password() -> Option<zeroize::Zeroizing<String>> {
+    std::env::var("SIGIL_PASSWORD")
         .or_else(|_| std::env::var("COSIGN_PASSWORD"))
         .ok()
         .filter(|p| !p.is_empty())
-        .map(zeroize::Zeroizing::new);
-    let ask = || crate::support::password(false).map_err(|e| format!("{e:#}"));
-    let (key, notice) = load_or_create_key(&a.data, a.key.as_deref(), alg, &ask, new_password)?;
+        .map(zeroize::Zeroizing::new)
+}
+
+/// What the operator must hear about a service's key: generated (encrypted or not), or found
+/// unencrypted.
+pub fn announce_key(
+    service: &str,
+    what: &str,
+    power: &str,
+    notice: Option<&sigil_server::log::setup::KeyNotice>,
+) {
+    use sigil_server::log::setup::KeyNotice;
     match notice {
         Some(KeyNotice::Unencrypted(path)) => errln!(
-            "sigil log: the signing key {} is not encrypted (mode 0600): whoever reads it can sign checkpoints and SETs for this log; keep the data directory private, or start the log once with COSIGN_PASSWORD set to store the key encrypted",
+            "{service}: the signing key {} is not encrypted (mode 0600): whoever reads it can {power}; keep the data directory private, or start once with COSIGN_PASSWORD set to store the key encrypted",
             path.display()
         ),
         Some(KeyNotice::Generated { path, encrypted }) => errln!(
-            "sigil log: generated the log signing key {}{}",
+            "{service}: generated the {what} signing key {}{}",
             path.display(),
-            if encrypted {
+            if *encrypted {
                 " (encrypted with the password in COSIGN_PASSWORD/SIGIL_PASSWORD, needed at every start)"
             } else {
                 " (not encrypted, mode 0600: set COSIGN_PASSWORD before the first start to encrypt it)"
@@ -53,29 +75,11 @@ fn load_log_key(a: &LogServe) -> Result<SigningKey> {
         ),
         None => {}
     }
-    Ok(key)
 }
 
+/// Ends on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    sigil_server::listen::shutdown_signal().await;
 }
 
 pub fn serve(a: LogServe) -> Result<()> {

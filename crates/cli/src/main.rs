@@ -28,6 +28,7 @@ mod policy_cmd;
 mod rekor;
 mod sbom_cmd;
 mod support;
+mod tsa_cmd;
 
 use std::process::ExitCode;
 
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Copy(a) => image_cmd::copy(a),
         Command::Save(a) => oci_cmd::save(a),
         Command::Log(LogCmd::Serve(a)) => log_cmd::serve(a),
+        Command::Tsa(cli::TsaCmd::Serve(a)) => tsa_cmd::serve(a),
         Command::Log(LogCmd::Get(a)) => log_cmd::get(a),
         Command::Log(LogCmd::Search(a)) => log_cmd::search(a),
         Command::Log(LogCmd::Verify(a)) => log_cmd::verify(a),

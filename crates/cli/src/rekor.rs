@@ -41,6 +41,16 @@ pub fn upload_log(rekor_url: &str) -> Result<sigil_sign::Log> {
     }
 }
 
+/// The timestamp authority of `--timestamp-server-url`, when given.
+pub fn timestamp_authority(
+    a: &crate::cli::TlogUploadArgs,
+) -> Result<Option<sigil_sign::timestamp::TimestampAuthority>> {
+    Ok(a.timestamp_server_url
+        .as_deref()
+        .map(sigil_sign::timestamp::TimestampAuthority::new)
+        .transpose()?)
+}
+
 /// [`upload_log`] when `--tlog-upload` is given.
 pub fn upload_log_if(upload: bool, rekor_url: &str) -> Result<Option<sigil_sign::Log>> {
     upload.then(|| upload_log(rekor_url)).transpose()
@@ -75,10 +85,23 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     };
     let mut root =
         sigil_formats::trust_root::for_log(&base, &key, &start, a.rekor_end_time.as_deref())?;
-    for path in &a.certificate_chain {
-        let ca = certificate_authority(path, &a.certificate_authority_uri)?;
-        if let Some(list) = root["certificateAuthorities"].as_array_mut() {
-            list.push(ca);
+    for (field, paths, uri) in [
+        (
+            "certificateAuthorities",
+            &a.certificate_chain,
+            &a.certificate_authority_uri,
+        ),
+        (
+            "timestampAuthorities",
+            &a.timestamp_certificate_chain,
+            &a.timestamp_authority_uri,
+        ),
+    ] {
+        for path in paths {
+            let ca = certificate_authority(path, uri)?;
+            if let Some(list) = root[field].as_array_mut() {
+                list.push(ca);
+            }
         }
     }
     let text = format!("{root:#}\n");

@@ -97,6 +97,9 @@ pub struct Policy {
     /// Where the signatures are read from: beside the image (the default), or another
     /// repository and a tag prefix (a policy's `source`).
     pub location: attach::Location,
+    /// Require a verified RFC 3161 timestamp (cosign's `dev.sigstore.cosign/rfc3161timestamp`
+    /// annotation, a bundle's timestamps) from a timestamp authority of the trust root.
+    pub require_timestamp: bool,
 }
 
 impl Policy {
@@ -119,6 +122,7 @@ impl Policy {
             require_sct: true,
             denied_identities: Vec::new(),
             location: attach::Location::default(),
+            require_timestamp: false,
         }
     }
 
@@ -137,6 +141,7 @@ impl Policy {
             require_tlog: self.logs.is_some(),
             predicate_type: predicate_type.map(str::to_owned),
             require_sct: self.require_sct,
+            require_timestamp: self.require_timestamp,
         }
     }
 
@@ -414,10 +419,10 @@ fn check_legacy(policy: &Policy, a: &Attached, claims: &ImageClaims) -> Result<V
         detail: e.to_string(),
     })?;
     let keyless = matches!(material, Material::Certificate { .. });
-    if policy.logs.is_some() || keyless {
+    if policy.logs.is_some() || keyless || policy.require_timestamp {
         let alg = key.algorithm().signing_hash();
         let digest = Digest::of(alg, &a.data);
-        let b = material.message_bundle(&digest, sig);
+        let b = with_layer_timestamp(policy, &a.layer, material.message_bundle(&digest, sig))?;
         let digests = [
             HashAlgorithm::Sha256,
             HashAlgorithm::Sha384,
@@ -486,6 +491,37 @@ fn check_denied(policy: &Policy, bundle: &Bundle) -> Result<(), Reason> {
         }
     }
     Ok(())
+}
+
+/// `b` with the RFC 3161 timestamp cosign's `dev.sigstore.cosign/rfc3161timestamp` annotation
+/// carries (`{"SignedRFC3161Timestamp": base64}`), when the verifier uses timestamps (as
+/// cosign reads them only with `--use-signed-timestamps`).
+fn with_layer_timestamp(
+    policy: &Policy,
+    layer: &Descriptor,
+    mut b: Bundle,
+) -> Result<Bundle, Reason> {
+    let Some(ann) = layer
+        .annotation(mf::ANNOTATION_RFC3161)
+        .filter(|_| policy.require_timestamp)
+    else {
+        return Ok(b);
+    };
+    let bad = |detail: String| Reason::Malformed {
+        detail: format!("the {} annotation: {detail}", mf::ANNOTATION_RFC3161),
+    };
+    let v: Value = serde_json::from_str(ann).map_err(|e| bad(e.to_string()))?;
+    let der = v["SignedRFC3161Timestamp"]
+        .as_str()
+        .ok_or_else(|| bad("no SignedRFC3161Timestamp".into()))
+        .and_then(|t| B64.decode(t.trim()).map_err(|e| bad(e.to_string())))?;
+    b.verification_material.timestamp_verification_data =
+        Some(sigil_formats::bundle::TimestampVerificationData {
+            rfc3161_timestamps: vec![sigil_formats::bundle::Rfc3161Timestamp {
+                signed_timestamp: sigil_formats::bundle::Bytes(der),
+            }],
+        });
+    Ok(b)
 }
 
 /// `b` with the entry the layer's bundle annotation carries, if any.
@@ -693,7 +729,7 @@ fn find_attestations(
             })
             .and_then(|env| {
                 let material = Material::of(policy, &a.layer)?;
-                let b = material.dsse_bundle(env);
+                let b = with_layer_timestamp(policy, &a.layer, material.dsse_bundle(env))?;
                 let Some(logs) = &policy.logs else {
                     let b = match material {
                         Material::Key(_) => b,

@@ -6,7 +6,8 @@
 //! its identities, chaining to the CAs of its TrustRoot (`trustRootRef`), of its `ca-cert`,
 //! or of the default trust root, with an SCT unless `insecureIgnoreSCT`, and always a log
 //! entry (the certificate lives ten minutes: the entry is the trusted time of the signature).
-//! What this verifier cannot check (KMS keys, Secrets, another signature repository, remote
+//! With `rfc3161timestamp`, a timestamp from a timestamp authority of the TrustRoot it names
+//! is required too. What this verifier cannot check (KMS keys, Secrets, pull secrets, remote
 //! or ConfigMap policies) fails the authority with that reason: a policy is never passed on a
 //! check not made.
 
@@ -338,10 +339,7 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
                 }
             }
         };
-        if a.rfc3161timestamp.is_some() {
-            return unsupported("an RFC 3161 timestamp requirement");
-        }
-        let (requirement, logs, require_sct) = match (&a.key, &a.keyless) {
+        let (requirement, mut logs, require_sct) = match (&a.key, &a.keyless) {
             (Some(key), _) => match self.key_authority(key, a) {
                 Ok(x) => x,
                 Err(c) => return *c,
@@ -352,6 +350,33 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             },
             (None, None) => return unsupported("an authority without key or keyless"),
         };
+        // rfc3161timestamp: a timestamp is required, from a timestamp authority of the
+        // TrustRoot it names (or the checker's trust root).
+        let mut tsa_trust = None;
+        if let Some(t) = &a.rfc3161timestamp {
+            let named = match self
+                .named_trust(t.trust_root_ref.as_ref(), "rfc3161timestamp.trustRootRef")
+            {
+                Ok(n) => n,
+                Err(c) => return *c,
+            };
+            let tsas = named.root().timestamp_authorities.clone();
+            if tsas.is_empty() {
+                return Checked::fail(
+                    "unknown-trust-root",
+                    "rfc3161timestamp names a trust root without timestamp authorities",
+                );
+            }
+            let with_tsas = |t: &TrustMaterial| {
+                let mut root = t.root().clone();
+                root.timestamp_authorities = tsas.clone();
+                TrustMaterial::new(root)
+            };
+            match &mut logs {
+                Some(l) => l.trust = with_tsas(&l.trust),
+                None => tsa_trust = Some(named),
+            }
+        }
         let mut wanted: Vec<(Wanted, Option<&cip::Attestation>)> = Vec::new();
         for att in &a.attestations {
             if let Some(p) = &att.policy
@@ -393,6 +418,8 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             p.require_sct = require_sct;
             p.denied_identities = self.prepared.denied_identities.clone();
             p.location = location.clone();
+            p.require_timestamp = a.rfc3161timestamp.is_some();
+            p.certificate_trust = tsa_trust.clone();
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
                 let (kind, sentence) = verdict_reason(f);

@@ -46,6 +46,9 @@ pub enum TsaError {
     /// Signature.
     #[error("the timestamp's signature does not verify with its signing certificate")]
     Signature,
+    /// The reply does not echo the request's nonce (a replayed or misrouted answer).
+    #[error("the timestamp reply does not carry the request's nonce")]
+    Nonce,
     /// Unsupported algorithm.
     #[error("unsupported algorithm in the timestamp: {0}")]
     Algorithm(&'static str),
@@ -121,12 +124,9 @@ fn generalized_time(v: &[u8]) -> Result<Timestamp, TsaError> {
     Timestamp::parse_rfc3339(&rfc).map_err(|_| m("genTime"))
 }
 
-/// Verifies a timestamp over `timestamped` (the signature bytes) against trusted authorities.
-pub fn verify_timestamp(
-    token: &[u8],
-    timestamped: &[u8],
-    authorities: &[Authority],
-) -> Result<VerifiedTimestamp, TsaError> {
+/// The SignedData's fields and its TSTInfo (DER) of a `TimeStampResp` (granted) or bare
+/// `TimeStampToken`.
+fn signed_data(token: &[u8]) -> Result<(Vec<Tlv<'_>>, &[u8]), TsaError> {
     if token.len() > MAX_TIMESTAMP_LEN {
         return Err(TsaError::TooLarge(token.len()));
     }
@@ -161,6 +161,52 @@ pub fn verify_timestamp(
     let tst_der = tlv::read_only(econtent.value, 0x04)
         .map_err(|_| m("eContent"))?
         .value;
+    Ok((sd, tst_der))
+}
+
+/// What a client checks of a reply before keeping it (trust is the verifier's decision):
+/// granted, over `timestamped`'s digest, with the request's `nonce` (unsigned big-endian).
+pub fn check_reply(reply: &[u8], timestamped: &[u8], nonce: &[u8]) -> Result<(), TsaError> {
+    let (_, tst_der) = signed_data(reply)?;
+    let tst = tlv::children(
+        tlv::read_only(tst_der, 0x30)
+            .map_err(|_| m("TSTInfo"))?
+            .value,
+    )
+    .map_err(|_| m("TSTInfo"))?;
+    let imprint = tlv::children(child(&tst, 2, 0x30, "messageImprint")?.value)
+        .map_err(|_| m("messageImprint"))?;
+    let alg = hash_of_oid(alg_oid(&child(
+        &imprint,
+        0,
+        0x30,
+        "messageImprint algorithm",
+    )?)?)
+    .ok_or(TsaError::Algorithm("message imprint hash"))?;
+    if Digest::of(alg, timestamped).as_bytes() != child(&imprint, 1, 0x04, "hashedMessage")?.value {
+        return Err(TsaError::Imprint);
+    }
+    // After genTime: accuracy (SEQUENCE), ordering (BOOLEAN), nonce (INTEGER), ...
+    let strip = |v: &[u8]| -> Vec<u8> { v.iter().skip_while(|b| **b == 0).copied().collect() };
+    let echoed = tst
+        .get(5..)
+        .unwrap_or(&[])
+        .iter()
+        .find(|k| k.tag == 0x02)
+        .map(|k| strip(k.value));
+    if !nonce.is_empty() && echoed.as_deref() != Some(strip(nonce).as_slice()) {
+        return Err(TsaError::Nonce);
+    }
+    Ok(())
+}
+
+/// Verifies a timestamp over `timestamped` (the signature bytes) against trusted authorities.
+pub fn verify_timestamp(
+    token: &[u8],
+    timestamped: &[u8],
+    authorities: &[Authority],
+) -> Result<VerifiedTimestamp, TsaError> {
+    let (sd, tst_der) = signed_data(token)?;
     let mut idx = 3;
     let mut embedded = Vec::new();
     if let Some(c) = sd.get(idx).filter(|k| k.tag == 0xa0) {

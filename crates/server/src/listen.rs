@@ -293,3 +293,54 @@ async fn serve_connection<I>(
         .serve_connection(TokioIo::new(io), service);
     let _ = watcher.watch(conn).await;
 }
+
+/// Ends on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The TLS configuration a server takes.
+pub use rustls::ServerConfig as TlsConfig;
+
+/// Runs `app` on `listen` on a runtime of its own until SIGINT or SIGTERM: binds, calls
+/// `started` with the bound address and its scheme (to announce it and write a ready file),
+/// then serves with `limits` (bodies guarded), over TLS when `tls` is given.
+pub fn run(
+    listen: &str,
+    tls: Option<Arc<TlsConfig>>,
+    limits: Limits,
+    app: Router,
+    started: impl FnOnce(std::net::SocketAddr, &'static str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
+        })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        started(listener.local_addr()?, scheme)?;
+        let stats = Arc::new(crate::LimitStats::default());
+        let app = guard_bodies(app, &limits, stats.clone());
+        serve(listener, app, limits, tls, stats, shutdown_signal()).await
+    })
+}

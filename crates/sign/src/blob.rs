@@ -32,7 +32,19 @@ pub fn sign_digest(
     digest: &Digest,
     log: Option<&Log>,
 ) -> Result<SignedBlob, SignError> {
+    sign_digest_stamped(signer, digest, log, None)
+}
+
+/// [`sign_digest`], with an RFC 3161 timestamp of the signature from `tsa` in the bundle
+/// (cosign's `--timestamp-server-url`).
+pub fn sign_digest_stamped(
+    signer: &dyn Signer,
+    digest: &Digest,
+    log: Option<&Log>,
+    tsa: Option<&crate::timestamp::TimestampAuthority>,
+) -> Result<SignedBlob, SignError> {
     let signature = signer.sign_digest(digest)?;
+    let stamp = tsa.map(|t| t.stamp(&signature)).transpose()?;
     let entry = match log {
         Some(log) => Some(log.upload(&sigil_rekor::entry::hashedrekord_pem(
             &signature,
@@ -49,6 +61,9 @@ pub fn sign_digest(
         .verification_material
         .tlog_entries
         .extend(entry.clone());
+    if let Some(reply) = stamp {
+        crate::timestamp::attach(&mut bundle, reply);
+    }
     Ok(SignedBlob {
         signature,
         digest: digest.clone(),
@@ -117,7 +132,22 @@ pub fn attest(
     statement: &Statement,
     log: Option<&Log>,
 ) -> Result<Attestation, SignError> {
+    attest_stamped(signer, statement, log, None)
+}
+
+/// [`attest`], with an RFC 3161 timestamp of the envelope's signature from `tsa` in the
+/// bundle.
+pub fn attest_stamped(
+    signer: &dyn Signer,
+    statement: &Statement,
+    log: Option<&Log>,
+    tsa: Option<&crate::timestamp::TimestampAuthority>,
+) -> Result<Attestation, SignError> {
     let envelope = sign_statement(signer, statement)?;
+    let stamp = match (tsa, envelope.signatures.first()) {
+        (Some(t), Some(sig)) => Some(t.stamp(&sig.sig.0)?),
+        _ => None,
+    };
     let envelope_json =
         serde_json::to_string(&envelope).map_err(|e| SignError::Encode(e.to_string()))?;
     let entry = match log {
@@ -132,6 +162,9 @@ pub fn attest(
         .verification_material
         .tlog_entries
         .extend(entry.clone());
+    if let Some(reply) = stamp {
+        crate::timestamp::attach(&mut bundle, reply);
+    }
     Ok(Attestation {
         envelope,
         envelope_json,

@@ -45,6 +45,9 @@ pub struct ImageOptions {
     /// The `docker-reference` to claim instead of the image's repository (cosign's
     /// `--sign-container-identity`).
     pub identity: Option<String>,
+    /// A timestamp authority whose RFC 3161 timestamp of each signature is attached (cosign's
+    /// `dev.sigstore.cosign/rfc3161timestamp` annotation, or the bundle's timestamps).
+    pub timestamp: Option<crate::timestamp::TimestampAuthority>,
 }
 
 /// What was written for one manifest.
@@ -80,7 +83,15 @@ pub fn sign(
                     Some(&options.annotations),
                     dsse::STATEMENT_V1,
                 );
-                write_bundle_referrer(registry, image, &target, signer, &statement, log)?
+                write_bundle_referrer(
+                    registry,
+                    image,
+                    &target,
+                    signer,
+                    &statement,
+                    log,
+                    options.timestamp.as_ref(),
+                )?
             }
         };
         out.push(Signed { target, written });
@@ -112,7 +123,7 @@ pub fn attest(
                     None,
                     dsse::STATEMENT_V01,
                 );
-                attest_legacy(registry, image, &target, signer, &statement, log)?
+                attest_legacy(registry, image, &target, signer, &statement, log, options)?
             }
             Layout::Referrers => {
                 let statement = statement_for(
@@ -123,12 +134,33 @@ pub fn attest(
                     None,
                     dsse::STATEMENT_V1,
                 );
-                write_bundle_referrer(registry, image, &target, signer, &statement, log)?
+                write_bundle_referrer(
+                    registry,
+                    image,
+                    &target,
+                    signer,
+                    &statement,
+                    log,
+                    options.timestamp.as_ref(),
+                )?
             }
         };
         out.push(Signed { target, written });
     }
     Ok(out)
+}
+
+/// cosign's timestamp annotation for `signature` from `tsa`, when one is given.
+fn stamp_annotation(
+    tsa: Option<&crate::timestamp::TimestampAuthority>,
+    signature: &[u8],
+) -> Result<Option<(String, String)>, SignError> {
+    let Some(tsa) = tsa else { return Ok(None) };
+    let reply = tsa.stamp(signature)?;
+    Ok(Some((
+        mf::ANNOTATION_RFC3161.to_owned(),
+        json!({"SignedRFC3161Timestamp": B64.encode(reply)}).to_string(),
+    )))
 }
 
 /// cosign's certificate annotations for a certified signer: the leaf, and the rest of the
@@ -174,6 +206,7 @@ fn sign_legacy(
     }
     .to_json();
     let signature = signer.sign(&payload)?;
+    let stamp = stamp_annotation(options.timestamp.as_ref(), &signature)?;
     let mut layer = NewLayer {
         media_type: mf::SIMPLE_SIGNING.to_owned(),
         annotations: BTreeMap::from([(
@@ -183,6 +216,7 @@ fn sign_legacy(
         data: payload.clone(),
     };
     certificate_annotations(signer, &mut layer.annotations);
+    layer.annotations.extend(stamp);
     let payload_digest = mf::sha256_digest(&payload);
     let public = signer.public_key();
     // Re-signing the same payload with the same key adds nothing.
@@ -257,6 +291,7 @@ fn write_bundle_referrer(
     signer: &dyn Signer,
     statement: &Statement,
     log: Option<&Log>,
+    tsa: Option<&crate::timestamp::TimestampAuthority>,
 ) -> Result<Written, SignError> {
     let envelope = crate::blob::sign_statement(signer, statement)?;
     let public = signer.public_key();
@@ -277,7 +312,14 @@ fn write_bundle_referrer(
     }
     let envelope_json =
         serde_json::to_string(&envelope).map_err(|e| SignError::Encode(e.to_string()))?;
+    let stamp = match (tsa, envelope.signatures.first()) {
+        (Some(t), Some(sig)) => Some(t.stamp(&sig.sig.0)?),
+        _ => None,
+    };
     let mut bundle = signer.bundle(BundleContent::Dsse(envelope));
+    if let Some(reply) = stamp {
+        crate::timestamp::attach(&mut bundle, reply);
+    }
     if let Some(log) = log {
         let entry = log.upload(&sigil_rekor::entry::dsse_pem(
             &envelope_json,
@@ -322,8 +364,13 @@ fn attest_legacy(
     signer: &dyn Signer,
     statement: &Statement,
     log: Option<&Log>,
+    options: &ImageOptions,
 ) -> Result<Written, SignError> {
     let envelope = crate::blob::sign_statement(signer, statement)?;
+    let stamp = match envelope.signatures.first() {
+        Some(sig) => stamp_annotation(options.timestamp.as_ref(), &sig.sig.0)?,
+        None => None,
+    };
     let data = serde_json::to_vec(&envelope).map_err(|e| SignError::Encode(e.to_string()))?;
     let mut layer = NewLayer {
         data: data.clone(),
@@ -337,6 +384,7 @@ fn attest_legacy(
         ]),
     };
     certificate_annotations(signer, &mut layer.annotations);
+    layer.annotations.extend(stamp);
     let public = signer.public_key();
     if let Some(log) = log {
         let text = std::str::from_utf8(&data).map_err(|e| SignError::Encode(e.to_string()))?;

@@ -28,6 +28,7 @@
 
 pub mod blob;
 pub mod image;
+pub mod timestamp;
 
 use serde_json::Value;
 use sigil_crypto::{Digest, HashAlgorithm, KeyError, PublicKey, SigningKey};
@@ -203,6 +204,15 @@ pub enum SignError {
     /// A signing certificate that cannot be used (does not parse, is for another key).
     #[error("{0}")]
     Certificate(String),
+    /// The timestamp authority refused, could not be reached, or answered with a reply that
+    /// is not for this signature.
+    #[error("the timestamp authority at {url}: {detail}")]
+    Timestamp {
+        /// Its URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// Something to sign that cannot be encoded (a predicate that is not JSON text).
     #[error("{0}")]
     Encode(String),

@@ -165,6 +165,9 @@ pub struct Options {
     /// Require a verified SCT in a signing certificate (cosign's default;
     /// `--insecure-ignore-sct`, a policy's `insecureIgnoreSCT` turn it off).
     pub require_sct: bool,
+    /// Require a verified RFC 3161 timestamp from one of the trust root's timestamp
+    /// authorities (a policy's `rfc3161timestamp`, cosign's `--use-signed-timestamps`).
+    pub require_timestamp: bool,
 }
 
 impl Default for Options {
@@ -173,6 +176,7 @@ impl Default for Options {
             require_tlog: true,
             predicate_type: None,
             require_sct: true,
+            require_timestamp: false,
         }
     }
 }
@@ -549,6 +553,13 @@ fn run(
         .map(|t| t.rfc3161_timestamps.as_slice())
         .unwrap_or_default();
     if tokens.is_empty() {
+        if options.require_timestamp {
+            report.fail(
+                C::Timestamp,
+                "the signature has no RFC 3161 timestamp, and the verifier requires one",
+            );
+            return;
+        }
         report.skip(C::Timestamp, "no RFC 3161 timestamp");
     }
     for token in tokens {

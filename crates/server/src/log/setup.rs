@@ -112,6 +112,28 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), SetupErro
     result.map_err(io(path))
 }
 
+/// A key file's key: a cosign encrypted file (decrypted with `password()`, asked only then) or
+/// a plain PEM private key.
+fn decode_key(
+    path: &Path,
+    pem: &[u8],
+    password: &dyn Fn() -> Result<Zeroizing<String>, String>,
+) -> Result<SigningKey, SetupError> {
+    let bad = |reason: String| SetupError::Key {
+        path: path.to_owned(),
+        reason,
+    };
+    if sigil_crypto::pem::peek_label(pem).is_some_and(|l| l.starts_with("ENCRYPTED")) {
+        let file = EncryptedKeyFile::parse(pem).map_err(|e| bad(e.to_string()))?;
+        let pw = password().map_err(|reason| SetupError::Password {
+            path: path.to_owned(),
+            reason,
+        })?;
+        return file.decrypt(pw.as_bytes()).map_err(|e| bad(e.to_string()));
+    }
+    SigningKey::from_plain_pem(pem).map_err(|e| bad(e.to_string()))
+}
+
 /// The log's signing key: the file at `key` when given, else `log-signing-key.pem` in `data`,
 /// else a new `algorithm` key written there — encrypted as a cosign key file with
 /// `new_password` when one is given (it is then needed at every start), otherwise unencrypted
@@ -123,25 +145,24 @@ pub fn load_or_create_key(
     password: &dyn Fn() -> Result<Zeroizing<String>, String>,
     new_password: Option<Zeroizing<String>>,
 ) -> Result<(SigningKey, Option<KeyNotice>), SetupError> {
-    let decode = |path: &Path, pem: &[u8]| -> Result<SigningKey, SetupError> {
-        let bad = |reason: String| SetupError::Key {
-            path: path.to_owned(),
-            reason,
-        };
-        if sigil_crypto::pem::peek_label(pem).is_some_and(|l| l.starts_with("ENCRYPTED")) {
-            let file = EncryptedKeyFile::parse(pem).map_err(|e| bad(e.to_string()))?;
-            let pw = password().map_err(|reason| SetupError::Password {
-                path: path.to_owned(),
-                reason,
-            })?;
-            return file.decrypt(pw.as_bytes()).map_err(|e| bad(e.to_string()));
-        }
-        SigningKey::from_plain_pem(pem).map_err(|e| bad(e.to_string()))
-    };
     if let Some(p) = key {
-        return Ok((decode(p, &read_limited(p)?)?, None));
+        return Ok((decode_key(p, &read_limited(p)?, password)?, None));
     }
-    let path = data.join(KEY_FILE);
+    key_in(data, KEY_FILE, algorithm, password, new_password)
+}
+
+/// The signing key in `data/file` (asking `password` when it is encrypted), or a new one of
+/// `algorithm` written there (encrypted with `new_password` when given): a service's key
+/// kept beside its data (the log's, the timestamp authority's).
+pub fn key_in(
+    data: &Path,
+    file: &str,
+    algorithm: KeyAlgorithm,
+    password: &dyn Fn() -> Result<Zeroizing<String>, String>,
+    new_password: Option<Zeroizing<String>>,
+) -> Result<(SigningKey, Option<KeyNotice>), SetupError> {
+    let decode = |path: &Path, pem: &[u8]| decode_key(path, pem, password);
+    let path = data.join(file);
     if path.exists() {
         let pem = read_limited(&path)?;
         let encrypted =
