@@ -169,7 +169,12 @@ pub fn signed_tst_imprint(reply: &[u8]) -> Option<Vec<u8>> {
     let (_, tst_der) = signed_data(reply).ok()?;
     let tst = tlv::children(tlv::read_only(tst_der, 0x30).ok()?.value).ok()?;
     let imprint = tlv::children(child(&tst, 2, 0x30, "messageImprint").ok()?.value).ok()?;
-    Some(child(&imprint, 1, 0x04, "hashedMessage").ok()?.value.to_vec())
+    Some(
+        child(&imprint, 1, 0x04, "hashedMessage")
+            .ok()?
+            .value
+            .to_vec(),
+    )
 }
 
 /// What a client checks of a reply before keeping it (trust is the verifier's decision):
