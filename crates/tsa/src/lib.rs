@@ -83,9 +83,9 @@ pub struct Request {
     pub hash: HashAlgorithm,
     /// The imprint.
     pub imprint: Vec<u8>,
-    /// The requested policy (dotted), if any.
-    pub policy: Option<String>,
-    /// The nonce (unsigned big-endian bytes), echoed in the reply.
+    /// The requested policy, if any: the OID's DER contents ([`dotted`] for its text).
+    pub policy: Option<Vec<u8>>,
+    /// The nonce (unsigned big-endian bytes, no leading zeros), echoed in the reply.
     pub nonce: Option<Vec<u8>>,
     /// Whether the reply must carry the signing certificate.
     pub cert_req: bool,
@@ -113,12 +113,16 @@ fn alg_id(h: HashAlgorithm) -> Vec<u8> {
     der::seq(&[&der::oid(hash_oid(h)), &der::null()])
 }
 
-/// An OID's dotted form.
-fn dotted(oid: &[u8]) -> String {
+/// An OID's dotted form, from its DER contents (for messages).
+pub fn dotted(oid: &[u8]) -> String {
     let Some((&first, rest)) = oid.split_first() else {
         return String::new();
     };
-    let mut out = format!("{}.{}", first / 40, first % 40);
+    let mut out = if first < 80 {
+        format!("{}.{}", first / 40, first % 40)
+    } else {
+        format!("2.{}", first - 80)
+    };
     let mut n: u64 = 0;
     for &b in rest {
         n = (n << 7) | u64::from(b & 0x7f);
@@ -141,7 +145,7 @@ impl Request {
             hash,
             imprint: Digest::of(hash, data).as_bytes().to_vec(),
             policy: None,
-            nonce: nonce.map(|n| n.to_be_bytes().to_vec()),
+            nonce: nonce.map(|n| magnitude(&n.to_be_bytes())),
             cert_req,
         }
     }
@@ -151,7 +155,7 @@ impl Request {
         let imprint = der::seq(&[&alg_id(self.hash), &der::octets(&self.imprint)]);
         let mut parts: Vec<Vec<u8>> = vec![der::u64(1), imprint];
         if let Some(p) = &self.policy {
-            parts.push(der::oid(p));
+            parts.push(der::tlv(0x06, p));
         }
         if let Some(n) = &self.nonce {
             parts.push(der::uint(n));
@@ -218,13 +222,16 @@ impl Request {
             cert_req: false,
         };
         if let Some(k) = it.next_if(|k| k.tag == 0x06) {
-            req.policy = Some(dotted(k.value));
+            if k.value.is_empty() || k.value.last().is_some_and(|b| b & 0x80 != 0) {
+                return Err(malformed("reqPolicy is not an OID"));
+            }
+            req.policy = Some(k.value.to_vec());
         }
         if let Some(k) = it.next_if(|k| k.tag == 0x02) {
             if k.value.is_empty() || k.value[0] & 0x80 != 0 {
                 return Err(malformed("nonce must be a positive INTEGER"));
             }
-            req.nonce = Some(k.value.to_vec());
+            req.nonce = Some(magnitude(k.value));
         }
         if let Some(k) = it.next_if(|k| k.tag == 0x01) {
             req.cert_req = match k.value {
@@ -281,18 +288,46 @@ impl Request {
                 n.as_u64()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| RequestError::Json("nonce must be a positive integer".into()))?
-                    .to_be_bytes()
-                    .to_vec(),
-            ),
+                    .to_be_bytes(),
+            )
+            .map(|b| magnitude(&b)),
+        };
+        let policy = match j.tsa_policy_oid {
+            None => None,
+            Some(p) => Some(oid_contents(&p).ok_or_else(|| {
+                RequestError::Json(format!("tsaPolicyOid {p:?} is not a dotted OID"))
+            })?),
         };
         Ok(Self {
             hash,
             imprint,
-            policy: j.tsa_policy_oid,
+            policy,
             nonce,
             cert_req: j.certificates,
         })
     }
+}
+
+/// A dotted OID's DER contents, or `None` when it is not one.
+fn oid_contents(dotted: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u64> = dotted
+        .split('.')
+        .map(|a| a.parse().ok())
+        .collect::<Option<_>>()?;
+    if arcs.len() < 2
+        || arcs[0] > 2
+        || (arcs[0] < 2 && arcs[1] >= 40)
+        || arcs[0] * 40 + arcs[1] >= 128
+    {
+        return None;
+    }
+    Some(der::contents(&der::oid(dotted)).to_vec())
+}
+
+/// Unsigned big-endian bytes without leading zeros (one zero byte for zero).
+fn magnitude(be: &[u8]) -> Vec<u8> {
+    let v: Vec<u8> = be.iter().skip_while(|b| **b == 0).copied().collect();
+    if v.is_empty() { vec![0] } else { v }
 }
 
 fn small_uint(v: &[u8]) -> Option<u64> {
@@ -385,9 +420,9 @@ impl Authority {
     /// The granted `TimeStampResp` for `req` at `now` (Unix seconds).
     pub fn reply(&self, req: &Request, now: i64) -> Result<Vec<u8>, ReplyError> {
         if let Some(p) = &req.policy
-            && *p != self.policy
+            && p.as_slice() != der::contents(&der::oid(&self.policy))
         {
-            return Err(RequestError::Policy(p.clone()).into());
+            return Err(RequestError::Policy(dotted(p)).into());
         }
         let serial = sigil_crypto::random_bytes::<16>();
         let mut tst: Vec<Vec<u8>> = vec![

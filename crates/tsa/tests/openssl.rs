@@ -227,7 +227,7 @@ fn hostile_requests_get_their_reason() {
         br#"{"artifactHash":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","hashAlgorithm":"sha256","nonce":5,"certificates":true}"#,
     )
     .unwrap();
-    assert!(j.cert_req && j.nonce == Some(5u64.to_be_bytes().to_vec()));
+    assert!(j.cert_req && j.nonce == Some(vec![5]));
     assert!(matches!(
         Request::parse_json(br#"{"artifactHash":"AAAA","hashAlgorithm":"md5"}"#),
         Err(RequestError::Hash(_))
@@ -239,7 +239,7 @@ fn hostile_requests_get_their_reason() {
     // Another policy.
     let (tsa, _) = authority(KeyAlgorithm::EcdsaP256);
     let mut req = Request::for_data(HashAlgorithm::Sha256, b"x", None, false);
-    req.policy = Some("1.2.3.4".into());
+    req.policy = Some(sigil_pki::encode::contents(&sigil_pki::encode::oid("1.2.3.4")).to_vec());
     assert!(
         tsa.reply(&req, now())
             .unwrap_err()
