@@ -228,7 +228,9 @@ fn timestamps_from_sigils_authority_verify_here_and_in_openssl() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().unwrap().contains("version 2"));
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["code"], 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("version 2"), "{v}");
     // Checksum files have nowhere to keep a timestamp: refused, not ignored.
     fails(
         sigil(d).args([

@@ -129,11 +129,16 @@ fn new_chain(key: &SigningKey) -> Result<Vec<Vec<u8>>, issue::IssueError> {
     Ok(vec![leaf, root])
 }
 
+/// A 400 with the reason, as JSON (`{"code": 400, "message": …}`), as Sigstore's
+/// timestamp-authority answers.
 fn bad_request(message: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        message + "\n",
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(
+            "{{\"code\":400,\"message\":{}}}\n",
+            serde_json::Value::String(message)
+        ),
     )
         .into_response()
 }

@@ -262,7 +262,7 @@ impl Request {
             nonce: Option<serde_json::Number>,
             #[serde(default)]
             certificates: bool,
-            #[serde(default)]
+            #[serde(default, rename = "tsaPolicyOID")]
             tsa_policy_oid: Option<String>,
         }
         let j: J = serde_json::from_slice(input).map_err(|e| RequestError::Json(e.to_string()))?;
