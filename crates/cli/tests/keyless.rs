@@ -169,6 +169,32 @@ fn leaf(d: &Path, name: &str, subject: &str) {
     ]));
 }
 
+/// Signs `image` with the builder's key and certificate, logged in the log at `log_url`.
+fn sign_with_certificate(d: &Path, log_url: &str, image: &str) {
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "builder.key",
+        "--certificate",
+        "builder.crt",
+        "--certificate-chain",
+        "chain.pem",
+        "--tlog-upload",
+        "--rekor-url",
+        log_url,
+        image,
+    ]));
+}
+
+/// The log's public key (PEM), as it serves it.
+fn log_public_key(log_url: &str) -> Vec<u8> {
+    reqwest::blocking::get(format!("{log_url}/api/v1/log/publicKey"))
+        .unwrap()
+        .bytes()
+        .unwrap()
+        .to_vec()
+}
+
 fn verify_args<'a>(identity: &'a str, extra: &[&'a str], image: &'a str) -> Vec<&'a str> {
     let mut v = vec![
         "verify",
@@ -212,19 +238,7 @@ fn certificate_signatures_verify_by_identity_and_by_keyless_policies() {
         "another key",
     );
 
-    ok(sg(d).args([
-        "sign",
-        "--key",
-        "builder.key",
-        "--certificate",
-        "builder.crt",
-        "--certificate-chain",
-        "chain.pem",
-        "--tlog-upload",
-        "--rekor-url",
-        &log.url,
-        &image,
-    ]));
+    sign_with_certificate(d, &log.url, &image);
     ok(sg(d).args(["sign", "--key", "other.key", &keyed]));
     ok(sg(d).args([
         "trusted-root",
@@ -404,10 +418,7 @@ fn certificate_signatures_verify_by_identity_and_by_keyless_policies() {
     let b64 = |p: &str| {
         base64::engine::general_purpose::STANDARD.encode(std::fs::read(d.join(p)).unwrap())
     };
-    let log_key = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", log.url))
-        .unwrap()
-        .bytes()
-        .unwrap();
+    let log_key = log_public_key(&log.url);
     let trust_root = format!(
         "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: ours}}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - uri: https://ca.example\n      certChain: {}\n    tLogs:\n    - baseURL: \"{}\"\n      hashAlgorithm: sha-256\n      publicKey: {}\n",
         b64("chain.pem"),
@@ -491,24 +502,9 @@ fn organisation_rules_count_and_deny_identities() {
     generate(d, "ecdsa-p256", "release");
     push_image(&r.addr, "team/app:v1", b"v1");
     let image = format!("{}/team/app:v1", r.addr);
-    ok(sg(d).args([
-        "sign",
-        "--key",
-        "builder.key",
-        "--certificate",
-        "builder.crt",
-        "--certificate-chain",
-        "chain.pem",
-        "--tlog-upload",
-        "--rekor-url",
-        &log.url,
-        &image,
-    ]));
+    sign_with_certificate(d, &log.url, &image);
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let log_key = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", log.url))
-        .unwrap()
-        .bytes()
-        .unwrap();
+    let log_key = log_public_key(&log.url);
     let trust_root = format!(
         "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: ours}}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - certChain: {}\n    tLogs:\n    - baseURL: \"{}\"\n      publicKey: {}\n",
         b64(&std::fs::read(d.join("chain.pem")).unwrap()),

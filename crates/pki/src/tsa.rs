@@ -164,23 +164,8 @@ fn signed_data(token: &[u8]) -> Result<(Vec<Tlv<'_>>, &[u8]), TsaError> {
     Ok((sd, tst_der))
 }
 
-/// The message imprint of a reply's TSTInfo (for tests and fuzzing).
-pub fn signed_tst_imprint(reply: &[u8]) -> Option<Vec<u8>> {
-    let (_, tst_der) = signed_data(reply).ok()?;
-    let tst = tlv::children(tlv::read_only(tst_der, 0x30).ok()?.value).ok()?;
-    let imprint = tlv::children(child(&tst, 2, 0x30, "messageImprint").ok()?.value).ok()?;
-    Some(
-        child(&imprint, 1, 0x04, "hashedMessage")
-            .ok()?
-            .value
-            .to_vec(),
-    )
-}
-
-/// What a client checks of a reply before keeping it (trust is the verifier's decision):
-/// granted, over `timestamped`'s digest, with the request's `nonce` (unsigned big-endian).
-pub fn check_reply(reply: &[u8], timestamped: &[u8], nonce: &[u8]) -> Result<(), TsaError> {
-    let (_, tst_der) = signed_data(reply)?;
+/// A TSTInfo's fields, its imprint's hash and the imprint.
+fn tst_fields(tst_der: &[u8]) -> Result<(Vec<Tlv<'_>>, HashAlgorithm, &[u8]), TsaError> {
     let tst = tlv::children(
         tlv::read_only(tst_der, 0x30)
             .map_err(|_| m("TSTInfo"))?
@@ -196,7 +181,22 @@ pub fn check_reply(reply: &[u8], timestamped: &[u8], nonce: &[u8]) -> Result<(),
         "messageImprint algorithm",
     )?)?)
     .ok_or(TsaError::Algorithm("message imprint hash"))?;
-    if Digest::of(alg, timestamped).as_bytes() != child(&imprint, 1, 0x04, "hashedMessage")?.value {
+    let value = child(&imprint, 1, 0x04, "hashedMessage")?.value;
+    Ok((tst, alg, value))
+}
+
+/// The message imprint of a reply's TSTInfo (for tests and fuzzing).
+pub fn signed_tst_imprint(reply: &[u8]) -> Option<Vec<u8>> {
+    let (_, tst_der) = signed_data(reply).ok()?;
+    tst_fields(tst_der).ok().map(|(_, _, v)| v.to_vec())
+}
+
+/// What a client checks of a reply before keeping it (trust is the verifier's decision):
+/// granted, over `timestamped`'s digest, with the request's `nonce` (unsigned big-endian).
+pub fn check_reply(reply: &[u8], timestamped: &[u8], nonce: &[u8]) -> Result<(), TsaError> {
+    let (_, tst_der) = signed_data(reply)?;
+    let (tst, alg, imprint) = tst_fields(tst_der)?;
+    if Digest::of(alg, timestamped).as_bytes() != imprint {
         return Err(TsaError::Imprint);
     }
     // After genTime: accuracy (SEQUENCE), ordering (BOOLEAN), nonce (INTEGER), ...
@@ -249,22 +249,7 @@ pub fn verify_timestamp(
     let signature = child(&si, 5, 0x04, "signature")?.value;
 
     // TSTInfo: version, policy, messageImprint, serialNumber, genTime, ...
-    let tst = tlv::children(
-        tlv::read_only(tst_der, 0x30)
-            .map_err(|_| m("TSTInfo"))?
-            .value,
-    )
-    .map_err(|_| m("TSTInfo"))?;
-    let imprint = tlv::children(child(&tst, 2, 0x30, "messageImprint")?.value)
-        .map_err(|_| m("messageImprint"))?;
-    let imprint_alg = hash_of_oid(alg_oid(&child(
-        &imprint,
-        0,
-        0x30,
-        "messageImprint algorithm",
-    )?)?)
-    .ok_or(TsaError::Algorithm("message imprint hash"))?;
-    let imprint_value = child(&imprint, 1, 0x04, "hashedMessage")?.value;
+    let (tst, imprint_alg, imprint_value) = tst_fields(tst_der)?;
     if Digest::of(imprint_alg, timestamped).as_bytes() != imprint_value {
         return Err(TsaError::Imprint);
     }
