@@ -510,3 +510,46 @@ fn authorities_read_signatures_from_their_source_repository() {
         "{v}"
     );
 }
+
+/// `signatureFormat` says where an authority's signatures are: `legacy` (the default) cosign's
+/// tags, `bundle` Sigstore-bundle referrers; a signature in the other place does not count.
+#[test]
+fn the_signature_format_says_where_signatures_are() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    generate(d, "ecdsa-p256", "k");
+    push_image(&r.addr, "team/tags:v1", b"t1");
+    push_image(&r.addr, "team/bundles:v1", b"b1");
+    let tags = format!("{}/team/tags:v1", r.addr);
+    let bundles = format!("{}/team/bundles:v1", r.addr);
+    ok(sg(d).args(["sign", "--key", "k.key", &tags]));
+    ok(sg(d).args([
+        "sign",
+        "--key",
+        "k.key",
+        "--registry-referrers-mode",
+        "oci-1-1",
+        &bundles,
+    ]));
+    let policy = |format: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: f}}\nspec:\n  images: [{{glob: \"**\"}}]\n  authorities:\n  - name: release\n    key: {{data: k.pub}}\n{format}"
+        )
+    };
+    std::fs::write(d.join("legacy.yaml"), policy("")).unwrap();
+    std::fs::write(
+        d.join("bundle.yaml"),
+        policy("    signatureFormat: bundle\n"),
+    )
+    .unwrap();
+    let reason = |v: &Value| v["decisions"][0]["policies"][0]["authorities"][0]["reason"].clone();
+    let (code, v) = decision(d, &["--policy", "legacy.yaml", &tags]);
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = decision(d, &["--policy", "legacy.yaml", &bundles]);
+    assert_eq!((code, reason(&v)), (1, json!("no-signatures")), "{v}");
+    let (code, v) = decision(d, &["--policy", "bundle.yaml", &bundles]);
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = decision(d, &["--policy", "bundle.yaml", &tags]);
+    assert_eq!((code, reason(&v)), (1, json!("no-signatures")), "{v}");
+}

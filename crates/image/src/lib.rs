@@ -55,6 +55,19 @@ pub enum Wanted {
     Attestations(String),
 }
 
+/// Where signatures are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// cosign's tag scheme, then (when nothing there verifies) OCI 1.1 referrers: what
+    /// `sigil verify` reads.
+    #[default]
+    TagsThenReferrers,
+    /// The tag scheme only (a policy's `signatureFormat: legacy`, its default).
+    Tags,
+    /// Sigstore-bundle referrers only (`signatureFormat: bundle`).
+    Referrers,
+}
+
 /// The logs every signature must be recorded in: the trust root's, and the log where an entry
 /// a signature does not carry is looked up.
 #[derive(Debug, Clone)]
@@ -100,6 +113,8 @@ pub struct Policy {
     /// Require a verified RFC 3161 timestamp (cosign's `dev.sigstore.cosign/rfc3161timestamp`
     /// annotation, a bundle's timestamps) from a timestamp authority of the trust root.
     pub require_timestamp: bool,
+    /// Where signatures are looked for.
+    pub discovery: Discovery,
 }
 
 impl Policy {
@@ -123,6 +138,7 @@ impl Policy {
             denied_identities: Vec::new(),
             location: attach::Location::default(),
             require_timestamp: false,
+            discovery: Discovery::default(),
         }
     }
 
@@ -641,13 +657,17 @@ fn find_signatures(
     claims: &ImageClaims,
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
-    let legacy = attach::read_tag_at(
-        registry,
-        &policy
-            .location
-            .tag(image, &claims.digest, Attachment::Signature)?,
-        |l| l.media_type == mf::SIMPLE_SIGNING,
-    )?;
+    let legacy = if policy.discovery == Discovery::Referrers {
+        Vec::new()
+    } else {
+        attach::read_tag_at(
+            registry,
+            &policy
+                .location
+                .tag(image, &claims.digest, Attachment::Signature)?,
+            |l| l.media_type == mf::SIMPLE_SIGNING,
+        )?
+    };
     for a in legacy {
         match check_legacy(policy, &a, claims) {
             Ok(payload) => f.verified.push(Verified {
@@ -660,7 +680,7 @@ fn find_signatures(
     }
     // The tag scheme is where Sigil and cosign v2 write; referrers are read when it holds no
     // signature that verifies.
-    if !f.verified.is_empty() {
+    if !f.verified.is_empty() || policy.discovery == Discovery::Tags {
         return Ok(f);
     }
     let referrers = attach::read_referrers(
@@ -703,24 +723,29 @@ fn find_attestations(
 ) -> Result<Findings, RegistryError> {
     let mut f = Findings::default();
     let others = std::cell::RefCell::new(std::collections::BTreeSet::new());
-    let legacy = attach::read_tag_at(
-        registry,
-        &policy
-            .location
-            .tag(image, &claims.digest, Attachment::Attestation)?,
-        |l| {
-            if l.media_type != mf::DSSE_ENVELOPE {
-                return false;
-            }
-            match l.annotation(mf::ANNOTATION_PREDICATE_TYPE) {
-                Some(t) if t != predicate_type => {
-                    others.borrow_mut().insert(t.to_owned());
-                    false
+    let skip_tags = policy.discovery == Discovery::Referrers;
+    let legacy = if skip_tags {
+        Vec::new()
+    } else {
+        attach::read_tag_at(
+            registry,
+            &policy
+                .location
+                .tag(image, &claims.digest, Attachment::Attestation)?,
+            |l| {
+                if l.media_type != mf::DSSE_ENVELOPE {
+                    return false;
                 }
-                _ => true,
-            }
-        },
-    )?;
+                match l.annotation(mf::ANNOTATION_PREDICATE_TYPE) {
+                    Some(t) if t != predicate_type => {
+                        others.borrow_mut().insert(t.to_owned());
+                        false
+                    }
+                    _ => true,
+                }
+            },
+        )?
+    };
     f.other_types = others.into_inner();
     for a in legacy {
         let outcome = serde_json::from_slice::<Envelope>(&a.data)
@@ -756,7 +781,7 @@ fn find_attestations(
             Err(e) => f.rejected.push(rejected(&a, e)),
         }
     }
-    if !f.verified.is_empty() {
+    if !f.verified.is_empty() || policy.discovery == Discovery::Tags {
         return Ok(f);
     }
     let at = policy.location.repository_of(image)?;

@@ -419,6 +419,12 @@ impl sigil_policy::eval::Checker for RegistryChecker<'_> {
             p.denied_identities = self.prepared.denied_identities.clone();
             p.location = location.clone();
             p.require_timestamp = a.rfc3161timestamp.is_some();
+            // policy-controller's signatureFormat: legacy (the default) reads cosign's tags,
+            // bundle reads Sigstore-bundle referrers.
+            p.discovery = match a.signature_format.as_deref() {
+                Some("bundle") => crate::Discovery::Referrers,
+                _ => crate::Discovery::Tags,
+            };
             p.certificate_trust = tsa_trust.clone();
             let v = verify_image(self.registry, &p, image);
             if let Some(f) = &v.failure {
