@@ -134,6 +134,24 @@ impl Extension {
         }
     }
 
+    /// The CT precertificate poison (1.3.6.1.4.1.11129.2.4.3, critical, NULL).
+    pub fn ct_poison() -> Self {
+        Self {
+            oid: OID_CT_POISON.into(),
+            critical: true,
+            value: der::null(),
+        }
+    }
+
+    /// The embedded SCT list (1.3.6.1.4.1.11129.2.4.2).
+    pub fn sct_list(scts: &[crate::sct::Sct]) -> Self {
+        Self {
+            oid: crate::cert::OID_SCT_LIST.into(),
+            critical: false,
+            value: crate::sct::sct_list_extension_value(scts),
+        }
+    }
+
     fn encode(&self) -> Vec<u8> {
         let oid = der::oid(&self.oid);
         let value = der::octets(&self.value);
@@ -261,6 +279,32 @@ pub fn tbs(t: &Template, issuer: &Issuer<'_>) -> Result<Vec<u8>, IssueError> {
     }
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     Ok(der::seq(&refs))
+}
+
+/// The CT precertificate poison extension's OID.
+pub const OID_CT_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
+
+/// Issues `t` with an embedded SCT, as Fulcio does (RFC 6962 §3.1): a precertificate (`t` with
+/// the poison extension last) is signed and handed to `log` with the TBSCertificate the log
+/// signs over (without the poison); the final certificate carries the SCTs `log` returns in
+/// the poison's place, same serial, signed again. No SCT, no certificate.
+pub fn issue_with_scts<E>(
+    t: &Template,
+    issuer: &Issuer<'_>,
+    log: impl FnOnce(&[u8], &[u8]) -> Result<Vec<crate::sct::Sct>, E>,
+) -> Result<Result<Vec<u8>, E>, IssueError> {
+    let mut pre = t.clone();
+    pre.extensions.push(Extension::ct_poison());
+    let precert = issue(&pre, issuer)?;
+    let logged_tbs = tbs(t, issuer)?;
+    let scts = match log(&precert, &logged_tbs) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return Err(IssueError::Template("the CT log returned no SCT")),
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut fin = t.clone();
+    fin.extensions.push(Extension::sct_list(&scts));
+    Ok(Ok(issue(&fin, issuer)?))
 }
 
 /// Issues `t`: the DER certificate, signed by `issuer`.

@@ -148,17 +148,12 @@ pub fn verify_embedded_scts(
             reasons.push(format!("CT log {} has an unusable key", log.base_url));
             continue;
         };
-        let mut msg = Vec::with_capacity(tbs.len() + 64 + sct.extensions.len());
-        msg.push(0); // version v1
-        msg.push(0); // signature_type certificate_timestamp
-        msg.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
-        msg.extend_from_slice(&[0, 1]); // entry_type precert_entry
-        msg.extend_from_slice(issuer_key_hash.as_bytes());
-        let n = tbs.len();
-        msg.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-        msg.extend_from_slice(&tbs);
-        msg.extend_from_slice(&(sct.extensions.len() as u16).to_be_bytes());
-        msg.extend_from_slice(&sct.extensions);
+        let msg = precert_signed_data(
+            sct.timestamp_ms,
+            issuer_key_hash.as_bytes(),
+            &tbs,
+            &sct.extensions,
+        );
         match key.verify(&msg, &sct.signature) {
             Ok(()) => good.push(sct),
             Err(e) => reasons.push(format!("SCT from {} does not verify: {e}", log.base_url)),
@@ -168,4 +163,88 @@ pub fn verify_embedded_scts(
         return Err(SctError::Unverified(reasons.join("; ")));
     }
     Ok(good)
+}
+
+/// What a CT log signs for a precertificate entry (RFC 6962 §3.2): version v1,
+/// certificate_timestamp, the time, precert_entry, the issuer's key hash, the TBSCertificate
+/// without the poison (or SCT) extension, and the SCT extensions.
+pub fn precert_signed_data(
+    timestamp_ms: u64,
+    issuer_key_hash: &[u8],
+    tbs: &[u8],
+    extensions: &[u8],
+) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(tbs.len() + 64 + extensions.len());
+    msg.push(0); // version v1
+    msg.push(0); // signature_type certificate_timestamp
+    msg.extend_from_slice(&timestamp_ms.to_be_bytes());
+    msg.extend_from_slice(&[0, 1]); // entry_type precert_entry
+    msg.extend_from_slice(issuer_key_hash);
+    let n = tbs.len();
+    msg.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    msg.extend_from_slice(tbs);
+    msg.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    msg.extend_from_slice(extensions);
+    msg
+}
+
+/// The CT log's side: an SCT for the precertificate whose TBSCertificate without the poison
+/// extension is `tbs`, issued by the key whose SubjectPublicKeyInfo is `issuer_spki`, signed
+/// with the log's key at `timestamp_ms`.
+pub fn sign_precert(
+    log_key: &sigil_crypto::SigningKey,
+    issuer_spki: &[u8],
+    tbs: &[u8],
+    timestamp_ms: u64,
+) -> Result<Sct, sigil_crypto::KeyError> {
+    let issuer_key_hash = Digest::of(HashAlgorithm::Sha256, issuer_spki);
+    let msg = precert_signed_data(timestamp_ms, issuer_key_hash.as_bytes(), tbs, &[]);
+    let signature = log_key.sign(&msg)?;
+    let mut log_id = [0u8; 32];
+    log_id.copy_from_slice(
+        Digest::of(HashAlgorithm::Sha256, log_key.public_key().spki_der()).as_bytes(),
+    );
+    let (hash_alg, sig_alg) = match log_key.algorithm() {
+        sigil_crypto::KeyAlgorithm::EcdsaP384 => (5, 3), // sha384, ecdsa
+        sigil_crypto::KeyAlgorithm::Rsa { .. } => (4, 1), // sha256, rsa
+        sigil_crypto::KeyAlgorithm::Ed25519 => (8, 7),   // intrinsic, ed25519 (RFC 8422)
+        _ => (4, 3),                                     // sha256, ecdsa
+    };
+    Ok(Sct {
+        log_id,
+        timestamp_ms,
+        extensions: Vec::new(),
+        hash_alg,
+        sig_alg,
+        signature,
+    })
+}
+
+/// The TLS encoding of one SCT (RFC 6962 §3.2 `SignedCertificateTimestamp`).
+pub fn encode_sct(s: &Sct) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + s.extensions.len() + s.signature.len());
+    out.push(0); // v1
+    out.extend_from_slice(&s.log_id);
+    out.extend_from_slice(&s.timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&(s.extensions.len() as u16).to_be_bytes());
+    out.extend_from_slice(&s.extensions);
+    out.push(s.hash_alg);
+    out.push(s.sig_alg);
+    out.extend_from_slice(&(s.signature.len() as u16).to_be_bytes());
+    out.extend_from_slice(&s.signature);
+    out
+}
+
+/// The value of the SCT list extension (1.3.6.1.4.1.11129.2.4.2): an OCTET STRING holding the
+/// TLS-encoded `SignedCertificateTimestampList`.
+pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for s in scts {
+        let e = encode_sct(s);
+        list.extend_from_slice(&(e.len() as u16).to_be_bytes());
+        list.extend_from_slice(&e);
+    }
+    let mut body = (list.len() as u16).to_be_bytes().to_vec();
+    body.extend_from_slice(&list);
+    crate::encode::octets(&body)
 }

@@ -207,3 +207,121 @@ fn templates_that_cannot_be_certificates_are_refused() {
             .contains("notAfter")
     );
 }
+
+/// A certificate issued with an embedded SCT: the precertificate carries the poison, the final
+/// certificate one SCT that verifies against the CT log's key, and openssl reads both.
+#[test]
+fn certificates_carry_an_sct_from_the_log_their_precertificate_went_to() {
+    let (_rk, _rn, root, inter_key, inter_name, inter) = ca_pair(KeyAlgorithm::EcdsaP384);
+    let ct_key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let subject = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let template = Template {
+        serial: issue::random_serial(),
+        subject: name(&[]),
+        not_before: NOW,
+        not_after: NOW + 600,
+        public_key: subject.public_key().clone(),
+        extensions: vec![
+            Extension::key_usage(key_usage::DIGITAL_SIGNATURE),
+            Extension::extended_key_usage(&[EKU_CODE_SIGNING], false),
+            Extension::subject_key_id(&issue::key_id(subject.public_key())),
+            Extension::authority_key_id(&issue::key_id(inter_key.public_key())),
+            Extension::subject_alt_name("builder@example.com", true),
+            Extension::raw("1.3.6.1.4.1.57264.1.1", b"https://issuer.example"),
+            Extension::utf8("1.3.6.1.4.1.57264.1.8", "https://issuer.example"),
+        ],
+    };
+    let mut precert_seen = Vec::new();
+    let der = issue::issue_with_scts(
+        &template,
+        &Issuer {
+            name: &inter_name,
+            key: &inter_key,
+        },
+        |precert, tbs| {
+            precert_seen = precert.to_vec();
+            sigil_pki::sct::sign_precert(
+                &ct_key,
+                inter_key.public_key().spki_der(),
+                tbs,
+                (NOW as u64) * 1000,
+            )
+            .map(|s| vec![s])
+        },
+    )
+    .unwrap()
+    .unwrap();
+    let leaf = Certificate::from_der(&der).unwrap();
+    let issuer = Certificate::from_der(&inter).unwrap();
+    let ct_spki = ct_key.public_key().spki_der().to_vec();
+    let log = sigil_formats::trust_root::LogInstance {
+        base_url: "https://ct.example".into(),
+        log_id: sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, &ct_spki)
+            .as_bytes()
+            .to_vec(),
+        public_key: ct_spki,
+        key_details: None,
+        validity: sigil_formats::trust_root::Validity {
+            start: Timestamp::from_unix(NOW - 3600),
+            end: None,
+        },
+        checkpoint_key_id: None,
+        operator: None,
+    };
+    let verified =
+        sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, std::slice::from_ref(&log)).unwrap();
+    assert_eq!(verified.len(), 1);
+    verify_chain(
+        &leaf,
+        &[inter.clone(), root],
+        Timestamp::from_unix(NOW + 60),
+        Purpose::CodeSigning,
+    )
+    .unwrap();
+    // Another CT log's key: the SCT does not verify.
+    let other = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    let mut wrong = log.clone();
+    wrong.public_key = other.public_key().spki_der().to_vec();
+    assert!(sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, &[wrong]).is_err());
+
+    // openssl reads the profile: the poison in the precertificate, the SCT in the certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let text = |der: &[u8], name: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, der).unwrap();
+        let o = std::process::Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let pre = text(&precert_seen, "pre.der");
+    assert!(pre.contains("CT Precertificate Poison: critical"), "{pre}");
+    let fin = text(&der, "leaf.der");
+    assert!(fin.contains("CT Precertificate SCTs"), "{fin}");
+    assert!(!fin.contains("Poison"), "{fin}");
+    assert!(
+        fin.contains(
+            "X509v3 Subject Alternative Name: critical\n                email:builder@example.com"
+        ),
+        "{fin}"
+    );
+    assert!(
+        fin.contains("Digital Signature") && fin.contains("Code Signing"),
+        "{fin}"
+    );
+    assert!(fin.contains("1.3.6.1.4.1.57264.1.8"), "{fin}");
+    // No SCT, no certificate.
+    let refused = issue::issue_with_scts(
+        &template,
+        &Issuer {
+            name: &inter_name,
+            key: &inter_key,
+        },
+        |_, _| Err::<Vec<sigil_pki::sct::Sct>, &str>("the CT log is down"),
+    )
+    .unwrap();
+    assert_eq!(refused, Err("the CT log is down"));
+}
