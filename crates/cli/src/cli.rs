@@ -115,6 +115,9 @@ pub enum Command {
     /// The RFC 3161 timestamp authority: run it (`serve`).
     #[command(subcommand)]
     Tsa(TsaCmd),
+    /// The keyless certificate authority: create its root and intermediate (`init`).
+    #[command(subcommand)]
+    Ca(CaCmd),
     /// Trusted roots for your own infrastructure.
     #[command(subcommand)]
     TrustedRoot(TrustedRootCmd),
@@ -867,6 +870,30 @@ pub struct LogMigrate {
     /// Entries per transaction.
     #[arg(long, default_value_t = 10_000)]
     pub chunk: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaCmd {
+    /// Create the CA's root and intermediate in a data directory, their keys encrypted with
+    /// the password (COSIGN_PASSWORD or SIGIL_PASSWORD, else asked twice); refuses to
+    /// overwrite an existing CA.
+    Init(CaInit),
+}
+
+#[derive(Args, Debug)]
+pub struct CaInit {
+    /// Data directory for the certificates and the encrypted keys.
+    #[arg(long, default_value = "sigil-ca")]
+    pub data: PathBuf,
+    /// The CA keys' algorithm.
+    #[arg(long, value_parser = ["ecdsa-p384", "ecdsa-p256", "rsa-4096"], default_value = "ecdsa-p384")]
+    pub key_algorithm: String,
+    /// The organization named in the CA certificates.
+    #[arg(long, default_value = "sigil")]
+    pub organization: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t)]
+    pub output: OutputFormat,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,4 +1,5 @@
-//! `sigil tsa serve`: the timestamp authority (sigil-tsa-service) on a listener.
+//! The authorities: `sigil tsa serve` (the timestamp authority, sigil-tsa-service, on a
+//! listener) and `sigil ca init` (the keyless CA's root and intermediate, sigil-ca).
 
 use std::sync::Arc;
 
@@ -54,5 +55,32 @@ pub fn serve(a: TsaServe) -> Result<()> {
         }
         Ok(())
     })?;
+    Ok(())
+}
+
+pub fn ca_init(a: crate::cli::CaInit) -> Result<()> {
+    let alg = match a.key_algorithm.as_str() {
+        "ecdsa-p256" => KeyAlgorithm::EcdsaP256,
+        "rsa-4096" => KeyAlgorithm::Rsa { bits: 4096 },
+        _ => KeyAlgorithm::EcdsaP384,
+    };
+    let password = crate::support::password(true)?;
+    sigil_ca::init(&a.data, alg, &a.organization, &password)?;
+    let chain = a.data.join(sigil_ca::CHAIN_FILE);
+    match a.output {
+        crate::cli::OutputFormat::Json => crate::support::print_json(&serde_json::json!({
+            "data": a.data,
+            "chain": chain,
+            "root": a.data.join(sigil_ca::ROOT_FILE),
+            "keys": [a.data.join(sigil_ca::ROOT_KEY_FILE), a.data.join(sigil_ca::INTERMEDIATE_KEY_FILE)],
+        }))?,
+        crate::cli::OutputFormat::Text => errln!(
+            "Created the CA in {}: {} (intermediate, root) for trusted-root create --certificate-chain; keys encrypted in {} and {}",
+            a.data.display(),
+            chain.display(),
+            sigil_ca::ROOT_KEY_FILE,
+            sigil_ca::INTERMEDIATE_KEY_FILE
+        ),
+    }
     Ok(())
 }
