@@ -1231,6 +1231,16 @@ pub struct TrustedRootCreate {
     /// The URI recorded for those CAs (informational).
     #[arg(long, default_value = "https://fulcio.invalid")]
     pub certificate_authority_uri: String,
+    /// A certificate transparency log's public key (PEM) whose SCTs signing certificates
+    /// carry (cosign's flag).
+    #[arg(long)]
+    pub ctfe_key: Option<PathBuf>,
+    /// The CT log's URL recorded in the trusted root (informational).
+    #[arg(long, default_value = "https://ctfe.invalid", requires = "ctfe_key")]
+    pub ctfe_url: String,
+    /// Start of the CT log key's validity (RFC 3339) [default: the log's start].
+    #[arg(long, requires = "ctfe_key")]
+    pub ctfe_start_time: Option<String>,
     /// A timestamp authority's chain (PEM: its signing certificate first, the root last, as
     /// `/api/v1/timestamp/certchain` serves it); repeatable (cosign's flag).
     #[arg(long)]

@@ -85,6 +85,20 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     };
     let mut root =
         sigil_formats::trust_root::for_log(&base, &key, &start, a.rekor_end_time.as_deref())?;
+    if let Some(path) = &a.ctfe_key {
+        let pem = read_limited(path, 64 * 1024, "CT log key")?;
+        let key =
+            PublicKey::from_pem(&pem).with_context(|| format!("CT log key {}", path.display()))?;
+        let entry = sigil_formats::trust_root::log_instance(
+            &a.ctfe_url,
+            &key,
+            a.ctfe_start_time.as_deref().unwrap_or(&start),
+            None,
+        )?;
+        if let Some(list) = root["ctlogs"].as_array_mut() {
+            list.push(entry);
+        }
+    }
     for (field, paths, uri) in [
         (
             "certificateAuthorities",

@@ -581,3 +581,199 @@ fn openssl_ca_other(d: &Path) {
         "other-root.pem",
     ]));
 }
+
+/// A keyless bundle made entirely by Sigil's authorities — a certificate from `sigil ca init`'s
+/// CA with an SCT from a CT key in the trust root, an entry in Sigil's log, a timestamp from
+/// `sigil tsa serve` — verifies in Sigil and in @sigstore/verify (a verifier nobody here wrote),
+/// with the SCT, the log entry and the timestamp all required.
+#[test]
+fn sigils_authorities_make_bundles_sigstore_js_verifies() {
+    use sigil_crypto::{KeyAlgorithm, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = log_server::LogServer::start(env!("CARGO_BIN_EXE_sigil"), &d.join("log"), &[]);
+    ok(sigil(d).args([
+        "ca",
+        "init",
+        "--data",
+        "ca",
+        "--key-algorithm",
+        "ecdsa-p256",
+    ]));
+    let ca =
+        sigil_ca::Ca::open(&d.join("ca"), &zeroize::Zeroizing::new(PASSWORD.to_owned())).unwrap();
+    let ct_key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    std::fs::write(d.join("ct.pub"), ct_key.public_key().to_pem()).unwrap();
+    let subject = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+    std::fs::write(
+        d.join("leaf.pem"),
+        sigil_crypto::pem::encode("PRIVATE KEY", &subject.to_pkcs8_der().unwrap()),
+    )
+    .unwrap();
+    ok(sigil(d).args([
+        "import-key-pair",
+        "--key",
+        "leaf.pem",
+        "--output-key-prefix",
+        "leaf",
+    ]));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let chain = std::fs::read(d.join("ca/ca-chain.pem")).unwrap();
+    let inter = sigil_crypto::pem::decode_all(&chain, 4)
+        .unwrap()
+        .remove(0)
+        .contents;
+    let inter_spki = sigil_pki::cert::Certificate::from_der(&inter)
+        .unwrap()
+        .spki_der()
+        .unwrap();
+    let template = ca.leaf_template(
+        subject.public_key(),
+        "builder@example.com",
+        ISSUER,
+        now - 5,
+        vec![],
+    );
+    let leaf = sigil_pki::issue::issue_with_scts(&template, &ca.issuer(), |_, tbs| {
+        sigil_pki::sct::sign_precert(&ct_key, &inter_spki, tbs, (now as u64 - 5) * 1000)
+            .map(|s| vec![s])
+    })
+    .unwrap()
+    .unwrap();
+    std::fs::write(
+        d.join("leaf.crt"),
+        sigil_crypto::pem::encode("CERTIFICATE", &leaf),
+    )
+    .unwrap();
+
+    // A timestamp authority.
+    let tsa = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .args([
+            "tsa",
+            "serve",
+            "--data",
+            "tsa",
+            "--listen",
+            "127.0.0.1:0",
+            "--ready-file",
+            "tsa.ready",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _tsa = Kill(tsa);
+    let t = std::time::Instant::now();
+    let tsa_url = loop {
+        if let Ok(s) = std::fs::read_to_string(d.join("tsa.ready"))
+            && s.ends_with('\n')
+        {
+            break format!("{}/api/v1/timestamp", s.trim());
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "the TSA did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let tsa_chain = reqwest::blocking::get(format!("{tsa_url}/certchain"))
+        .unwrap()
+        .text()
+        .unwrap();
+    std::fs::write(d.join("tsa-chain.pem"), tsa_chain).unwrap();
+
+    std::fs::write(d.join("a.txt"), b"release artefact\n").unwrap();
+    ok(sigil(d).args([
+        "sign-blob",
+        "--key",
+        "leaf.key",
+        "--certificate",
+        "leaf.crt",
+        "--certificate-chain",
+        "ca/ca-chain.pem",
+        "--tlog-upload",
+        "--rekor-url",
+        &log.url,
+        "--timestamp-server-url",
+        &tsa_url,
+        "--bundle",
+        "a.sigstore.json",
+        "a.txt",
+    ]));
+    ok(sigil(d).args([
+        "trusted-root",
+        "create",
+        "--rekor-url",
+        &log.url,
+        "--certificate-chain",
+        "ca/ca-chain.pem",
+        "--ctfe-key",
+        "ct.pub",
+        "--ctfe-start-time",
+        "2020-01-01T00:00:00Z",
+        "--timestamp-certificate-chain",
+        "tsa-chain.pem",
+        "--out",
+        "root.json",
+    ]));
+    // Sigil: the SCT is verified (no waiver), as are the log entry and the timestamp.
+    let out = ok(sigil(d).args([
+        "verify-blob",
+        "--bundle",
+        "a.sigstore.json",
+        "--certificate-identity",
+        "builder@example.com",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        "root.json",
+        "--use-signed-timestamps",
+        "-o",
+        "json",
+        "a.txt",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for check in ["sct", "timestamp", "tlog-entry", "identity"] {
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == check)
+            .unwrap();
+        assert_eq!(c["outcome"], "passed", "{check}: {v}");
+    }
+    // @sigstore/verify, with the SCT, the entry and the timestamp required.
+    let js = |san: &str| {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/js/verify_keyless.js");
+        assert!(
+            script
+                .with_file_name("node_modules")
+                .join("@sigstore/verify")
+                .exists(),
+            "the JS peer is not installed: run scripts/test"
+        );
+        Command::new("node")
+            .arg(script)
+            .args(["a.sigstore.json", "a.txt", "root.json", san, ISSUER, "1"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let o = js("builder@example.com");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = js("someone@example.com");
+    assert!(!o.status.success());
+}

@@ -296,6 +296,23 @@ pub fn for_log(
     start: &str,
     end: Option<&str>,
 ) -> Result<serde_json::Value, ForLogError> {
+    Ok(serde_json::json!({
+        "mediaType": MEDIA_TYPE_V01,
+        "tlogs": [log_instance(base_url, key, start, end)?],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": [],
+    }))
+}
+
+/// A `tlogs[]` or `ctlogs[]` entry: a log's base URL, its key and log ID (the SHA-256 of the
+/// key, as Rekor v1 and RFC 6962 logs name themselves) and the key's validity window.
+pub fn log_instance(
+    base_url: &str,
+    key: &sigil_crypto::PublicKey,
+    start: &str,
+    end: Option<&str>,
+) -> Result<serde_json::Value, ForLogError> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut valid = serde_json::json!({ "start": start });
@@ -304,16 +321,10 @@ pub fn for_log(
     }
     let log_id = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, key.spki_der());
     Ok(serde_json::json!({
-        "mediaType": MEDIA_TYPE_V01,
-        "tlogs": [{
-            "baseUrl": base_url,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {"rawBytes": b64.encode(key.spki_der()), "keyDetails": key_details(key)?, "validFor": valid},
-            "logId": {"keyId": b64.encode(log_id.as_bytes())},
-        }],
-        "certificateAuthorities": [],
-        "ctlogs": [],
-        "timestampAuthorities": [],
+        "baseUrl": base_url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {"rawBytes": b64.encode(key.spki_der()), "keyDetails": key_details(key)?, "validFor": valid},
+        "logId": {"keyId": b64.encode(log_id.as_bytes())},
     }))
 }
 
