@@ -115,6 +115,12 @@ pub enum Command {
     /// The RFC 3161 timestamp authority: run it (`serve`).
     #[command(subcommand)]
     Tsa(TsaCmd),
+    /// Write a Sigstore SigningConfig.
+    #[command(subcommand, name = "signing-config")]
+    SigningConfig(SigningConfigCmd),
+    /// Write a Sigstore ClientTrustConfig.
+    #[command(subcommand, name = "trust-config")]
+    TrustConfig(TrustConfigCmd),
     /// The keyless certificate authority: create its root and intermediate (`init`).
     #[command(subcommand)]
     Ca(CaCmd),
@@ -1208,6 +1214,63 @@ pub struct PolicyTest {
 pub enum TrustedRootCmd {
     /// Write a trusted_root.json naming a transparency log with its key and validity window.
     Create(TrustedRootCreate),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SigningConfigCmd {
+    /// Write a SigningConfig (v0.2): where clients sign.
+    Create(SigningConfigCreate),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrustConfigCmd {
+    /// Write a ClientTrustConfig (a trusted root and a signing config), as sigstore-python's
+    /// --trust-config reads it.
+    Create(TrustConfigCreate),
+}
+
+/// The services clients sign with.
+#[derive(Args, Debug, Clone)]
+pub struct ServiceUrls {
+    /// The certificate authority (Fulcio API), repeatable.
+    #[arg(long)]
+    pub fulcio_url: Vec<String>,
+    /// The OIDC provider, repeatable.
+    #[arg(long)]
+    pub oidc_url: Vec<String>,
+    /// The transparency log (Rekor v1 API), repeatable.
+    #[arg(long)]
+    pub rekor_url: Vec<String>,
+    /// The timestamp authority (its /api/v1/timestamp URL), repeatable.
+    #[arg(long)]
+    pub timestamp_url: Vec<String>,
+    /// Start of the services' validity (RFC 3339) [default: now].
+    #[arg(long)]
+    pub start_time: Option<String>,
+    /// The operator named for them.
+    #[arg(long, default_value = "sigil")]
+    pub operator: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SigningConfigCreate {
+    #[command(flatten)]
+    pub services: ServiceUrls,
+    /// Output file [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrustConfigCreate {
+    /// The trusted_root.json (from `sigil trusted-root create`).
+    #[arg(long)]
+    pub trusted_root: PathBuf,
+    #[command(flatten)]
+    pub services: ServiceUrls,
+    /// Output file [default: standard output].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -159,10 +159,76 @@ fn certificate_authority(path: &std::path::Path, uri: &str) -> Result<serde_json
             path.display()
         );
     }
+    let text = |oid: &str| first.subject_text(oid).unwrap_or_default();
     Ok(sigil_formats::trust_root::certificate_authority(
         uri,
+        (&text("2.5.4.10"), &text("2.5.4.3")),
         &chain,
         &first.not_before().to_rfc3339(),
         None,
     ))
+}
+
+fn services(u: &crate::cli::ServiceUrls) -> sigil_formats::signing_config::Services {
+    use sigil_formats::signing_config::Service;
+    let start = u.start_time.clone().unwrap_or_else(|| {
+        sigil_formats::time::Timestamp::from_unix(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        )
+        .to_rfc3339()
+    });
+    let list = |urls: &[String]| {
+        urls.iter()
+            .map(|url| Service {
+                url: url.trim_end_matches('/').to_owned(),
+                major_api_version: 1,
+                start: start.clone(),
+                operator: u.operator.clone(),
+            })
+            .collect()
+    };
+    sigil_formats::signing_config::Services {
+        ca: list(&u.fulcio_url),
+        oidc: list(&u.oidc_url),
+        tlogs: list(&u.rekor_url),
+        tsas: list(&u.timestamp_url),
+    }
+}
+
+fn write_json(out: Option<&std::path::Path>, v: &serde_json::Value, what: &str) -> Result<()> {
+    let text = format!("{v:#}\n");
+    match out {
+        Some(p) => {
+            let mut o = AtomicOutputs::new(true);
+            o.add(p, text.as_bytes(), 0o644)?;
+            o.commit()?;
+            errln!("Wrote the {what} to {}", p.display());
+        }
+        None => out!("{text}"),
+    }
+    Ok(())
+}
+
+pub fn signing_config_create(a: crate::cli::SigningConfigCreate) -> Result<()> {
+    let v = sigil_formats::signing_config::signing_config(&services(&a.services));
+    write_json(a.out.as_deref(), &v, "signing config")
+}
+
+pub fn trust_config_create(a: crate::cli::TrustConfigCreate) -> Result<()> {
+    let bytes = read_limited(
+        &a.trusted_root,
+        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+        "trusted root",
+    )?;
+    // It must be a trusted root Sigil can use.
+    sigil_formats::trust_root::TrustedRoot::parse(&bytes)
+        .with_context(|| format!("trusted root {}", a.trusted_root.display()))?;
+    let root: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let v = sigil_formats::signing_config::client_trust_config(
+        root,
+        sigil_formats::signing_config::signing_config(&services(&a.services)),
+    );
+    write_json(a.out.as_deref(), &v, "trust config")
 }

@@ -584,10 +584,10 @@ fn openssl_ca_other(d: &Path) {
 
 /// A keyless bundle made entirely by Sigil's authorities — a certificate from `sigil ca init`'s
 /// CA with an SCT from a CT key in the trust root, an entry in Sigil's log, a timestamp from
-/// `sigil tsa serve` — verifies in Sigil and in @sigstore/verify (a verifier nobody here wrote),
-/// with the SCT, the log entry and the timestamp all required.
+/// `sigil tsa serve` — verifies in Sigil, in @sigstore/verify and in sigstore-python 4.5.1
+/// (verifiers nobody here wrote), with the SCT, the log entry and the timestamp all required.
 #[test]
-fn sigils_authorities_make_bundles_sigstore_js_verifies() {
+fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
     use sigil_crypto::{KeyAlgorithm, SigningKey};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -776,4 +776,49 @@ fn sigils_authorities_make_bundles_sigstore_js_verifies() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = js("someone@example.com");
     assert!(!o.status.success());
+
+    // sigstore-python 4.5.1, with the trust config `sigil trust-config create` writes.
+    ok(sigil(d).args([
+        "trust-config",
+        "create",
+        "--trusted-root",
+        "root.json",
+        "--fulcio-url",
+        "http://127.0.0.1:1",
+        "--rekor-url",
+        &log.url,
+        "--timestamp-url",
+        &tsa_url,
+        "--out",
+        "trust-config.json",
+    ]));
+    let py = |san: &str| {
+        Command::new("python3")
+            .args([
+                "-m",
+                "sigstore",
+                "--trust-config",
+                "trust-config.json",
+                "verify",
+                "identity",
+                "--bundle",
+                "a.sigstore.json",
+                "--cert-identity",
+                san,
+                "--cert-oidc-issuer",
+                ISSUER,
+                "a.txt",
+            ])
+            .current_dir(d)
+            .output()
+            .expect("sigstore-python (scripts/test installs it)")
+    };
+    let o = py("builder@example.com");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!py("someone@example.com").status.success());
 }

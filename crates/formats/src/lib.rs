@@ -31,6 +31,7 @@ pub mod oci;
 pub mod reference;
 pub mod rekor;
 pub mod signature;
+pub mod signing_config;
 pub mod simple_signing;
 pub mod time;
 pub mod trust_root;

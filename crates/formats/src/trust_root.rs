@@ -328,10 +328,12 @@ pub fn log_instance(
     }))
 }
 
-/// A `certificateAuthorities[]` entry for a CA: its chain (DER, leaf-most first, the root
+/// A `certificateAuthorities[]` (or `timestampAuthorities[]`) entry: its subject (organization
+/// and common name, which sigstore-python requires), its chain (DER, leaf-most first, the root
 /// last), an informational `uri`, and its validity window (`start`, optional `end`).
 pub fn certificate_authority(
     uri: &str,
+    subject: (&str, &str),
     chain: &[Vec<u8>],
     start: &str,
     end: Option<&str>,
@@ -343,7 +345,7 @@ pub fn certificate_authority(
         valid["end"] = serde_json::json!(end);
     }
     serde_json::json!({
-        "subject": {},
+        "subject": {"organization": subject.0, "commonName": subject.1},
         "uri": uri,
         "certChain": {"certificates": chain.iter().map(|c| serde_json::json!({"rawBytes": b64.encode(c)})).collect::<Vec<_>>()},
         "validFor": valid,

@@ -185,6 +185,26 @@ impl Certificate {
             .unwrap_or_default()
     }
 
+    /// The text of the subject's first attribute of type `oid` (dotted, e.g. `2.5.4.3` for the
+    /// commonName), when it is a string.
+    pub fn subject_text(&self, oid: &str) -> Option<String> {
+        let want = crate::encode::oid(oid);
+        let name = self.subject_der();
+        let seq = crate::tlv::read_only(&name, 0x30).ok()?;
+        for rdn in crate::tlv::children(seq.value).ok()? {
+            for atv in crate::tlv::children(rdn.value).ok()? {
+                let parts = crate::tlv::children(atv.value).ok()?;
+                if let [t, v] = parts.as_slice()
+                    && t.raw == want.as_slice()
+                    && matches!(v.tag, 0x0c | 0x13 | 0x16)
+                {
+                    return std::str::from_utf8(v.value).ok().map(str::to_owned);
+                }
+            }
+        }
+        None
+    }
+
     /// Serial number bytes.
     pub fn serial(&self) -> &[u8] {
         self.cert.tbs_certificate().serial_number().as_bytes()

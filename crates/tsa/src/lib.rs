@@ -480,7 +480,9 @@ impl Authority {
                 .chain(&self.chain)
                 .map(Vec::as_slice)
                 .collect();
-            signed_data.push(der::implicit_constructed(0, &certs.concat()));
+            // A SET OF: DER orders its members (strict parsers refuse another order).
+            let set = der::set_of(&certs);
+            signed_data.push(der::implicit_constructed(0, der::contents(&set)));
         }
         signed_data.push(der::set_of(&[&signer_info]));
         let refs: Vec<&[u8]> = signed_data.iter().map(Vec::as_slice).collect();
