@@ -937,6 +937,14 @@ pub struct LogServe {
     /// (created if missing).
     #[arg(long, default_value = "sigil-log")]
     pub data: PathBuf,
+    /// Run as an RFC 6962 certificate transparency log (for the keyless CA's SCTs): serve
+    /// /ct/v1/add-pre-chain, add-chain, get-sth and get-roots instead of the Rekor API. Use a
+    /// data directory of its own.
+    #[arg(long, requires = "ct_roots")]
+    pub ct: bool,
+    /// The roots a CT log accepts chains to (PEM, one or more certificates), repeatable.
+    #[arg(long)]
+    pub ct_roots: Vec<PathBuf>,
     /// Keep the log in PostgreSQL instead of the embedded store (`postgres://user@host:port/db`).
     #[arg(long, env = "SIGIL_DATABASE_URL")]
     pub database_url: Option<String>,

@@ -162,7 +162,27 @@ pub fn serve(a: LogServe) -> Result<()> {
             limits.max_connections = fit;
         }
         let stats = Arc::new(sigil_server::LimitStats::default());
-        let app = sigil_server::log::api::router(log.clone(), a.max_body_size as usize);
+        let app = if a.ct {
+            let mut roots = Vec::new();
+            for p in &a.ct_roots {
+                let pem = read_limited(p, 1 << 20, "CT roots")?;
+                for b in sigil_crypto::pem::decode_all(&pem, 64)
+                    .with_context(|| format!("CT roots {}", p.display()))?
+                {
+                    roots.push(
+                        sigil_pki::cert::Certificate::from_der(&b.contents)
+                            .with_context(|| format!("CT roots {}", p.display()))?,
+                    );
+                }
+            }
+            errln!("sigil log: certificate transparency mode, {} accepted root(s)", roots.len());
+            sigil_server::log::ct::router(Arc::new(sigil_server::log::ct::CtLog::new(
+                log.clone(),
+                roots,
+            )))
+        } else {
+            sigil_server::log::api::router(log.clone(), a.max_body_size as usize)
+        };
         let app = sigil_server::listen::guard_bodies(app, &limits, stats.clone());
         let tls = match tls {
             Some((cert, key)) => Some(sigil_server::listen::tls_config(&cert, &key).context("TLS")?),

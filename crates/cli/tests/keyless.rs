@@ -583,7 +583,8 @@ fn openssl_ca_other(d: &Path) {
 }
 
 /// A keyless bundle made entirely by Sigil's authorities — a certificate from `sigil ca init`'s
-/// CA with an SCT from a CT key in the trust root, an entry in Sigil's log, a timestamp from
+/// CA whose precertificate Sigil's log, as a CT log, answered with an SCT, an entry in Sigil's
+/// log, a timestamp from
 /// `sigil tsa serve` — verifies in Sigil, in @sigstore/verify and in sigstore-python 4.5.1
 /// (verifiers nobody here wrote), with the SCT, the log entry and the timestamp all required.
 #[test]
@@ -602,8 +603,21 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
     ]));
     let ca =
         sigil_ca::Ca::open(&d.join("ca"), &zeroize::Zeroizing::new(PASSWORD.to_owned())).unwrap();
-    let ct_key = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
-    std::fs::write(d.join("ct.pub"), ct_key.public_key().to_pem()).unwrap();
+    // Sigil's log as an RFC 6962 CT log, accepting chains to the CA's root.
+    let ct = log_server::LogServer::start(
+        env!("CARGO_BIN_EXE_sigil"),
+        &d.join("ct"),
+        &[
+            "--ct",
+            "--ct-roots",
+            d.join("ca/ca-root.pem").to_str().unwrap(),
+        ],
+    );
+    let ct_pub = reqwest::blocking::get(format!("{}/api/v1/log/publicKey", ct.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    std::fs::write(d.join("ct.pub"), &ct_pub).unwrap();
     let subject = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     std::fs::write(
         d.join("leaf.pem"),
@@ -622,14 +636,6 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
         .unwrap()
         .as_secs() as i64;
     let chain = std::fs::read(d.join("ca/ca-chain.pem")).unwrap();
-    let inter = sigil_crypto::pem::decode_all(&chain, 4)
-        .unwrap()
-        .remove(0)
-        .contents;
-    let inter_spki = sigil_pki::cert::Certificate::from_der(&inter)
-        .unwrap()
-        .spki_der()
-        .unwrap();
     let template = ca.leaf_template(
         subject.public_key(),
         "builder@example.com",
@@ -637,12 +643,56 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
         now - 5,
         vec![],
     );
-    let leaf = sigil_pki::issue::issue_with_scts(&template, &ca.issuer(), |_, tbs| {
-        sigil_pki::sct::sign_precert(&ct_key, &inter_spki, tbs, (now as u64 - 5) * 1000)
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ca_chain: Vec<Vec<u8>> = sigil_crypto::pem::decode_all(&chain, 4)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.contents)
+        .collect();
+    let leaf = sigil_pki::issue::issue_with_scts(&template, &ca.issuer(), |precert, _| {
+        let mut submitted = vec![b64(precert)];
+        submitted.extend(ca_chain.iter().map(|c| b64(c)));
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/ct/v1/add-pre-chain", ct.url))
+            .json(&serde_json::json!({ "chain": submitted }))
+            .send()
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value = r.json().map_err(|e| e.to_string())?;
+        sigil_pki::sct::from_add_chain_response(&v)
             .map(|s| vec![s])
+            .map_err(|e| format!("{e}: {v}"))
     })
     .unwrap()
     .unwrap();
+    // The CT log's tree holds the entry, under a signed tree head.
+    let sth: serde_json::Value = reqwest::blocking::get(format!("{}/ct/v1/get-sth", ct.url))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sth["tree_size"], 1, "{sth}");
+    // What the CT log refuses: a chain to another root, a final certificate to add-pre-chain.
+    let post = |path: &str, chain: Vec<String>| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/ct/v1/{path}", ct.url))
+            .json(&serde_json::json!({ "chain": chain }))
+            .send()
+            .unwrap()
+    };
+    let other_root = {
+        let k = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
+        let n = sigil_pki::issue::name(&[("2.5.4.3", "elsewhere")]);
+        sigil_pki::issue::self_signed_ca(&k, &n, now - 60, 1, None).unwrap()
+    };
+    let r = post("add-chain", vec![b64(&other_root)]);
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("accepted root"));
+    let mut final_chain = vec![b64(&leaf)];
+    final_chain.extend(ca_chain.iter().map(|c| b64(c)));
+    let r = post("add-pre-chain", final_chain.clone());
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("precertificate"));
+    // The final certificate itself may be logged with add-chain.
+    assert_eq!(post("add-chain", final_chain).status(), 200);
     std::fs::write(
         d.join("leaf.crt"),
         sigil_crypto::pem::encode("CERTIFICATE", &leaf),

@@ -185,6 +185,28 @@ impl Certificate {
             .unwrap_or_default()
     }
 
+    /// Whether `issuer_key` made this certificate's signature (checked over the exact TBS bytes;
+    /// no extension is interpreted, so a CT precertificate's poison does not stand in the way).
+    pub fn signed_by(&self, issuer_key: &PublicKey) -> bool {
+        let Ok(outer) = tlv::read_only(&self.der, 0x30) else {
+            return false;
+        };
+        let Ok(parts) = tlv::children(outer.value) else {
+            return false;
+        };
+        let [tbs, _alg, bits] = parts.as_slice() else {
+            return false;
+        };
+        if bits.tag != 0x03 || bits.value.first() != Some(&0) {
+            return false;
+        }
+        let sig = &bits.value[1..];
+        match issuer_key.algorithm() {
+            sigil_crypto::KeyAlgorithm::Ed25519 => issuer_key.verify_message(tbs.raw, sig).is_ok(),
+            _ => issuer_key.verify(tbs.raw, sig).is_ok(),
+        }
+    }
+
     /// The text of the subject's first attribute of type `oid` (dotted, e.g. `2.5.4.3` for the
     /// commonName), when it is a string.
     pub fn subject_text(&self, oid: &str) -> Option<String> {

@@ -248,3 +248,41 @@ pub fn sct_list_extension_value(scts: &[Sct]) -> Vec<u8> {
     body.extend_from_slice(&list);
     crate::encode::octets(&body)
 }
+
+/// An SCT from a CT log's `add-chain`/`add-pre-chain` answer (RFC 6962 §4.1: `sct_version`, `id`,
+/// `timestamp`, `extensions`, `signature` as a base64 TLS `DigitallySigned`).
+pub fn from_add_chain_response(v: &serde_json::Value) -> Result<Sct, SctError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bad = SctError::Malformed;
+    if v["sct_version"].as_u64() != Some(0) {
+        return Err(bad("sct_version is not v1 (0)"));
+    }
+    let id = b64
+        .decode(v["id"].as_str().ok_or(bad("no id"))?)
+        .map_err(|_| bad("id is not base64"))?;
+    let log_id: [u8; 32] = id.try_into().map_err(|_| bad("id is not 32 bytes"))?;
+    let timestamp_ms = v["timestamp"].as_u64().ok_or(bad("no timestamp"))?;
+    let extensions = b64
+        .decode(v["extensions"].as_str().unwrap_or_default())
+        .map_err(|_| bad("extensions are not base64"))?;
+    let ds = b64
+        .decode(v["signature"].as_str().ok_or(bad("no signature"))?)
+        .map_err(|_| bad("signature is not base64"))?;
+    let mut r = Reader(&ds);
+    let hash_alg = r.u8()?;
+    let sig_alg = r.u8()?;
+    let n = r.u16()?;
+    let signature = r.take(n)?.to_vec();
+    if !r.0.is_empty() {
+        return Err(bad("trailing bytes after the signature"));
+    }
+    Ok(Sct {
+        log_id,
+        timestamp_ms,
+        extensions,
+        hash_alg,
+        sig_alg,
+        signature,
+    })
+}

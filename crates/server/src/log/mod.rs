@@ -11,6 +11,7 @@
 //! inconsistent checkpoints.
 
 pub mod api;
+pub mod ct;
 pub mod entries;
 pub mod setup;
 
@@ -272,6 +273,17 @@ impl Log {
         {
             let _ = h.join();
         }
+    }
+
+    /// Signs `message` with the log's key (an RFC 6962 SCT or tree head, when the log runs
+    /// as a CT log).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, sigil_crypto::KeyError> {
+        self.key.sign(message)
+    }
+
+    /// The log's signing key's algorithm.
+    pub fn key_algorithm(&self) -> sigil_crypto::KeyAlgorithm {
+        self.key.algorithm()
     }
 
     /// The checkpoint origin.

@@ -1,0 +1,252 @@
+//! The log as an RFC 6962 certificate transparency log (`sigil log serve --ct`), for the
+//! keyless CA's embedded SCTs: `POST /ct/v1/add-pre-chain` and `/ct/v1/add-chain` (a chain
+//! whose certificates each sign the one before and whose last is signed by, or is, an accepted
+//! root), `GET /ct/v1/get-sth`, `GET /ct/v1/get-roots`, and the log's key at
+//! `GET /api/v1/log/publicKey` (what `trusted-root create --ctfe-key` takes). Each entry is the RFC 6962
+//! `MerkleTreeLeaf` (a timestamped precert or X.509 entry), appended to the log's Merkle tree,
+//! and the SCT is the log key's signature over it (`sigil_pki::sct`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigil_crypto::{Digest, HashAlgorithm};
+use sigil_pki::cert::Certificate;
+
+use super::entries::Admitted;
+use super::{AppendError, Appended, Log};
+
+/// The precertificate poison's OID.
+const OID_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
+/// Most certificates in a submitted chain.
+const MAX_CHAIN: usize = 8;
+
+/// What a CT log accepts.
+pub struct CtLog {
+    log: Arc<Log>,
+    roots: Vec<Certificate>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({"error_message": message, "success": false})),
+    )
+        .into_response()
+}
+
+/// TLS `DigitallySigned` for the log's key: hash and signature algorithms, the signature.
+fn digitally_signed(log: &Log, signature: &[u8]) -> Vec<u8> {
+    let (h, s) = match log.key_algorithm() {
+        sigil_crypto::KeyAlgorithm::EcdsaP384 => (5u8, 3u8),
+        sigil_crypto::KeyAlgorithm::Rsa { .. } => (4, 1),
+        sigil_crypto::KeyAlgorithm::Ed25519 => (8, 7),
+        _ => (4, 3),
+    };
+    let mut out = vec![h, s];
+    out.extend_from_slice(&(signature.len() as u16).to_be_bytes());
+    out.extend_from_slice(signature);
+    out
+}
+
+impl CtLog {
+    /// A CT log over `log` accepting chains to `roots`.
+    pub fn new(log: Arc<Log>, roots: Vec<Certificate>) -> Self {
+        Self { log, roots }
+    }
+
+    /// Checks a submitted chain: each certificate is signed by the next, and the last by (or
+    /// as) an accepted root, each CA valid now. Returns the parsed chain.
+    fn check_chain(&self, chain: &[String]) -> Result<Vec<Certificate>, String> {
+        if chain.is_empty() || chain.len() > MAX_CHAIN {
+            return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
+        }
+        let certs: Vec<Certificate> = chain
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let der = STANDARD
+                    .decode(c.trim())
+                    .map_err(|e| format!("certificate {i} is not base64: {e}"))?;
+                Certificate::from_der(&der).map_err(|e| format!("certificate {i}: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        let now = sigil_formats::time::Timestamp::from_unix((now_ms() / 1000) as i64);
+        for (i, pair) in certs.windows(2).enumerate() {
+            let key = pair[1]
+                .public_key()
+                .map_err(|e| format!("certificate {}: {e}", i + 1))?;
+            if !pair[0].signed_by(&key) {
+                return Err(format!(
+                    "certificate {i} is not signed by certificate {}",
+                    i + 1
+                ));
+            }
+            if !pair[1].valid_at(now) || !pair[1].is_ca().unwrap_or(false) {
+                return Err(format!("certificate {} is not a CA valid now", i + 1));
+            }
+        }
+        let last = certs.last().ok_or("empty chain")?;
+        let anchored = self
+            .roots
+            .iter()
+            .any(|r| r.der() == last.der() || r.public_key().is_ok_and(|k| last.signed_by(&k)));
+        if !anchored {
+            return Err("the chain does not end at an accepted root (see get-roots)".into());
+        }
+        Ok(certs)
+    }
+
+    async fn add(&self, body: &[u8], precert: bool) -> Response {
+        let v: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+        };
+        let chain: Vec<String> = match v["chain"].as_array() {
+            Some(a) => a
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect(),
+            None => return refuse(StatusCode::BAD_REQUEST, "no chain".into()),
+        };
+        let certs = match self.check_chain(&chain) {
+            Ok(c) => c,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+        };
+        let leaf = &certs[0];
+        let poisoned = leaf.extension_value(OID_POISON).is_some();
+        if poisoned != precert {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                if precert {
+                    "add-pre-chain takes a precertificate (with the poison extension)".into()
+                } else {
+                    "add-chain takes a final certificate (no poison extension)".into()
+                },
+            );
+        }
+        let timestamp = now_ms();
+        // RFC 6962 §3.4: MerkleTreeLeaf { v1, timestamped_entry { timestamp, entry, extensions } }.
+        let mut entry = vec![0u8, 0u8];
+        entry.extend_from_slice(&timestamp.to_be_bytes());
+        let signed = if precert {
+            let Some(issuer) = certs.get(1) else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "a precertificate needs its issuer".into(),
+                );
+            };
+            let (Ok(spki), Ok(tbs)) = (issuer.spki_der(), leaf.tbs_without_extension(OID_POISON))
+            else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "the precertificate cannot be re-encoded".into(),
+                );
+            };
+            let key_hash = Digest::of(HashAlgorithm::Sha256, &spki);
+            entry.extend_from_slice(&[0, 1]);
+            entry.extend_from_slice(key_hash.as_bytes());
+            let n = tbs.len();
+            entry.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+            entry.extend_from_slice(&tbs);
+            sigil_pki::sct::precert_signed_data(timestamp, key_hash.as_bytes(), &tbs, &[])
+        } else {
+            let der = leaf.der();
+            entry.extend_from_slice(&[0, 0]);
+            let n = der.len();
+            entry.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+            entry.extend_from_slice(der);
+            let mut m = vec![0u8, 0u8];
+            m.extend_from_slice(&timestamp.to_be_bytes());
+            m.extend_from_slice(&[0, 0]);
+            m.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+            m.extend_from_slice(der);
+            m.extend_from_slice(&[0, 0]);
+            m
+        };
+        entry.extend_from_slice(&[0, 0]); // no extensions
+        let signature = match self.log.sign(&signed) {
+            Ok(s) => s,
+            Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        match self
+            .log
+            .append(Admitted {
+                body: entry,
+                keys: Vec::new(),
+            })
+            .await
+        {
+            Ok(Appended::New(_) | Appended::Duplicate(_)) => {}
+            Err(AppendError::Unavailable(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e),
+            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        }
+        axum::Json(json!({
+            "sct_version": 0,
+            "id": STANDARD.encode(self.log.id()),
+            "timestamp": timestamp,
+            "extensions": "",
+            "signature": STANDARD.encode(digitally_signed(&self.log, &signature)),
+        }))
+        .into_response()
+    }
+
+    fn sth(&self) -> Response {
+        let head = self.log.head();
+        let timestamp = now_ms();
+        // RFC 6962 §3.5 TreeHeadSignature: v1, tree_hash, timestamp, tree_size, root.
+        let mut m = vec![0u8, 1u8];
+        m.extend_from_slice(&timestamp.to_be_bytes());
+        m.extend_from_slice(&head.size.to_be_bytes());
+        m.extend_from_slice(&head.root);
+        match self.log.sign(&m) {
+            Ok(sig) => axum::Json(json!({
+                "tree_size": head.size,
+                "timestamp": timestamp,
+                "sha256_root_hash": STANDARD.encode(head.root),
+                "tree_head_signature": STANDARD.encode(digitally_signed(&self.log, &sig)),
+            }))
+            .into_response(),
+            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+/// The CT routes over `ct`.
+pub fn router(ct: Arc<CtLog>) -> Router {
+    Router::new()
+        .route(
+            "/ct/v1/add-pre-chain",
+            post(|State(c): State<Arc<CtLog>>, b: Bytes| async move { c.add(&b, true).await }),
+        )
+        .route(
+            "/ct/v1/add-chain",
+            post(|State(c): State<Arc<CtLog>>, b: Bytes| async move { c.add(&b, false).await }),
+        )
+        .route("/ct/v1/get-sth", get(|State(c): State<Arc<CtLog>>| async move { c.sth() }))
+        .route(
+            "/ct/v1/get-roots",
+            get(|State(c): State<Arc<CtLog>>| async move {
+                axum::Json(json!({"certificates": c.roots.iter().map(|r| STANDARD.encode(r.der())).collect::<Vec<_>>()}))
+            }),
+        )
+        .route(
+            "/api/v1/log/publicKey",
+            get(|State(c): State<Arc<CtLog>>| async move { c.log.public_key().to_pem() }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(ct)
+}
