@@ -68,61 +68,13 @@ impl CtLog {
         Self { log, roots }
     }
 
-    /// Checks a submitted chain: each certificate is signed by the next, and the last by (or
-    /// as) an accepted root, each CA valid now. Returns the parsed chain.
-    fn check_chain(&self, chain: &[String]) -> Result<Vec<Certificate>, String> {
-        if chain.is_empty() || chain.len() > MAX_CHAIN {
-            return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
-        }
-        let certs: Vec<Certificate> = chain
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let der = STANDARD
-                    .decode(c.trim())
-                    .map_err(|e| format!("certificate {i} is not base64: {e}"))?;
-                Certificate::from_der(&der).map_err(|e| format!("certificate {i}: {e}"))
-            })
-            .collect::<Result<_, _>>()?;
-        let now = sigil_formats::time::Timestamp::from_unix((now_ms() / 1000) as i64);
-        for (i, pair) in certs.windows(2).enumerate() {
-            let key = pair[1]
-                .public_key()
-                .map_err(|e| format!("certificate {}: {e}", i + 1))?;
-            if !pair[0].signed_by(&key) {
-                return Err(format!(
-                    "certificate {i} is not signed by certificate {}",
-                    i + 1
-                ));
-            }
-            if !pair[1].valid_at(now) || !pair[1].is_ca().unwrap_or(false) {
-                return Err(format!("certificate {} is not a CA valid now", i + 1));
-            }
-        }
-        let last = certs.last().ok_or("empty chain")?;
-        let anchored = self
-            .roots
-            .iter()
-            .any(|r| r.der() == last.der() || r.public_key().is_ok_and(|k| last.signed_by(&k)));
-        if !anchored {
-            return Err("the chain does not end at an accepted root (see get-roots)".into());
-        }
-        Ok(certs)
-    }
-
     async fn add(&self, body: &[u8], precert: bool) -> Response {
-        let v: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+        let chain = match submitted_chain(body) {
+            Ok(c) => c,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
         };
-        let chain: Vec<String> = match v["chain"].as_array() {
-            Some(a) => a
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect(),
-            None => return refuse(StatusCode::BAD_REQUEST, "no chain".into()),
-        };
-        let certs = match self.check_chain(&chain) {
+        let now = sigil_formats::time::Timestamp::from_unix((now_ms() / 1000) as i64);
+        let certs = match check_chain(&chain, &self.roots, now) {
             Ok(c) => c,
             Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
         };
@@ -223,6 +175,67 @@ impl CtLog {
             Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
+}
+
+/// The `chain` of an `add-chain`/`add-pre-chain` body (base64 DER strings, 1 to
+/// [`MAX_CHAIN`]), read strictly.
+pub fn submitted_chain(body: &[u8]) -> Result<Vec<String>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let a = v["chain"].as_array().ok_or("no chain")?;
+    if a.is_empty() || a.len() > MAX_CHAIN {
+        return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
+    }
+    a.iter()
+        .map(|c| {
+            c.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| "a chain entry is not a string".to_owned())
+        })
+        .collect()
+}
+
+/// Checks a submitted chain at `now`: each certificate is signed by the next, each issuer a
+/// CA valid now, and the last signed by (or equal to) one of `roots`. The parsed chain.
+pub fn check_chain(
+    chain: &[String],
+    roots: &[Certificate],
+    now: sigil_formats::time::Timestamp,
+) -> Result<Vec<Certificate>, String> {
+    if chain.is_empty() || chain.len() > MAX_CHAIN {
+        return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
+    }
+    let certs: Vec<Certificate> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let der = STANDARD
+                .decode(c.trim())
+                .map_err(|e| format!("certificate {i} is not base64: {e}"))?;
+            Certificate::from_der(&der).map_err(|e| format!("certificate {i}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    for (i, pair) in certs.windows(2).enumerate() {
+        let key = pair[1]
+            .public_key()
+            .map_err(|e| format!("certificate {}: {e}", i + 1))?;
+        if !pair[0].signed_by(&key) {
+            return Err(format!(
+                "certificate {i} is not signed by certificate {}",
+                i + 1
+            ));
+        }
+        if !pair[1].valid_at(now) || !pair[1].is_ca().unwrap_or(false) {
+            return Err(format!("certificate {} is not a CA valid now", i + 1));
+        }
+    }
+    let last = certs.last().ok_or("empty chain")?;
+    let anchored = roots
+        .iter()
+        .any(|r| r.der() == last.der() || r.public_key().is_ok_and(|k| last.signed_by(&k)));
+    if !anchored {
+        return Err("the chain does not end at an accepted root (see get-roots)".into());
+    }
+    Ok(certs)
 }
 
 /// The CT routes over `ct`.
