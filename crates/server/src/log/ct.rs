@@ -26,7 +26,7 @@ use super::{AppendError, Appended, Log};
 /// The precertificate poison's OID.
 const OID_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
 /// Most certificates in a submitted chain.
-const MAX_CHAIN: usize = 8;
+pub const MAX_CHAIN: usize = 8;
 
 /// What a CT log accepts.
 pub struct CtLog {
