@@ -11,6 +11,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod latency;
+use latency::percentile;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,13 +61,6 @@ fn review(uid: usize, image: &str) -> Vec<u8> {
         "object": {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
     .to_string()
     .into_bytes()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
 fn client(ca: &[u8]) -> Result<reqwest::Client> {

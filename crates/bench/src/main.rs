@@ -13,6 +13,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod latency;
+use latency::percentile;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,14 +65,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(3)
         }
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// The files under `p`: (apparent bytes, bytes allocated on disk). They differ when a store

@@ -8,6 +8,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod latency;
+use latency::percentile;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,13 +32,6 @@ struct Args {
     /// Length of the run.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
 fn main() -> Result<()> {

@@ -9,6 +9,8 @@ mod common;
 mod log_server;
 #[path = "../../../tests/support/registry.rs"]
 mod registry;
+#[path = "../../../tests/support/tsa_server.rs"]
+mod tsa_server;
 
 use std::path::Path;
 use std::process::Command;
@@ -700,44 +702,8 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
     .unwrap();
 
     // A timestamp authority.
-    let tsa = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .current_dir(d)
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .args([
-            "tsa",
-            "serve",
-            "--data",
-            "tsa",
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            "tsa.ready",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _tsa = Kill(tsa);
-    let t = std::time::Instant::now();
-    let tsa_url = loop {
-        if let Ok(s) = std::fs::read_to_string(d.join("tsa.ready"))
-            && s.ends_with('\n')
-        {
-            break format!("{}/api/v1/timestamp", s.trim());
-        }
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(30),
-            "the TSA did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let tsa = tsa_server::Tsa::start(env!("CARGO_BIN_EXE_sigil"), d, PASSWORD);
+    let tsa_url = tsa.timestamp_url();
     let tsa_chain = reqwest::blocking::get(format!("{tsa_url}/certchain"))
         .unwrap()
         .text()
@@ -826,6 +792,11 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = js("someone@example.com");
     assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("certificate identity error"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // sigstore-python 4.5.1, with the trust config `sigil trust-config create` writes.
     ok(sigil(d).args([
@@ -870,5 +841,9 @@ fn sigils_authorities_make_bundles_sigstore_js_and_python_verify() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(!py("someone@example.com").status.success());
+    let o = py("someone@example.com");
+    assert!(!o.status.success());
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(text.contains("SANs do not match"), "{text}");
 }

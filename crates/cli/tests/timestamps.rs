@@ -8,62 +8,17 @@ mod common;
 mod log_server;
 #[path = "../../../tests/support/registry.rs"]
 mod registry;
+#[path = "../../../tests/support/tsa_server.rs"]
+mod tsa_server;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
 use serde_json::Value;
 
-struct Tsa {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Tsa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_tsa(d: &Path) -> Tsa {
-    let child = sigil(d)
-        .args([
-            "tsa",
-            "serve",
-            "--data",
-            "tsa",
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-            "tsa.ready",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.join("tsa.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut t = Tsa {
-        child,
-        url: String::new(),
-    };
-    let start = Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(d.join("tsa.ready"))
-            && s.ends_with('\n')
-        {
-            t.url = s.trim().to_owned();
-            return t;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the TSA did not start: {}",
-            std::fs::read_to_string(d.join("tsa.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn start_tsa(d: &Path) -> tsa_server::Tsa {
+    tsa_server::Tsa::start(env!("CARGO_BIN_EXE_sigil"), d, PASSWORD)
 }
 
 #[test]

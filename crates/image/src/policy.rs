@@ -41,7 +41,12 @@ pub struct Prepared {
     pub roots: TrustRoots,
     /// Every OrgPolicy's `denyIdentities`: signatures by these never count.
     pub denied_identities: Vec<Identity>,
+    /// Every keyless authority's `ca-cert` (by its `data`), read and parsed once: the CA
+    /// entries, or why they cannot be used.
+    pub ca_certs: std::collections::HashMap<String, Result<Vec<Ca>, String>>,
 }
+
+type Ca = sigil_formats::trust_root::Authority;
 
 /// The TrustRoots of a policy set as trust material (each was validated when it loaded) and
 /// the identities its OrgPolicies deny: built once per set, not per verification.
@@ -63,9 +68,21 @@ pub fn prepare(set: &sigil_policy::cip::PolicySet) -> Prepared {
         .flat_map(|o| &o.spec.deny_identities)
         .filter_map(|i| identity(i).ok())
         .collect();
+    let ca_certs = set
+        .cips
+        .iter()
+        .flat_map(|p| &p.doc.spec.authorities)
+        .chain(set.orgs.iter().flat_map(|o| &o.spec.authorities))
+        .filter_map(|a| a.keyless.as_ref()?.ca_cert.as_ref()?.data.clone())
+        .map(|d| {
+            let cas = ca_cert_pem(&d).and_then(|pem| ca_cert_authorities(&pem));
+            (d, cas)
+        })
+        .collect();
     Prepared {
         roots,
         denied_identities,
+        ca_certs,
     }
 }
 
@@ -298,12 +315,15 @@ impl RegistryChecker<'_> {
         };
         let mut trust = self.named_trust(name, field)?;
         if let Some(ca) = &k.ca_cert {
-            let pem = match ca.data.as_deref() {
-                Some(d) => ca_cert_pem(d).map_err(|e| Box::new(Checked::fail("bad-ca-cert", e)))?,
-                None => return Err(Box::new(unsupported("a ca-cert without data"))),
+            let Some(data) = ca.data.as_deref() else {
+                return Err(Box::new(unsupported("a ca-cert without data")));
             };
-            let cas =
-                ca_cert_authorities(&pem).map_err(|e| Box::new(Checked::fail("bad-ca-cert", e)))?;
+            // Prepared once per policy set; read now only for a set that was not prepared.
+            let cas = match self.prepared.ca_certs.get(data) {
+                Some(c) => c.clone(),
+                None => ca_cert_pem(data).and_then(|pem| ca_cert_authorities(&pem)),
+            }
+            .map_err(|e| Box::new(Checked::fail("bad-ca-cert", e)))?;
             let mut root = trust.root().clone();
             root.certificate_authorities = cas;
             trust = TrustMaterial::new(root);

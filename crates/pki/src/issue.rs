@@ -218,8 +218,9 @@ pub enum IssueError {
     Template(&'static str),
 }
 
-/// The signature algorithm identifier (and hash) for certificates signed by `alg`.
-fn signature_algorithm(alg: KeyAlgorithm) -> Vec<u8> {
+/// The signature algorithm identifier for what a key of `alg` signs (certificates, CMS
+/// signer infos).
+pub fn signature_algorithm(alg: KeyAlgorithm) -> Vec<u8> {
     match alg {
         KeyAlgorithm::EcdsaP256 => der::seq(&[&der::oid("1.2.840.10045.4.3.2")]),
         KeyAlgorithm::EcdsaP384 => der::seq(&[&der::oid("1.2.840.10045.4.3.3")]),
@@ -227,11 +228,6 @@ fn signature_algorithm(alg: KeyAlgorithm) -> Vec<u8> {
         KeyAlgorithm::Ed25519 => der::seq(&[&der::oid("1.3.101.112")]),
         KeyAlgorithm::Rsa { .. } => der::seq(&[&der::oid("1.2.840.113549.1.1.11"), &der::null()]),
     }
-}
-
-/// The signature algorithm identifier for `alg` (exposed for CMS signers).
-pub fn signature_algorithm_id(alg: KeyAlgorithm) -> Vec<u8> {
-    signature_algorithm(alg)
 }
 
 /// A key identifier: the leftmost 160 bits of SHA-256 over the key's subjectPublicKey bits

@@ -204,12 +204,7 @@ pub fn sign_precert(
     log_id.copy_from_slice(
         Digest::of(HashAlgorithm::Sha256, log_key.public_key().spki_der()).as_bytes(),
     );
-    let (hash_alg, sig_alg) = match log_key.algorithm() {
-        sigil_crypto::KeyAlgorithm::EcdsaP384 => (5, 3), // sha384, ecdsa
-        sigil_crypto::KeyAlgorithm::Rsa { .. } => (4, 1), // sha256, rsa
-        sigil_crypto::KeyAlgorithm::Ed25519 => (8, 7),   // intrinsic, ed25519 (RFC 8422)
-        _ => (4, 3),                                     // sha256, ecdsa
-    };
+    let (hash_alg, sig_alg) = tls_algorithms(log_key.algorithm());
     Ok(Sct {
         log_id,
         timestamp_ms,
@@ -218,6 +213,18 @@ pub fn sign_precert(
         sig_alg,
         signature,
     })
+}
+
+/// The TLS `HashAlgorithm` and `SignatureAlgorithm` codes of a `DigitallySigned` made by a key
+/// of `alg` (RFC 5246 §7.4.1.4.1; Ed25519 as RFC 8422).
+pub fn tls_algorithms(alg: sigil_crypto::KeyAlgorithm) -> (u8, u8) {
+    match alg {
+        sigil_crypto::KeyAlgorithm::EcdsaP384 => (5, 3), // sha384, ecdsa
+        sigil_crypto::KeyAlgorithm::EcdsaP521 => (6, 3), // sha512, ecdsa
+        sigil_crypto::KeyAlgorithm::Rsa { .. } => (4, 1), // sha256, rsa
+        sigil_crypto::KeyAlgorithm::Ed25519 => (8, 7),   // intrinsic, ed25519
+        sigil_crypto::KeyAlgorithm::EcdsaP256 => (4, 3), // sha256, ecdsa
+    }
 }
 
 /// The TLS encoding of one SCT (RFC 6962 §3.2 `SignedCertificateTimestamp`).

@@ -4,7 +4,7 @@
 use sigil_crypto::{KeyAlgorithm, SigningKey};
 use sigil_formats::time::Timestamp;
 use sigil_pki::cert::{Certificate, San};
-use sigil_pki::chain::{Purpose, verify_chain};
+use sigil_pki::chain::{ChainError, Purpose, verify_chain};
 use sigil_pki::issue::{
     self, EKU_CODE_SIGNING, EKU_TIME_STAMPING, Extension, Issuer, Template, attr, key_usage, name,
 };
@@ -120,15 +120,15 @@ fn issued_chains_verify_for_every_key_type() {
         )
         .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
         // Outside the leaf's ten minutes: refused.
-        assert!(
+        assert!(matches!(
             verify_chain(
                 &leaf,
                 &chain,
                 Timestamp::from_unix(NOW + 601),
                 Purpose::CodeSigning
-            )
-            .is_err()
-        );
+            ),
+            Err(ChainError::Invalid { .. })
+        ));
         // A time-stamping leaf is not a code-signing one.
         let tsa = Certificate::from_der(&leaf_for(
             &inter_key,
@@ -137,15 +137,15 @@ fn issued_chains_verify_for_every_key_type() {
             EKU_TIME_STAMPING,
         ))
         .unwrap();
-        assert!(
+        assert!(matches!(
             verify_chain(
                 &tsa,
                 &chain,
                 Timestamp::from_unix(NOW + 60),
                 Purpose::CodeSigning
-            )
-            .is_err()
-        );
+            ),
+            Err(ChainError::Invalid { reason, .. }) if reason.contains("does not include code signing")
+        ));
     }
 }
 
@@ -162,15 +162,15 @@ fn another_ca_does_not_vouch() {
         EKU_CODE_SIGNING,
     ))
     .unwrap();
-    assert!(
+    assert!(matches!(
         verify_chain(
             &leaf,
             &[other_inter, other_root],
             Timestamp::from_unix(NOW + 60),
             Purpose::CodeSigning
-        )
-        .is_err()
-    );
+        ),
+        Err(ChainError::Invalid { .. })
+    ));
 }
 
 #[test]
@@ -282,7 +282,10 @@ fn certificates_carry_an_sct_from_the_log_their_precertificate_went_to() {
     let other = SigningKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let mut wrong = log.clone();
     wrong.public_key = other.public_key().spki_der().to_vec();
-    assert!(sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, &[wrong]).is_err());
+    assert!(matches!(
+        sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, &[wrong]),
+        Err(sigil_pki::sct::SctError::Unverified(_))
+    ));
 
     // openssl reads the profile: the poison in the precertificate, the SCT in the certificate.
     let dir = tempfile::tempdir().unwrap();

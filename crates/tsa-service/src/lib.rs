@@ -56,7 +56,15 @@ pub fn open(
         path: chain_path.clone(),
         reason,
     };
-    let chain: Vec<Vec<u8>> = match std::fs::read(&chain_path) {
+    let read = |p: &Path| -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        std::fs::File::open(p)?
+            .take(sigil_crypto::pem::MAX_PEM_LEN as u64)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    };
+    let chain: Vec<Vec<u8>> = match read(&chain_path) {
         Ok(pem) => sigil_crypto::pem::decode_all(&pem, 8)
             .map_err(|e| bad(e.to_string()))?
             .into_iter()

@@ -24,7 +24,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sigil_crypto::{Digest, HashAlgorithm, KeyAlgorithm, SigningKey};
+use sigil_crypto::{Digest, HashAlgorithm, SigningKey};
 use sigil_pki::encode as der;
 use sigil_pki::tlv;
 
@@ -466,7 +466,7 @@ impl Authority {
             &der::seq(&[&self.issuer_name, &der::uint(&self.serial)]),
             &alg_id(signing_hash),
             &der::implicit_constructed(0, der::contents(&signed_attrs)),
-            &cms_signature_algorithm(self.key.algorithm()),
+            &sigil_pki::issue::signature_algorithm(self.key.algorithm()),
             &der::octets(&signature),
         ]);
         let encap = der::seq(&[
@@ -493,11 +493,6 @@ impl Authority {
         let status = der::seq(&[&der::u64(0)]);
         Ok(der::seq(&[&status, &content_info]))
     }
-}
-
-/// The signature algorithm a SignerInfo names for a key.
-fn cms_signature_algorithm(alg: KeyAlgorithm) -> Vec<u8> {
-    sigil_pki::issue::signature_algorithm_id(alg)
 }
 
 /// A rejection reply (`PKIStatus` rejection, with the failure reason text), for a request the

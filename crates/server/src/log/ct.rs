@@ -50,12 +50,7 @@ fn refuse(status: StatusCode, message: String) -> Response {
 
 /// TLS `DigitallySigned` for the log's key: hash and signature algorithms, the signature.
 fn digitally_signed(log: &Log, signature: &[u8]) -> Vec<u8> {
-    let (h, s) = match log.key_algorithm() {
-        sigil_crypto::KeyAlgorithm::EcdsaP384 => (5u8, 3u8),
-        sigil_crypto::KeyAlgorithm::Rsa { .. } => (4, 1),
-        sigil_crypto::KeyAlgorithm::Ed25519 => (8, 7),
-        _ => (4, 3),
-    };
+    let (h, s) = sigil_pki::sct::tls_algorithms(log.key_algorithm());
     let mut out = vec![h, s];
     out.extend_from_slice(&(signature.len() as u16).to_be_bytes());
     out.extend_from_slice(signature);
