@@ -6,6 +6,8 @@ GET /token?sub=S&aud=A&exp=SECONDS&nbf=SECONDS&kid=K&alg=A&iss=I&claims=JSON  ->
 GET /rotate                                                                -> adds key k2
 GET /stats                                                                 -> request counts
 /mismatch/.well-known/openid-configuration names another issuer.
+/PREFIX/.well-known/openid-configuration is the discovery of the issuer base/PREFIX (same keys),
+so one process serves several issuers (mint with iss=base/PREFIX).
 """
 import base64, json, sys, time, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +57,12 @@ class H(BaseHTTPRequestHandler):
                                          "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
         if u.path == "/mismatch/.well-known/openid-configuration":
             return self.send(json.dumps({"issuer": "https://elsewhere.example", "jwks_uri": base + "/jwks"}))
+        if u.path.endswith("/.well-known/openid-configuration"):
+            with lock:
+                stats["discovery"] += 1
+            prefix = u.path[: -len("/.well-known/openid-configuration")]
+            return self.send(json.dumps({"issuer": base + prefix, "jwks_uri": base + "/jwks",
+                                         "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
         if u.path == "/jwks":
             with lock:
                 stats["jwks"] += 1

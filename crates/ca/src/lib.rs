@@ -20,6 +20,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod identity;
+pub mod service;
+pub mod template;
+
 use std::path::Path;
 
 use sigil_crypto::keyfile::{EncryptedKeyFile, KeyFileLabel, ScryptParams};
@@ -220,6 +225,11 @@ impl Ca {
         }
     }
 
+    /// The chain, DER: the intermediate, then the root.
+    pub fn chain_der(&self) -> Vec<Vec<u8>> {
+        vec![self.intermediate.clone(), self.root.clone()]
+    }
+
     /// Fulcio's leaf profile for `public_key` and identity `san` (an email or URI) from the
     /// OIDC `oidc_issuer`, valid ten minutes from `not_before`, with `extra` extensions (the
     /// CI claims, 1.3.6.1.4.1.57264.1.9 and later).
@@ -231,12 +241,24 @@ impl Ca {
         not_before: i64,
         extra: Vec<Extension>,
     ) -> Template {
+        let mut all = vec![Extension::subject_alt_name(san, true)];
+        all.extend(extra);
+        self.leaf_template_with(public_key, oidc_issuer, not_before, all)
+    }
+
+    /// Fulcio's leaf profile whose SAN is among `extra` (the first of them, by convention).
+    pub fn leaf_template_with(
+        &self,
+        public_key: &PublicKey,
+        oidc_issuer: &str,
+        not_before: i64,
+        extra: Vec<Extension>,
+    ) -> Template {
         let mut extensions = vec![
             Extension::key_usage(key_usage::DIGITAL_SIGNATURE),
             Extension::extended_key_usage(&[EKU_CODE_SIGNING], false),
             Extension::subject_key_id(&issue::key_id(public_key)),
             Extension::authority_key_id(&issue::key_id(self.key.public_key())),
-            Extension::subject_alt_name(san, true),
             Extension::raw("1.3.6.1.4.1.57264.1.1", oidc_issuer.as_bytes()),
             Extension::utf8("1.3.6.1.4.1.57264.1.8", oidc_issuer),
         ];

@@ -884,6 +884,50 @@ pub enum CaCmd {
     /// the password (COSIGN_PASSWORD or SIGIL_PASSWORD, else asked twice); refuses to
     /// overwrite an existing CA.
     Init(CaInit),
+    /// Serve the Fulcio API (POST /api/v2/signingCert, GET /api/v2/trustBundle and
+    /// /api/v2/configuration, the legacy /api/v1 routes): ten-minute certificates for OIDC
+    /// identities, each logged to a CT log first (no SCT, no certificate).
+    Serve(CaServe),
+}
+
+#[derive(Args, Debug)]
+pub struct CaServe {
+    /// Data directory of `sigil ca init` (the key's password: COSIGN_PASSWORD or SIGIL_PASSWORD).
+    #[arg(long, default_value = "sigil-ca")]
+    pub data: PathBuf,
+    /// The OIDC issuers, in Fulcio's configuration format (YAML or JSON: oidc-issuers,
+    /// meta-issuers, ci-issuer-metadata), with Sigil's jwks, jwks-file, bearer-token-file and
+    /// issuance-rules keys.
+    #[arg(long, alias = "config-path")]
+    pub oidc_config: PathBuf,
+    /// The CT log that logs every certificate (`sigil log serve --ct`).
+    #[arg(long)]
+    pub ct_log_url: String,
+    /// Answer with a detached SCT (the final certificate logged with add-chain) instead of
+    /// embedding it.
+    #[arg(long)]
+    pub detached_sct: bool,
+    /// The clock skew allowed on tokens' exp, nbf and iat.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub clock_skew: std::time::Duration,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5555")]
+    pub listen: String,
+    #[command(flatten)]
+    pub tls: ServeTls,
+    /// Write the base URL to this file once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeTls {
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -920,12 +964,8 @@ pub struct TsaServe {
     /// The signing key's algorithm when a new one is created.
     #[arg(long, value_parser = ["ecdsa-p384", "ecdsa-p256"], default_value = "ecdsa-p384")]
     pub key_algorithm: String,
-    /// Serve HTTPS with this certificate chain (PEM).
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The TLS private key (PEM).
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ServeTls,
     /// Write the base URL to this file once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Serve(a)) => log_cmd::serve(a),
         Command::Tsa(cli::TsaCmd::Serve(a)) => tsa_cmd::serve(a),
         Command::Ca(cli::CaCmd::Init(a)) => tsa_cmd::ca_init(a),
+        Command::Ca(cli::CaCmd::Serve(a)) => tsa_cmd::ca_serve(a),
         Command::SigningConfig(cli::SigningConfigCmd::Create(a)) => rekor::signing_config_create(a),
         Command::TrustConfig(cli::TrustConfigCmd::Create(a)) => rekor::trust_config_create(a),
         Command::Log(LogCmd::Get(a)) => log_cmd::get(a),

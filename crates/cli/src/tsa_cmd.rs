@@ -26,16 +26,7 @@ pub fn serve(a: TsaServe) -> Result<()> {
             Some(n),
         );
     }
-    let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => Some(
-            sigil_server::listen::tls_config(
-                &read_limited(c, 1 << 20, "TLS certificate")?,
-                &read_limited(k, 1 << 20, "TLS key")?,
-            )
-            .context("TLS")?,
-        ),
-        _ => None,
-    };
+    let tls = tls_config(&a.tls)?;
     let app = sigil_tsa_service::router(Arc::new(authority));
     let limits = sigil_server::Limits {
         max_body: sigil_tsa::MAX_REQUEST,
@@ -47,13 +38,62 @@ pub fn serve(a: TsaServe) -> Result<()> {
             "sigil tsa: listening on {scheme}://{addr}, key and certificate chain in {}",
             data.display()
         );
-        if let Some(f) = &a.ready_file {
-            let mut o = crate::support::AtomicOutputs::new(true);
-            o.add(f, format!("{scheme}://{addr}\n").as_bytes(), 0o644)
-                .and_then(|()| o.commit())
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-        }
-        Ok(())
+        write_ready(a.ready_file.as_deref(), &format!("{scheme}://{addr}"))
+    })?;
+    Ok(())
+}
+
+/// The TLS configuration of a service's `--tls-cert`/`--tls-key`, if given.
+pub fn tls_config(
+    t: &crate::cli::ServeTls,
+) -> Result<Option<Arc<sigil_server::listen::TlsConfig>>> {
+    match (&t.tls_cert, &t.tls_key) {
+        (Some(c), Some(k)) => Ok(Some(
+            sigil_server::listen::tls_config(
+                &read_limited(c, 1 << 20, "TLS certificate")?,
+                &read_limited(k, 1 << 20, "TLS key")?,
+            )
+            .context("TLS")?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Writes a service's base URL to `--ready-file`, atomically.
+pub fn write_ready(file: Option<&std::path::Path>, url: &str) -> std::io::Result<()> {
+    if let Some(f) = file {
+        let mut o = crate::support::AtomicOutputs::new(true);
+        o.add(f, format!("{url}\n").as_bytes(), 0o644)
+            .and_then(|()| o.commit())
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    }
+    Ok(())
+}
+
+pub fn ca_serve(a: crate::cli::CaServe) -> Result<()> {
+    crate::outputs::serving();
+    let password = crate::support::password(false)?;
+    let ca = sigil_ca::Ca::open(&a.data, &password)?;
+    drop(password);
+    let config = sigil_ca::config::load(&a.oidc_config)?;
+    let ct = sigil_ca::service::CtClient::http(&a.ct_log_url).map_err(anyhow::Error::msg)?;
+    let issuers = config.issuers.len();
+    let authority =
+        sigil_ca::service::Authority::new(ca, config, ct, a.clock_skew, a.detached_sct)?;
+    let tls = tls_config(&a.tls)?;
+    let app = sigil_ca::service::router(Arc::new(authority));
+    let limits = sigil_server::Limits {
+        max_body: sigil_ca::service::MAX_REQUEST,
+        ..Default::default()
+    };
+    let data = a.data.clone();
+    sigil_server::listen::run(&a.listen, tls, limits, app, |addr, scheme| {
+        errln!(
+            "sigil ca: listening on {scheme}://{addr}, CA in {}, {issuers} OIDC issuer(s), CT log {}",
+            data.display(),
+            a.ct_log_url
+        );
+        write_ready(a.ready_file.as_deref(), &format!("{scheme}://{addr}"))
     })?;
     Ok(())
 }

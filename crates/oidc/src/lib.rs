@@ -185,7 +185,9 @@ fn allowed_url(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-fn meta_regex(pattern: &str) -> Result<regex::Regex, OidcError> {
+/// A meta-issuer pattern as a regular expression: each `*` one `[-_a-zA-Z0-9]+` run, the
+/// rest literal, anchored at both ends (GHSA-59jp-pj84-45mr).
+pub fn meta_regex(pattern: &str) -> Result<regex::Regex, OidcError> {
     let parts: Vec<String> = pattern.split('*').map(regex::escape).collect();
     regex::Regex::new(&format!("^{}$", parts.join("[-_a-zA-Z0-9]+")))
         .map_err(|e| OidcError::Config(e.to_string()))

@@ -2,45 +2,16 @@
 //! cryptography, `tests/support/oidc_issuer.py`, served on loopback): accepted when they are
 //! right, each wrong one refused with its specific reason, and the keys fetched once per key ID.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sigil_oidc::{Issuer, OidcError, Verifier};
 
-struct TestIssuer {
-    child: Child,
-    url: String,
-}
-
-impl Drop for TestIssuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "../../../tests/support/oidc.rs"]
+mod oidc;
+use oidc::{TestIssuer, urlencode};
 
 fn start() -> TestIssuer {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/support/oidc_issuer.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 (scripts/test installs PyJWT)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("http://"),
-        "the test issuer did not start: {line:?}"
-    );
-    TestIssuer {
-        child,
-        url: line.trim().to_owned(),
-    }
+    TestIssuer::start()
 }
 
 fn get(url: &str) -> String {
@@ -159,13 +130,4 @@ fn inline_keys_and_configuration_errors() {
         Verifier::new(vec![Issuer::new("http://issuer.example")]),
         Err(OidcError::Config(_))
     ));
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

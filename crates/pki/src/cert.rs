@@ -15,6 +15,8 @@ pub const MAX_CERT_LEN: usize = 64 * 1024;
 pub const OID_FULCIO_ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
 /// `1.3.6.1.4.1.57264.1.8`: Fulcio issuer (v2, DER UTF8String).
 pub const OID_FULCIO_ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+/// `1.3.6.1.4.1.57264.1.7`: Fulcio's username otherName SAN (`user!domain`).
+pub const OID_USERNAME_SAN: &str = "1.3.6.1.4.1.57264.1.7";
 /// `1.3.6.1.4.1.11129.2.4.2`: embedded SCT list.
 pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
 /// Code signing EKU, `1.3.6.1.5.5.7.3.3`.
@@ -48,6 +50,8 @@ pub enum San {
     Uri(String),
     /// dNSName.
     Dns(String),
+    /// Fulcio's username otherName (1.3.6.1.4.1.57264.1.7, a UTF8String `user!domain`).
+    Username(String),
     /// Something else (otherName etc.).
     Other,
 }
@@ -56,7 +60,7 @@ impl San {
     /// The identity string, if any.
     pub fn value(&self) -> Option<&str> {
         match self {
-            Self::Email(s) | Self::Uri(s) | Self::Dns(s) => Some(s),
+            Self::Email(s) | Self::Uri(s) | Self::Dns(s) | Self::Username(s) => Some(s),
             Self::Other => None,
         }
     }
@@ -277,6 +281,10 @@ impl Certificate {
                 GeneralName::Rfc822Name(s) => San::Email(s.to_string()),
                 GeneralName::UniformResourceIdentifier(s) => San::Uri(s.to_string()),
                 GeneralName::DnsName(s) => San::Dns(s.to_string()),
+                GeneralName::OtherName(o) if o.type_id.to_string() == OID_USERNAME_SAN => o
+                    .value
+                    .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                    .map_or(San::Other, |u| San::Username(u.as_str().to_owned())),
                 _ => San::Other,
             })
             .collect())

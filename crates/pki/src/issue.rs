@@ -116,6 +116,23 @@ impl Extension {
         }
     }
 
+    /// subjectAltName with Fulcio's username otherName (1.3.6.1.4.1.57264.1.7, `user!domain`).
+    pub fn subject_alt_name_username(value: &str, critical: bool) -> Self {
+        let other = der::tlv(
+            0xa0,
+            &[
+                der::oid(crate::cert::OID_USERNAME_SAN),
+                der::tlv(0xa0, &der::utf8(value)),
+            ]
+            .concat(),
+        );
+        Self {
+            oid: "2.5.29.17".into(),
+            critical,
+            value: der::seq(&[&other]),
+        }
+    }
+
     /// An extension whose value is given as is (Fulcio's raw-bytes issuer, 1.3.6.1.4.1.57264.1.1).
     pub fn raw(oid: &str, value: &[u8]) -> Self {
         Self {

@@ -19,6 +19,7 @@
 
 pub mod cert;
 pub mod chain;
+pub mod csr;
 pub mod encode;
 pub mod issue;
 pub mod sct;

@@ -28,6 +28,15 @@ const OID_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
 /// Most certificates in a submitted chain.
 pub const MAX_CHAIN: usize = 8;
 
+/// Why a CT log refused a submission: the HTTP status it answers and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtRefusal {
+    /// 400 for a chain it does not accept, 503 when the entry could not be made durable.
+    pub status: StatusCode,
+    /// The reason.
+    pub message: String,
+}
+
 /// What a CT log accepts.
 pub struct CtLog {
     log: Arc<Log>,
@@ -68,22 +77,33 @@ impl CtLog {
             Ok(c) => c,
             Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
         };
+        match self.submit(&chain, precert).await {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(r) => refuse(r.status, r.message),
+        }
+    }
+
+    /// Logs a chain (base64 DER, the leaf first) as `add-pre-chain` (`precert`) or `add-chain`
+    /// would, for callers in the same process (the CA of `sigil serve`): the RFC 6962
+    /// `AddChainResponse` JSON, once the entry is durable.
+    pub async fn submit(&self, chain: &[String], precert: bool) -> Result<Value, CtRefusal> {
+        let refuse = |status: StatusCode, message: String| CtRefusal { status, message };
         let now = sigil_formats::time::Timestamp::from_unix((now_ms() / 1000) as i64);
-        let certs = match check_chain(&chain, &self.roots, now) {
+        let certs = match check_chain(chain, &self.roots, now) {
             Ok(c) => c,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, e),
+            Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e)),
         };
         let leaf = &certs[0];
         let poisoned = leaf.extension_value(OID_POISON).is_some();
         if poisoned != precert {
-            return refuse(
+            return Err(refuse(
                 StatusCode::BAD_REQUEST,
                 if precert {
                     "add-pre-chain takes a precertificate (with the poison extension)".into()
                 } else {
                     "add-chain takes a final certificate (no poison extension)".into()
                 },
-            );
+            ));
         }
         let timestamp = now_ms();
         // RFC 6962 §3.4: MerkleTreeLeaf { v1, timestamped_entry { timestamp, entry, extensions } }.
@@ -91,17 +111,17 @@ impl CtLog {
         entry.extend_from_slice(&timestamp.to_be_bytes());
         let signed = if precert {
             let Some(issuer) = certs.get(1) else {
-                return refuse(
+                return Err(refuse(
                     StatusCode::BAD_REQUEST,
                     "a precertificate needs its issuer".into(),
-                );
+                ));
             };
             let (Ok(spki), Ok(tbs)) = (issuer.spki_der(), leaf.tbs_without_extension(OID_POISON))
             else {
-                return refuse(
+                return Err(refuse(
                     StatusCode::BAD_REQUEST,
                     "the precertificate cannot be re-encoded".into(),
-                );
+                ));
             };
             let key_hash = Digest::of(HashAlgorithm::Sha256, &spki);
             entry.extend_from_slice(&[0, 1]);
@@ -127,7 +147,7 @@ impl CtLog {
         entry.extend_from_slice(&[0, 0]); // no extensions
         let signature = match self.log.sign(&signed) {
             Ok(s) => s,
-            Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return Err(refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         };
         match self
             .log
@@ -138,17 +158,18 @@ impl CtLog {
             .await
         {
             Ok(Appended::New(_) | Appended::Duplicate(_)) => {}
-            Err(AppendError::Unavailable(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e),
-            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(AppendError::Unavailable(e)) => {
+                return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, e));
+            }
+            Err(e) => return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         }
-        axum::Json(json!({
+        Ok(json!({
             "sct_version": 0,
             "id": STANDARD.encode(self.log.id()),
             "timestamp": timestamp,
             "extensions": "",
             "signature": STANDARD.encode(digitally_signed(&self.log, &signature)),
         }))
-        .into_response()
     }
 
     fn sth(&self) -> Response {
