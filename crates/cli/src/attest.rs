@@ -10,7 +10,7 @@ use sigil_verify::{Options, Requirement, verify_bundle};
 
 use crate::bundle_cmd::{artifact, finish, read_bundle, requirement, trust_material};
 use crate::cli::{AttestBlob, VerifyBlobAttestation};
-use crate::support::{AtomicOutputs, Input, load_signer, progress, read_limited};
+use crate::support::{AtomicOutputs, Input, progress, read_limited};
 
 /// Largest predicate accepted (SBOMs can be large).
 const MAX_PREDICATE_LEN: usize = 64 * 1024 * 1024;
@@ -44,7 +44,11 @@ pub fn attest(args: AttestBlob) -> Result<()> {
     let predicate_type = resolve_type(&args.type_)?;
     let predicate = read_predicate(&args.type_, &args.predicate)?;
     let input = Input::open(&args.file)?;
-    let key = load_signer(&args.key, &args.certificate)?;
+    let crate::support::Signing {
+        signer: key,
+        log,
+        tsa,
+    } = crate::support::signing(args.key.as_deref(), &args.certificate, &args.tlog)?;
     let pb = progress(input.len(), "hashing");
     let digest = hash_reader(HashAlgorithm::Sha256, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -55,8 +59,6 @@ pub fn attest(args: AttestBlob) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "-".into());
     let statement = sigil_sign::blob::statement(&name, &digest, &predicate_type, predicate);
-    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let tsa = crate::rekor::timestamp_authority(&args.tlog)?;
     let att =
         sigil_sign::blob::attest_stamped(key.as_ref(), &statement, log.as_ref(), tsa.as_ref())?;
     if let Some(e) = &att.entry {

@@ -8,19 +8,21 @@ use sigil_formats::signature::encode_signature;
 use sigil_blob::evidence::{Requires, Route};
 
 use crate::cli::{SignBlob, VerifyBlob};
-use crate::support::{AtomicOutputs, Input, load_public_key, load_signer, progress, read_limited};
+use crate::support::{AtomicOutputs, Input, load_public_key, progress, read_limited};
 
 pub fn sign(args: SignBlob) -> Result<()> {
     // Check the input before asking for a password.
     let input = Input::open(&args.file)?;
-    let key = load_signer(&args.key, &args.certificate)?;
+    let crate::support::Signing {
+        signer: key,
+        log,
+        tsa,
+    } = crate::support::signing(args.key.as_deref(), &args.certificate, &args.tlog)?;
     let algorithm = key.signing_hash();
     let pb = progress(input.len(), "hashing");
     let digest = hash_reader(algorithm, input.reader(), |n| pb.inc(n))
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     pb.finish_and_clear();
-    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
-    let tsa = crate::rekor::timestamp_authority(&args.tlog)?;
     let signed =
         sigil_sign::blob::sign_digest_stamped(key.as_ref(), &digest, log.as_ref(), tsa.as_ref())?;
     if let Some(e) = &signed.entry {

@@ -155,3 +155,89 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);
     finish(&report, args.output, &args.file_or_digest)
 }
+
+/// `sign-bundle`: keyless signing of a file (or, with `--in-toto`, of an in-toto statement)
+/// into a bundle, through the same flow as `sign-blob --identity-token`.
+pub fn sign(a: crate::cli::SignBundle) -> Result<()> {
+    let (fulcio, rekor) = match (&a.signing_config, a.staging) {
+        (None, true) => (
+            Some("https://fulcio.sigstage.dev".to_owned()),
+            "https://rekor.sigstage.dev".to_owned(),
+        ),
+        (None, false) => (
+            Some("https://fulcio.sigstore.dev".to_owned()),
+            crate::cli::DEFAULT_REKOR_URL.to_owned(),
+        ),
+        (Some(_), _) => (None, crate::cli::DEFAULT_REKOR_URL.to_owned()),
+    };
+    let cert = crate::cli::CertificateArgs {
+        identity_token: Some(a.identity_token.clone()),
+        fulcio_url: fulcio,
+        signing_config: a.signing_config.clone(),
+        ..Default::default()
+    };
+    let tlog = crate::cli::TlogUploadArgs {
+        tlog_upload: true,
+        rekor_url: rekor,
+        timestamp_server_url: None,
+    };
+    let input = Input::open(&a.file)?;
+    let s = crate::support::signing(None, &cert, &tlog)?;
+    if let Some(path) = &a.trusted_root {
+        check_sct(path, s.signer.certificate_chain())?;
+    }
+    let bundle = if a.in_toto {
+        let bytes = read_limited(&a.file, 16 << 20, "in-toto statement")?;
+        let statement: sigil_formats::dsse::Statement = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not an in-toto statement", a.file.display()))?;
+        sigil_sign::blob::attest_stamped(
+            s.signer.as_ref(),
+            &statement,
+            s.log.as_ref(),
+            s.tsa.as_ref(),
+        )?
+        .bundle
+    } else {
+        let pb = progress(input.len(), "hashing");
+        let digest =
+            sigil_crypto::hash::hash_reader(s.signer.signing_hash(), input.reader(), |n| pb.inc(n))
+                .with_context(|| format!("cannot read {}", a.file.display()))?;
+        pb.finish_and_clear();
+        sigil_sign::blob::sign_digest_stamped(
+            s.signer.as_ref(),
+            &digest,
+            s.log.as_ref(),
+            s.tsa.as_ref(),
+        )?
+        .bundle
+    };
+    let mut out = crate::support::AtomicOutputs::new(true);
+    out.add(&a.bundle, bundle.to_json().as_bytes(), 0o644)?;
+    out.commit()?;
+    errln!("Wrote bundle to file {}", a.bundle.display());
+    Ok(())
+}
+
+/// The leaf's embedded SCT verifies against one of the trusted root's CT logs (what
+/// sigstore-python checks when it signs).
+fn check_sct(trusted_root: &Path, chain: &[Vec<u8>]) -> Result<()> {
+    let bytes = read_limited(
+        trusted_root,
+        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+        "trusted root",
+    )?;
+    let root = TrustedRoot::parse(&bytes)
+        .with_context(|| format!("trusted root {}", trusted_root.display()))?;
+    let (Some(leaf), Some(issuer)) = (chain.first(), chain.get(1)) else {
+        bail!("the CA answered without the issuer of the certificate");
+    };
+    let leaf = sigil_pki::cert::Certificate::from_der(leaf)?;
+    let issuer = sigil_pki::cert::Certificate::from_der(issuer)?;
+    sigil_pki::sct::verify_embedded_scts(&leaf, &issuer, &root.ctlogs).with_context(|| {
+        format!(
+            "the certificate's SCT does not verify against the CT logs of {}",
+            trusted_root.display()
+        )
+    })?;
+    Ok(())
+}

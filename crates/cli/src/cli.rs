@@ -81,6 +81,11 @@ pub enum Command {
     VerifyBlob(VerifyBlob),
     /// Verify a Sigstore bundle offline against a trust root (the Sigstore conformance CLI).
     VerifyBundle(VerifyBundle),
+    /// Sign a file into a Sigstore bundle, keyless (the Sigstore conformance CLI): a
+    /// certificate from the signing config's CA, the log entry, a timestamp when the signing
+    /// config names a timestamp authority; with --trusted-root, the certificate's SCT is
+    /// checked against its CT logs before the bundle is written.
+    SignBundle(SignBundle),
     /// Attest to a file: a DSSE envelope over an in-toto v1 statement naming the file's digest.
     AttestBlob(AttestBlob),
     /// Verify a file's attestation (DSSE envelope or bundle) with a key.
@@ -124,6 +129,10 @@ pub enum Command {
     /// The keyless certificate authority: create its root and intermediate (`init`).
     #[command(subcommand)]
     Ca(CaCmd),
+    /// Run the transparency log (with its CT log), the keyless CA and the timestamp authority
+    /// in one process at one origin, on an embedded store in one data directory; writes
+    /// DIR/trusted_root.json and DIR/trust-config.json for clients.
+    Serve(Serve),
     /// Trusted roots for your own infrastructure.
     #[command(subcommand)]
     TrustedRoot(TrustedRootCmd),
@@ -185,9 +194,10 @@ pub struct PublicKeyCmd {
 
 #[derive(Args, Debug)]
 pub struct SignBlob {
-    /// Private key reference: a cosign key file or env://VAR.
+    /// Private key reference: a cosign key file or env://VAR. Without it, signing is keyless
+    /// (--identity-token).
     #[arg(long)]
-    pub key: String,
+    pub key: Option<String>,
     #[command(flatten)]
     pub certificate: CertificateArgs,
     /// Write the base64 signature to this file instead of standard output.
@@ -236,6 +246,22 @@ pub struct CertificateArgs {
     /// root is left out of signatures: verifiers take roots from their trust root).
     #[arg(long, requires = "certificate")]
     pub certificate_chain: Option<PathBuf>,
+    /// Keyless signing: an OIDC identity token (or a file holding one) for which the CA at
+    /// --fulcio-url certifies an ephemeral key; the signature always goes to the log. Used when
+    /// no --key is given.
+    #[arg(long, env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
+    pub identity_token: Option<String>,
+    /// The keyless CA (Fulcio API: `sigil serve`, `sigil ca serve`, Fulcio).
+    #[arg(long, env = "SIGIL_FULCIO_URL")]
+    pub fulcio_url: Option<String>,
+    /// A SigningConfig (v0.2) naming the CA, the log and the timestamp authority to sign with
+    /// (the first valid of each; --fulcio-url, --rekor-url and --timestamp-server-url win).
+    #[arg(long, conflicts_with = "trust_config")]
+    pub signing_config: Option<PathBuf>,
+    /// A ClientTrustConfig (`sigil trust-config create`, or `sigil serve`'s
+    /// trust-config.json): its signing config is used as --signing-config's.
+    #[arg(long)]
+    pub trust_config: Option<PathBuf>,
 }
 
 /// Who must have signed a bundle: a key, or a certificate identity and issuer (cosign's flags).
@@ -303,6 +329,8 @@ impl TlogArgs {
 }
 
 /// Uploading to the transparency log when signing (cosign's flags).
+pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
 #[derive(Args, Debug, Clone, Default)]
 pub struct TlogUploadArgs {
     /// Upload the signature to the transparency log at --rekor-url; the entry and its proof go
@@ -312,16 +340,37 @@ pub struct TlogUploadArgs {
     #[arg(long, default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
     /// The transparency log (Rekor v1 API: `sigil log serve`, or Rekor).
-    #[arg(
-        long,
-        env = "SIGIL_REKOR_URL",
-        default_value = "https://rekor.sigstore.dev"
-    )]
+    #[arg(long, env = "SIGIL_REKOR_URL", default_value = DEFAULT_REKOR_URL)]
     pub rekor_url: String,
     /// An RFC 3161 timestamp authority (its `/api/v1/timestamp` URL, e.g. `sigil tsa serve`):
     /// the signature is timestamped and the reply goes into the bundle (cosign's flag).
     #[arg(long, env = "SIGIL_TIMESTAMP_SERVER_URL")]
     pub timestamp_server_url: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SignBundle {
+    /// Use Sigstore's staging services (when no --signing-config is given).
+    #[arg(long)]
+    pub staging: bool,
+    /// FILE is an in-toto statement, signed as a DSSE envelope.
+    #[arg(long)]
+    pub in_toto: bool,
+    /// The OIDC identity token (or a file holding it).
+    #[arg(long, env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
+    pub identity_token: String,
+    /// Where the bundle is written.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// The trusted root the certificate's SCT is checked against.
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// The SigningConfig (v0.2) or ClientTrustConfig naming the CA, the log and the timestamp
+    /// authority.
+    #[arg(long)]
+    pub signing_config: Option<PathBuf>,
+    /// The file to sign.
+    pub file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -340,9 +389,10 @@ pub struct VerifyBundle {
 
 #[derive(Args, Debug)]
 pub struct AttestBlob {
-    /// Private key reference: a cosign key file or env://VAR.
+    /// Private key reference: a cosign key file or env://VAR. Without it, signing is keyless
+    /// (--identity-token).
     #[arg(long)]
-    pub key: String,
+    pub key: Option<String>,
     #[command(flatten)]
     pub certificate: CertificateArgs,
     /// The predicate file (JSON; for --type custom, any text).
@@ -516,9 +566,10 @@ pub enum ReferrersMode {
 pub struct SignImage {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Private key reference: a cosign key file or env://VAR.
+    /// Private key reference: a cosign key file or env://VAR. Without it, signing is keyless
+    /// (--identity-token).
     #[arg(long)]
-    pub key: String,
+    pub key: Option<String>,
     #[command(flatten)]
     pub certificate: CertificateArgs,
     /// Annotation to sign (k=v), repeatable; verifiers can require it.
@@ -583,9 +634,10 @@ pub struct VerifyImage {
 pub struct AttestImage {
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Private key reference: a cosign key file or env://VAR.
+    /// Private key reference: a cosign key file or env://VAR. Without it, signing is keyless
+    /// (--identity-token).
     #[arg(long)]
-    pub key: String,
+    pub key: Option<String>,
     #[command(flatten)]
     pub certificate: CertificateArgs,
     /// The predicate file (JSON; for --type custom, any text).
@@ -913,6 +965,36 @@ pub struct CaServe {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:5555")]
     pub listen: String,
+    #[command(flatten)]
+    pub tls: ServeTls,
+    /// Write the base URL to this file once listening.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct Serve {
+    /// Data directory: log/, ct/, ca/ and tsa/ (each created on first start) and the trust
+    /// files for clients. Keys are encrypted with COSIGN_PASSWORD or SIGIL_PASSWORD.
+    #[arg(long, default_value = "sigil-data")]
+    pub data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The URL clients reach this server at (the services' URLs in trust-config.json, the
+    /// log's origin on first start); by default http(s)://LISTEN-ADDRESS.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// The CA's OIDC issuers (Fulcio's configuration format, as `ca serve --oidc-config`).
+    /// Without it the CA refuses every token.
+    #[arg(long)]
+    pub oidc_config: Option<PathBuf>,
+    /// The CA keys' algorithm when the CA is created.
+    #[arg(long, value_parser = ["ecdsa-p384", "ecdsa-p256"], default_value = "ecdsa-p384")]
+    pub ca_key_algorithm: String,
+    /// The clock skew allowed on tokens' exp, nbf and iat.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub clock_skew: std::time::Duration,
     #[command(flatten)]
     pub tls: ServeTls,
     /// Write the base URL to this file once listening.

@@ -18,7 +18,7 @@ use crate::cli::{
     ReferrersMode, SignImage, Tree, VerifyAttestation, VerifyImage,
 };
 use crate::oci_cmd::{ImageFailure, registry};
-use crate::support::{load_signer, print_json};
+use crate::support::print_json;
 
 /// Exit code: the image has no signatures (cosign's 10).
 pub const EXIT_NO_SIGNATURES: u8 = 10;
@@ -55,8 +55,11 @@ pub fn sign(args: SignImage) -> Result<()> {
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
-    let key = load_signer(&args.key, &args.certificate)?;
-    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let crate::support::Signing {
+        signer: key,
+        log,
+        tsa,
+    } = crate::support::signing(args.key.as_deref(), &args.certificate, &args.tlog)?;
     let options = image_options(
         args.registry_referrers_mode,
         args.recursive,
@@ -64,7 +67,7 @@ pub fn sign(args: SignImage) -> Result<()> {
         args.sign_container_identity.clone(),
     );
     let options = sigil_sign::image::ImageOptions {
-        timestamp: crate::rekor::timestamp_authority(&args.tlog)?,
+        timestamp: tsa,
         ..options
     };
     let mut report = Vec::new();
@@ -118,8 +121,11 @@ pub fn attest(args: AttestImage) -> Result<()> {
         .map(|i| ImageRef::parse(i))
         .collect::<Result<_, _>>()?;
     let registry = registry(&args.registry)?.writing();
-    let key = load_signer(&args.key, &args.certificate)?;
-    let log = crate::rekor::upload_log_if(args.tlog.tlog_upload, &args.tlog.rekor_url)?;
+    let crate::support::Signing {
+        signer: key,
+        log,
+        tsa,
+    } = crate::support::signing(args.key.as_deref(), &args.certificate, &args.tlog)?;
     let options = image_options(
         args.registry_referrers_mode,
         args.recursive,
@@ -127,7 +133,7 @@ pub fn attest(args: AttestImage) -> Result<()> {
         None,
     );
     let options = sigil_sign::image::ImageOptions {
-        timestamp: crate::rekor::timestamp_authority(&args.tlog)?,
+        timestamp: tsa,
         ..options
     };
     let mut report = Vec::new();

@@ -27,6 +27,7 @@ mod outputs;
 mod policy_cmd;
 mod rekor;
 mod sbom_cmd;
+mod serve_cmd;
 mod support;
 mod tsa_cmd;
 
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         Command::SignBlob(a) => blob::sign(a),
         Command::VerifyBlob(a) => blob::verify(a),
         Command::VerifyBundle(a) => bundle_cmd::verify(a),
+        Command::SignBundle(a) => bundle_cmd::sign(a),
         Command::AttestBlob(a) => attest::attest(a),
         Command::VerifyBlobAttestation(a) => attest::verify(a),
         Command::Resolve(a) => oci_cmd::resolve(a),
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Tsa(cli::TsaCmd::Serve(a)) => tsa_cmd::serve(a),
         Command::Ca(cli::CaCmd::Init(a)) => tsa_cmd::ca_init(a),
         Command::Ca(cli::CaCmd::Serve(a)) => tsa_cmd::ca_serve(a),
+        Command::Serve(a) => serve_cmd::serve(a),
         Command::SigningConfig(cli::SigningConfigCmd::Create(a)) => rekor::signing_config_create(a),
         Command::TrustConfig(cli::TrustConfigCmd::Create(a)) => rekor::trust_config_create(a),
         Command::Log(LogCmd::Get(a)) => log_cmd::get(a),

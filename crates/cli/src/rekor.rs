@@ -41,16 +41,6 @@ pub fn upload_log(rekor_url: &str) -> Result<sigil_sign::Log> {
     }
 }
 
-/// The timestamp authority of `--timestamp-server-url`, when given.
-pub fn timestamp_authority(
-    a: &crate::cli::TlogUploadArgs,
-) -> Result<Option<sigil_sign::timestamp::TimestampAuthority>> {
-    Ok(a.timestamp_server_url
-        .as_deref()
-        .map(sigil_sign::timestamp::TimestampAuthority::new)
-        .transpose()?)
-}
-
 /// [`upload_log`] when `--tlog-upload` is given.
 pub fn upload_log_if(upload: bool, rekor_url: &str) -> Result<Option<sigil_sign::Log>> {
     upload.then(|| upload_log(rekor_url)).transpose()
@@ -149,21 +139,26 @@ fn certificate_authority(path: &std::path::Path, uri: &str) -> Result<serde_json
         }
         chain.push(b.contents);
     }
-    let first = sigil_pki::cert::Certificate::from_der(&chain[0])
-        .with_context(|| format!("certificate chain {}", path.display()))?;
-    let last = sigil_pki::cert::Certificate::from_der(&chain[chain.len() - 1])
-        .with_context(|| format!("certificate chain {}", path.display()))?;
+    certificate_authority_of(&chain, uri)
+        .with_context(|| format!("certificate chain {}", path.display()))
+}
+
+/// A CA entry for `chain` (DER, the issuing certificate first, the root last), valid from
+/// the issuing certificate's notBefore.
+pub fn certificate_authority_of(chain: &[Vec<u8>], uri: &str) -> Result<serde_json::Value> {
+    let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+        anyhow::bail!("no certificate");
+    };
+    let first = sigil_pki::cert::Certificate::from_der(first)?;
+    let last = sigil_pki::cert::Certificate::from_der(last)?;
     if !last.is_self_issued() {
-        anyhow::bail!(
-            "certificate chain {}: it must end with the root certificate (a self-signed CA)",
-            path.display()
-        );
+        anyhow::bail!("it must end with the root certificate (a self-signed CA)");
     }
     let text = |oid: &str| first.subject_text(oid).unwrap_or_default();
     Ok(sigil_formats::trust_root::certificate_authority(
         uri,
         (&text("2.5.4.10"), &text("2.5.4.3")),
-        &chain,
+        chain,
         &first.not_before().to_rfc3339(),
         None,
     ))

@@ -137,6 +137,100 @@ pub fn load_signing_key(reference: &str) -> Result<SigningKey> {
 
 /// The signer for `--key` and, with `--certificate` (and `--certificate-chain`), the
 /// certificate it signs with: the leaf must be for that key.
+/// What signs, where it is logged and timestamped: from `--key` (and `--certificate`), or
+/// keyless from `--identity-token` with a certificate from `--fulcio-url` (or the signing
+/// config's CA), always logged.
+pub struct Signing {
+    pub signer: Box<dyn sigil_sign::Signer>,
+    pub log: Option<sigil_sign::Log>,
+    pub tsa: Option<sigil_sign::timestamp::TimestampAuthority>,
+}
+
+pub fn signing(
+    key: Option<&str>,
+    cert: &crate::cli::CertificateArgs,
+    tlog: &crate::cli::TlogUploadArgs,
+) -> Result<Signing> {
+    let services = match cert.signing_config.as_ref().or(cert.trust_config.as_ref()) {
+        Some(path) => {
+            let bytes = read_limited(path, 4 << 20, "signing config")?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            sigil_formats::signing_config::services_at(&v, sigil_sign::now())
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?
+        }
+        None => Default::default(),
+    };
+    let rekor_url = if tlog.rekor_url == crate::cli::DEFAULT_REKOR_URL {
+        services
+            .tlogs
+            .first()
+            .map_or(tlog.rekor_url.clone(), |s| s.url.clone())
+    } else {
+        tlog.rekor_url.clone()
+    };
+    let tsa_url = tlog
+        .timestamp_server_url
+        .clone()
+        .or_else(|| services.tsas.first().map(|s| s.url.clone()));
+    let tsa = tsa_url
+        .as_deref()
+        .map(sigil_sign::timestamp::TimestampAuthority::new)
+        .transpose()?;
+    if let Some(k) = key {
+        return Ok(Signing {
+            signer: load_signer(k, cert)?,
+            log: crate::rekor::upload_log_if(tlog.tlog_upload, &rekor_url)?,
+            tsa,
+        });
+    }
+    let Some(token) = &cert.identity_token else {
+        bail!("give --key, or --identity-token (or SIGSTORE_ID_TOKEN) for keyless signing");
+    };
+    if cert.certificate.is_some() {
+        bail!("--certificate is for --key; keyless signing gets its certificate from the CA");
+    }
+    let fulcio = cert
+        .fulcio_url
+        .clone()
+        .or_else(|| services.ca.first().map(|s| s.url.clone()))
+        .ok_or_else(|| {
+            anyhow!("keyless signing needs --fulcio-url (or a --signing-config naming a CA)")
+        })?;
+    let token = identity_token(token)?;
+    let signer = sigil_sign::keyless::signer(&fulcio, &token)?;
+    if let Some(leaf) = sigil_sign::Signer::certificate_chain(&signer).first()
+        && let Ok(c) = sigil_pki::cert::Certificate::from_der(leaf)
+    {
+        let who = c
+            .subject_alternative_names()
+            .ok()
+            .and_then(|s| s.first().and_then(|s| s.value().map(str::to_owned)))
+            .unwrap_or_default();
+        errln!("Certificate for {who} from {fulcio}");
+    }
+    Ok(Signing {
+        signer: Box::new(signer),
+        log: Some(crate::rekor::upload_log(&rekor_url)?),
+        tsa,
+    })
+}
+
+/// `--identity-token`: the token, or a file holding it (as cosign reads it).
+fn identity_token(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.matches('.').count() == 2 && !v.contains('/') {
+        return Ok(v.to_owned());
+    }
+    let path = Path::new(v);
+    let bytes = read_limited(path, 64 * 1024, "identity token")
+        .context("--identity-token is neither a JWT nor a readable file")?;
+    Ok(String::from_utf8(bytes)
+        .context("the identity token file is not UTF-8")?
+        .trim()
+        .to_owned())
+}
+
 pub fn load_signer(
     reference: &str,
     cert: &crate::cli::CertificateArgs,

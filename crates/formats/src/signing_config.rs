@@ -67,3 +67,69 @@ pub fn client_trust_config(trusted_root: Value, signing_config: Value) -> Value 
         "signingConfig": signing_config,
     })
 }
+
+/// The services of a `SigningConfig` (v0.2), or of the one inside a `ClientTrustConfig`, that
+/// are valid at `now` and speak an API version Sigil speaks (major version 1 for each), in the
+/// order given.
+pub fn services_at(doc: &Value, now: crate::time::Timestamp) -> Result<Services, String> {
+    let config = match doc["mediaType"].as_str() {
+        Some(CLIENT_TRUST_CONFIG_V01) => &doc["signingConfig"],
+        _ => doc,
+    };
+    match config["mediaType"].as_str() {
+        Some(SIGNING_CONFIG_V02) => {}
+        Some(other) => {
+            return Err(format!(
+                "a signing config of media type {other:?} (v0.2 is read)"
+            ));
+        }
+        None => return Err("not a signing config (no mediaType)".into()),
+    }
+    let read = |field: &str| -> Result<Vec<Service>, String> {
+        let Some(list) = config[field].as_array() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for s in list {
+            let url = s["url"]
+                .as_str()
+                .ok_or_else(|| format!("{field}: a service without a url"))?;
+            let start = s["validFor"]["start"].as_str().unwrap_or_default();
+            let valid_from = if start.is_empty() {
+                None
+            } else {
+                Some(
+                    crate::time::Timestamp::parse_rfc3339(start)
+                        .map_err(|e| format!("{field}: {e}"))?,
+                )
+            };
+            let valid_until = match s["validFor"]["end"].as_str() {
+                Some(e) => Some(
+                    crate::time::Timestamp::parse_rfc3339(e)
+                        .map_err(|e| format!("{field}: {e}"))?,
+                ),
+                None => None,
+            };
+            let version = s["majorApiVersion"].as_u64().unwrap_or(1);
+            if version != 1
+                || valid_from.is_some_and(|f| f > now)
+                || valid_until.is_some_and(|u| u <= now)
+            {
+                continue;
+            }
+            out.push(Service {
+                url: url.to_owned(),
+                major_api_version: 1,
+                start: start.to_owned(),
+                operator: s["operator"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(out)
+    };
+    Ok(Services {
+        ca: read("caUrls")?,
+        oidc: read("oidcUrls")?,
+        tlogs: read("rekorTlogUrls")?,
+        tsas: read("tsaUrls")?,
+    })
+}

@@ -180,3 +180,49 @@ pub fn parse_der(der: &[u8]) -> Result<CertificationRequest, CsrError> {
     }
     Ok(CertificationRequest { public_key: key })
 }
+
+/// A request for `key` as keyless clients send it (sigstore-python's form): an empty subject,
+/// no attributes, self-signed with the key's own algorithm. DER.
+pub fn build(key: &sigil_crypto::SigningKey) -> Result<Vec<u8>, sigil_crypto::KeyError> {
+    use crate::encode as der;
+    let info = der::seq(&[
+        &der::u64(0),
+        &crate::issue::name(&[]),
+        key.public_key().spki_der(),
+        &der::tlv(0xa0, &[]),
+    ]);
+    let signature = key.sign_message(&info)?;
+    Ok(der::seq(&[
+        &info,
+        &crate::issue::signature_algorithm(key.algorithm()),
+        &der::bits(&signature),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sigil_crypto::SigningKey;
+
+    #[test]
+    fn built_requests_parse_and_a_changed_byte_is_refused() {
+        for alg in [
+            KeyAlgorithm::EcdsaP256,
+            KeyAlgorithm::EcdsaP384,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let k = SigningKey::generate(alg).unwrap();
+            let der = build(&k).unwrap();
+            let r = parse_der(&der).unwrap();
+            assert_eq!(r.public_key.spki_der(), k.public_key().spki_der());
+            let mut bad = der.clone();
+            let n = bad.len();
+            bad[n - 2] ^= 0x10;
+            assert!(parse_der(&bad).is_err(), "{alg:?}");
+        }
+        assert!(matches!(
+            parse_der(&[0x30, 0x00]),
+            Err(CsrError::Malformed(_))
+        ));
+    }
+}

@@ -28,6 +28,7 @@
 
 pub mod blob;
 pub mod image;
+pub mod keyless;
 pub mod timestamp;
 
 use serde_json::Value;
@@ -211,6 +212,14 @@ pub enum SignError {
         /// Its URL.
         url: String,
         /// What went wrong.
+        detail: String,
+    },
+    /// The certificate authority refused or could not be reached (keyless signing).
+    #[error("the certificate authority at {url}: {detail}")]
+    CertificateAuthority {
+        /// Its URL.
+        url: String,
+        /// What went wrong (the CA's reason when it gave one).
         detail: String,
     },
     /// Something to sign that cannot be encoded (a predicate that is not JSON text).

@@ -187,9 +187,13 @@ async fn certchain(State(a): State<Arc<Authority>>) -> Response {
 
 /// The routes: `POST /api/v1/timestamp`, `GET /api/v1/timestamp/certchain`, `GET /healthz`.
 pub fn router(authority: Arc<Authority>) -> Router {
+    routes(authority).route("/healthz", axum::routing::get(|| async { "ok\n" }))
+}
+
+/// The timestamp routes alone, to mount beside other services (`sigil serve`).
+pub fn routes(authority: Arc<Authority>) -> Router {
     Router::new()
         .route("/api/v1/timestamp", post(timestamp))
         .route("/api/v1/timestamp/certchain", get(certchain))
-        .route("/healthz", get(|| async { "ok\n" }))
         .with_state(authority)
 }

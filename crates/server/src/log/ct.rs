@@ -254,8 +254,22 @@ pub fn check_chain(
     Ok(certs)
 }
 
-/// The CT routes over `ct`.
+/// The CT routes over `ct`, with the log's key at `/api/v1/log/publicKey` and `/healthz`.
 pub fn router(ct: Arc<CtLog>) -> Router {
+    routes(ct.clone()).merge(
+        Router::new()
+            .route(
+                "/api/v1/log/publicKey",
+                get(|State(c): State<Arc<CtLog>>| async move { c.log.public_key().to_pem() }),
+            )
+            .route("/healthz", get(|| async { "ok\n" }))
+            .with_state(ct),
+    )
+}
+
+/// The `/ct/v1/…` routes alone, to mount beside the Rekor API (`sigil serve`), with the CT
+/// log's key also at `/ct/v1/publicKey` (PEM).
+pub fn routes(ct: Arc<CtLog>) -> Router {
     Router::new()
         .route(
             "/ct/v1/add-pre-chain",
@@ -273,9 +287,8 @@ pub fn router(ct: Arc<CtLog>) -> Router {
             }),
         )
         .route(
-            "/api/v1/log/publicKey",
+            "/ct/v1/publicKey",
             get(|State(c): State<Arc<CtLog>>| async move { c.log.public_key().to_pem() }),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
         .with_state(ct)
 }

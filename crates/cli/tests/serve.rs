@@ -1,0 +1,189 @@
+//! `sigil serve`: the log, its CT log, the keyless CA and the timestamp authority in one
+//! process. Keyless `sign-blob` and `sign-bundle` with a Kubernetes service-account token from
+//! the test OIDC issuer, verified offline by Sigil against the trusted root `sigil serve`
+//! wrote; sigstore-python 4.5.1 (nobody here wrote it) signs against the same services with
+//! the trust config `sigil serve` wrote and verifies offline, and Sigil verifies its bundle.
+
+mod common;
+
+#[path = "../../../tests/support/oidc.rs"]
+mod oidc;
+#[path = "../../../tests/support/tsa_server.rs"]
+mod tsa_server;
+
+use std::process::Command;
+
+use common::*;
+use serde_json::json;
+
+const SAN: &str = "https://kubernetes.io/namespaces/ci/serviceaccounts/builder";
+
+#[test]
+fn keyless_signing_against_sigil_serve_verifies_in_sigil_and_sigstore_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let issuer = oidc::TestIssuer::start();
+    std::fs::write(
+        d.join("oidc.json"),
+        json!({"OIDCIssuers": {issuer.url.clone(): {"IssuerURL": issuer.url, "ClientID": "sigstore", "Type": "kubernetes"}}})
+            .to_string(),
+    )
+    .unwrap();
+    let server = tsa_server::Service::launch(
+        env!("CARGO_BIN_EXE_sigil"),
+        d,
+        "serve",
+        &["serve", "--data", "data", "--oidc-config", "oidc.json"],
+        PASSWORD,
+    );
+    let claims = json!({"kubernetes.io": {"namespace": "ci", "pod": {"name": "p", "uid": "1"},
+                         "serviceaccount": {"name": "builder", "uid": "2"}}});
+    let token = || issuer.token_with(&claims, "sub=system:serviceaccount:ci:builder");
+    let trust = d.join("data/trust-config.json");
+    let root = d.join("data/trusted_root.json");
+    let tc: serde_json::Value = serde_json::from_slice(&std::fs::read(&trust).unwrap()).unwrap();
+    assert_eq!(tc["signingConfig"]["caUrls"][0]["url"], server.url.as_str());
+
+    // sign-blob, keyless: the token in the environment, as cosign reads SIGSTORE_ID_TOKEN.
+    std::fs::write(d.join("a.txt"), b"artefact\n").unwrap();
+    let o = run(sigil(d)
+        .env("SIGSTORE_ID_TOKEN", token())
+        .args(["sign-blob", "--trust-config"])
+        .arg(&trust)
+        .args(["--bundle", "a.sigstore.json", "a.txt"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("Certificate for {SAN}")), "{}", stderr(&o));
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a.sigstore.json")).unwrap()).unwrap();
+    assert!(
+        bundle["verificationMaterial"]["certificate"]["rawBytes"].is_string(),
+        "{bundle}"
+    );
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert!(
+        bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+            ["signedTimestamp"]
+            .is_string(),
+        "{bundle}"
+    );
+    let verify = |bundle: &str, file: &str, identity: &str| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob",
+            "--bundle",
+            bundle,
+            "--certificate-identity",
+            identity,
+        ])
+        .args(["--certificate-oidc-issuer", &issuer.url, "--trusted-root"])
+        .arg(&root)
+        .args(["--use-signed-timestamps", file]);
+        c
+    };
+    ok(&mut verify("a.sigstore.json", "a.txt", SAN));
+    fails(
+        &mut verify(
+            "a.sigstore.json",
+            "a.txt",
+            "https://kubernetes.io/namespaces/ci/serviceaccounts/other",
+        ),
+        1,
+        "",
+    );
+
+    // sign-bundle, the conformance protocol's command.
+    std::fs::write(d.join("c.txt"), b"conformance\n").unwrap();
+    ok(sigil(d)
+        .args([
+            "sign-bundle",
+            "--identity-token",
+            &token(),
+            "--bundle",
+            "c.json",
+        ])
+        .arg("--signing-config")
+        .arg(&trust)
+        .arg("--trusted-root")
+        .arg(&root)
+        .arg("c.txt"));
+    ok(sigil(d)
+        .args([
+            "verify-bundle",
+            "--bundle",
+            "c.json",
+            "--certificate-identity",
+            SAN,
+        ])
+        .args(["--certificate-oidc-issuer", &issuer.url, "--trusted-root"])
+        .arg(&root)
+        .arg("c.txt"));
+
+    // sigstore-python signs against Sigil's CA, log and TSA, then verifies offline.
+    std::fs::write(d.join("b.txt"), b"signed by sigstore-python\n").unwrap();
+    let py = |args: &[&str]| {
+        let o = Command::new("python3")
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&trust)
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("sigstore-python (scripts/test installs it)");
+        assert!(
+            o.status.success(),
+            "sigstore {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let t = token();
+    py(&[
+        "sign",
+        "--identity-token",
+        &t,
+        "--bundle",
+        "b.sigstore.json",
+        "b.txt",
+    ]);
+    py(&[
+        "verify",
+        "identity",
+        "--bundle",
+        "b.sigstore.json",
+        "--cert-identity",
+        SAN,
+        "--cert-oidc-issuer",
+        &issuer.url,
+        "b.txt",
+    ]);
+    // And Sigil verifies sigstore-python's bundle.
+    ok(&mut verify("b.sigstore.json", "b.txt", SAN));
+    // sigstore-python verifies Sigil's.
+    py(&[
+        "verify",
+        "identity",
+        "--bundle",
+        "a.sigstore.json",
+        "--cert-identity",
+        SAN,
+        "--cert-oidc-issuer",
+        &issuer.url,
+        "a.txt",
+    ]);
+
+    // A refused token: the CA's reason reaches the user.
+    let bad = issuer.token_with(&claims, "aud=elsewhere");
+    fails(
+        sigil(d)
+            .env("SIGSTORE_ID_TOKEN", bad)
+            .args(["sign-blob", "--trust-config"])
+            .arg(&trust)
+            .args(["--bundle", "x.json", "a.txt"]),
+        3,
+        "audience_mismatch",
+    );
+}
