@@ -419,6 +419,69 @@ fn kubernetes_certificates_have_fulcios_profile_and_an_sct_from_the_ct_log() {
     let detached: Value = serde_json::from_slice(&B64.decode(sct_header).unwrap()).unwrap();
     sigil_pki::sct::from_add_chain_response(&detached).unwrap();
     assert!(v1.text().unwrap().matches("BEGIN CERTIFICATE").count() == 3);
+
+    // The CT log's read routes (RFC 6962 §4.4–4.6), its proofs checked by sigstore-rust.
+    ct_reads(&s.ct.url, 4);
+}
+
+fn ct_reads(ct: &str, expected: u64) {
+    use sigstore_types::Sha256Hash;
+    let get = |path: &str| -> (u16, Value) {
+        let r = reqwest::blocking::get(format!("{ct}/ct/v1/{path}")).unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    };
+    let hash32 = |b64: &str| -> [u8; 32] { B64.decode(b64).unwrap().try_into().unwrap() };
+    let (_, sth) = get("get-sth");
+    let n = sth["tree_size"].as_u64().unwrap();
+    assert_eq!(n, expected, "{sth}");
+    let root = Sha256Hash::new(hash32(sth["sha256_root_hash"].as_str().unwrap()));
+    let (status, entries) = get(&format!("get-entries?start=0&end={}", n - 1));
+    assert_eq!(status, 200, "{entries}");
+    let entries = entries["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, n);
+    for (i, e) in entries.iter().enumerate() {
+        let leaf = B64.decode(e["leaf_input"].as_str().unwrap()).unwrap();
+        // A MerkleTreeLeaf v1 timestamped entry: a precert (1) or an X.509 entry (0).
+        assert_eq!(&leaf[..2], &[0, 0]);
+        assert!(matches!(leaf[10..12], [0, 0] | [0, 1]), "entry {i}");
+        let mut input = vec![0u8];
+        input.extend_from_slice(&leaf);
+        let leaf_hash = sigil_crypto::Digest::of(sigil_crypto::HashAlgorithm::Sha256, &input);
+        let (status, p) = get(&format!(
+            "get-proof-by-hash?hash={}&tree_size={n}",
+            oidc::urlencode(&B64.encode(leaf_hash.as_bytes()))
+        ));
+        assert_eq!(status, 200, "{p}");
+        assert_eq!(p["leaf_index"], i as u64);
+        let path: Vec<Sha256Hash> = p["audit_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Sha256Hash::new(hash32(h.as_str().unwrap())))
+            .collect();
+        sigstore_merkle::verify_inclusion_proof(
+            &Sha256Hash::new(leaf_hash.as_bytes().try_into().unwrap()),
+            i as u64,
+            n,
+            &path,
+            &root,
+        )
+        .unwrap_or_else(|e| panic!("sigstore-merkle refused the inclusion of {i}: {e}"));
+    }
+    let (status, c) = get(&format!("get-sth-consistency?first=1&second={n}"));
+    assert_eq!(status, 200, "{c}");
+    assert!(!c["consistency"].as_array().unwrap().is_empty());
+    assert_eq!(get(&format!("get-entries?start=0&end={n}")).0, 400);
+    assert_eq!(get("get-proof-by-hash?hash=AAAA&tree_size=1").0, 400);
+    let absent = B64.encode([7u8; 32]);
+    assert_eq!(
+        get(&format!(
+            "get-proof-by-hash?hash={}&tree_size={n}",
+            oidc::urlencode(&absent)
+        ))
+        .0,
+        404
+    );
 }
 
 trait ConcatPem {

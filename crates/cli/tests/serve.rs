@@ -52,7 +52,11 @@ fn keyless_signing_against_sigil_serve_verifies_in_sigil_and_sigstore_python() {
         .arg(&trust)
         .args(["--bundle", "a.sigstore.json", "a.txt"]));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("Certificate for {SAN}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("Certificate for {SAN}")),
+        "{}",
+        stderr(&o)
+    );
     let bundle: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("a.sigstore.json")).unwrap()).unwrap();
     assert!(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -287,8 +287,138 @@ pub fn routes(ct: Arc<CtLog>) -> Router {
             }),
         )
         .route(
+            "/ct/v1/get-sth-consistency",
+            get(|State(c): State<Arc<CtLog>>, Query(q): Query<ReadQuery>| async move { c.consistency(q).await }),
+        )
+        .route(
+            "/ct/v1/get-proof-by-hash",
+            get(|State(c): State<Arc<CtLog>>, Query(q): Query<ReadQuery>| async move { c.proof_by_hash(q).await }),
+        )
+        .route(
+            "/ct/v1/get-entries",
+            get(|State(c): State<Arc<CtLog>>, Query(q): Query<ReadQuery>| async move { c.entries(q).await }),
+        )
+        .route(
             "/ct/v1/publicKey",
             get(|State(c): State<Arc<CtLog>>| async move { c.log.public_key().to_pem() }),
         )
         .with_state(ct)
+}
+
+/// The most entries one `get-entries` answers (clients page on).
+pub const MAX_GET_ENTRIES: u64 = 256;
+
+/// The query parameters of the RFC 6962 read routes.
+#[derive(serde::Deserialize)]
+pub struct ReadQuery {
+    first: Option<u64>,
+    second: Option<u64>,
+    hash: Option<String>,
+    tree_size: Option<u64>,
+    start: Option<u64>,
+    end: Option<u64>,
+}
+
+impl CtLog {
+    /// `get-sth-consistency?first=&second=` (RFC 6962 §4.4).
+    async fn consistency(&self, q: ReadQuery) -> Response {
+        let size = self.log.head().size;
+        let (Some(first), Some(second)) = (q.first, q.second) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "first and second are required".into(),
+            );
+        };
+        if first > second || second > size {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("need first <= second <= {size} (the tree size)"),
+            );
+        }
+        let log = self.log.clone();
+        match tokio::task::spawn_blocking(move || log.consistency(first, second)).await {
+            Ok(Ok((_, proof))) => axum::Json(json!({
+                "consistency": proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>()
+            }))
+            .into_response(),
+            Ok(Err(e)) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+
+    /// `get-proof-by-hash?hash=&tree_size=` (§4.5): the leaf's index and audit path.
+    async fn proof_by_hash(&self, q: ReadQuery) -> Response {
+        let size = self.log.head().size;
+        let (Some(hash), Some(tree_size)) = (q.hash, q.tree_size) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "hash and tree_size are required".into(),
+            );
+        };
+        if tree_size == 0 || tree_size > size {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("tree_size must be 1 to {size} (the tree size)"),
+            );
+        }
+        let Some(leaf) = STANDARD.decode(hash.trim()).ok().filter(|h| h.len() == 32) else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "hash is not a base64 SHA-256 leaf hash".into(),
+            );
+        };
+        let log = self.log.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let Some(e) = log.entry_by_uuid(&sigil_crypto::hash::hex_lower(&leaf))? else {
+                return Ok(None);
+            };
+            if e.index >= tree_size {
+                return Ok(None);
+            }
+            let proof = log
+                .inclusion(e.index, tree_size)
+                .map_err(|t| sigil_store::log::StoreError::Unavailable(t.to_string()))?;
+            Ok::<_, sigil_store::log::StoreError>(Some((e.index, proof)))
+        })
+        .await;
+        match found {
+            Ok(Ok(Some((index, proof)))) => axum::Json(json!({
+                "leaf_index": index,
+                "audit_path": proof.iter().map(|h| STANDARD.encode(h)).collect::<Vec<_>>(),
+            }))
+            .into_response(),
+            Ok(Ok(None)) => refuse(
+                StatusCode::NOT_FOUND,
+                "no entry with that leaf hash in a tree of that size".into(),
+            ),
+            Ok(Err(e)) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+
+    /// `get-entries?start=&end=` (§4.6), at most [`MAX_GET_ENTRIES`]: each entry's
+    /// `leaf_input` (the MerkleTreeLeaf). `extra_data` is empty: the submitted chains are not
+    /// kept (the leaf holds the certificate, or the precertificate's TBS and issuer key hash).
+    async fn entries(&self, q: ReadQuery) -> Response {
+        let size = self.log.head().size;
+        let (Some(start), Some(end)) = (q.start, q.end) else {
+            return refuse(StatusCode::BAD_REQUEST, "start and end are required".into());
+        };
+        if start > end || end >= size {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("need start <= end < {size} (the tree size)"),
+            );
+        }
+        let count = (end - start + 1).min(MAX_GET_ENTRIES);
+        let log = self.log.clone();
+        match tokio::task::spawn_blocking(move || log.bodies(start, count)).await {
+            Ok(Ok(bodies)) => axum::Json(json!({
+                "entries": bodies.iter().map(|b| json!({"leaf_input": STANDARD.encode(b), "extra_data": ""})).collect::<Vec<_>>()
+            }))
+            .into_response(),
+            Ok(Err(e)) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
 }

@@ -627,6 +627,13 @@ impl Log {
             .filter(|e| leaf_hash(&e.body) == leaf))
     }
 
+    /// The inclusion proof of the entry at `index` in the tree of `size` entries (both
+    /// published).
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, TileError> {
+        let src = StoreTiles::new(self.store.as_ref(), &self.cache);
+        tiles::inclusion_proof(&src, index, size)
+    }
+
     /// A consistency proof between two published sizes (`second` at most the head's).
     pub fn consistency(&self, first: u64, second: u64) -> Result<(Hash, Vec<Hash>), TileError> {
         let src = StoreTiles::new(self.store.as_ref(), &self.cache);
