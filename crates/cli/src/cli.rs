@@ -490,6 +490,18 @@ pub struct RegistryArgs {
 
 /// A duration: digits with an optional `ms`, `s`, `m` or `h` suffix (seconds when none), or
 /// several (`1m30s`).
+/// A duration that may be zero (`0s`), as `--overlap` takes it.
+pub fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim()
+        .trim_end_matches(['s', 'm', 'h'])
+        .trim_end_matches('m')
+        == "0"
+    {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     if let Ok(n) = t.parse::<u64>() {
@@ -1344,6 +1356,50 @@ pub struct PolicyTest {
 pub enum TrustedRootCmd {
     /// Write a trusted_root.json naming a transparency log with its key and validity window.
     Create(TrustedRootCreate),
+    /// Rotate a CA, timestamp authority, log or CT log key in a trusted root, in one step: the
+    /// new one is valid from --at, the old one (same URI or URL) until --at plus --overlap.
+    Rotate(TrustedRootRotate),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("new").required(true).args(["certificate_chain", "timestamp_certificate_chain", "rekor_public_key", "ctfe_key"])))]
+pub struct TrustedRootRotate {
+    /// The trusted root to rotate.
+    #[arg(long)]
+    pub trusted_root: PathBuf,
+    /// A new CA's chain (PEM, issuing CA first, root last).
+    #[arg(long)]
+    pub certificate_chain: Option<PathBuf>,
+    /// The CA's URI in the trusted root (the entries rotated out are those with this URI).
+    #[arg(long, default_value = "https://fulcio.invalid")]
+    pub certificate_authority_uri: String,
+    /// A new timestamp authority chain (PEM).
+    #[arg(long)]
+    pub timestamp_certificate_chain: Option<PathBuf>,
+    /// The timestamp authority's URI in the trusted root.
+    #[arg(long, default_value = "https://tsa.invalid")]
+    pub timestamp_authority_uri: String,
+    /// A transparency log's new key (PEM), for the log at --rekor-url.
+    #[arg(long, requires = "rekor_url")]
+    pub rekor_public_key: Option<PathBuf>,
+    /// The log whose key rotates.
+    #[arg(long)]
+    pub rekor_url: Option<String>,
+    /// A CT log's new key (PEM), for the CT log at --ctfe-url.
+    #[arg(long)]
+    pub ctfe_key: Option<PathBuf>,
+    /// The CT log whose key rotates.
+    #[arg(long, default_value = "https://ctfe.invalid")]
+    pub ctfe_url: String,
+    /// When the new one takes over (RFC 3339) [default: now].
+    #[arg(long)]
+    pub at: Option<String>,
+    /// How long the old one stays valid after --at (signatures made just before the switch).
+    #[arg(long, default_value = "24h", value_parser = parse_span)]
+    pub overlap: std::time::Duration,
+    /// Where the rotated root goes [default: --trusted-root, replaced atomically].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         Command::Log(LogCmd::Monitor(a)) => log_cmd::monitor(a),
         Command::Log(LogCmd::Migrate(a)) => log_cmd::migrate(a),
         Command::TrustedRoot(TrustedRootCmd::Create(a)) => rekor::trusted_root_create(a),
+        Command::TrustedRoot(TrustedRootCmd::Rotate(a)) => rekor::trusted_root_rotate(a),
         Command::Policy(PolicyCmd::Test(a)) => policy_cmd::test(a),
         Command::Admission(AdmissionCmd::Serve(a)) => policy_cmd::admission_serve(a),
         Command::Admission(AdmissionCmd::Manifests(a)) => policy_cmd::admission_manifests(a),

@@ -123,6 +123,69 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     Ok(())
 }
 
+pub fn trusted_root_rotate(a: crate::cli::TrustedRootRotate) -> Result<()> {
+    use sigil_formats::time::Timestamp;
+    use sigil_formats::trust_root::{RotationKind, log_instance, rotate};
+    let bytes = read_limited(
+        &a.trusted_root,
+        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
+        "trusted root",
+    )?;
+    sigil_formats::trust_root::TrustedRoot::parse(&bytes)
+        .with_context(|| format!("trusted root {}", a.trusted_root.display()))?;
+    let mut root: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let at = match &a.at {
+        Some(t) => Timestamp::parse_rfc3339(t).with_context(|| format!("--at {t}"))?,
+        None => sigil_sign::now(),
+    };
+    let old_end = Timestamp::from_unix(at.seconds + a.overlap.as_secs() as i64).to_rfc3339();
+    let start = at.to_rfc3339();
+    let key = |p: &std::path::Path| -> Result<PublicKey> {
+        let pem = read_limited(p, 64 * 1024, "public key")?;
+        PublicKey::from_pem(&pem).with_context(|| format!("public key {}", p.display()))
+    };
+    let (kind, mut entry) = if let Some(p) = &a.certificate_chain {
+        (
+            RotationKind::CertificateAuthority,
+            certificate_authority(p, &a.certificate_authority_uri)?,
+        )
+    } else if let Some(p) = &a.timestamp_certificate_chain {
+        (
+            RotationKind::TimestampAuthority,
+            certificate_authority(p, &a.timestamp_authority_uri)?,
+        )
+    } else if let Some(p) = &a.rekor_public_key {
+        let url = a.rekor_url.as_deref().unwrap_or_default();
+        (
+            RotationKind::Log,
+            log_instance(url, &key(p)?, &start, None)?,
+        )
+    } else if let Some(p) = &a.ctfe_key {
+        (
+            RotationKind::CtLog,
+            log_instance(&a.ctfe_url, &key(p)?, &start, None)?,
+        )
+    } else {
+        anyhow::bail!("give the new CA, timestamp authority, log or CT log key");
+    };
+    if !matches!(kind, RotationKind::Log | RotationKind::CtLog) {
+        entry["validFor"] = serde_json::json!({ "start": start });
+    }
+    let ended = rotate(&mut root, kind, entry, &old_end).map_err(anyhow::Error::msg)?;
+    let text = format!("{root:#}\n");
+    sigil_formats::trust_root::TrustedRoot::parse(text.as_bytes())?;
+    let out = a.out.as_deref().unwrap_or(&a.trusted_root);
+    let mut o = AtomicOutputs::new(true);
+    o.add(out, text.as_bytes(), 0o644)?;
+    o.commit()?;
+    errln!(
+        "Rotated: the new one is valid from {start}; {ended} old entr{} valid until {old_end}. Wrote {}",
+        if ended == 1 { "y stays" } else { "ies stay" },
+        out.display()
+    );
+    Ok(())
+}
+
 /// A CA entry from a PEM chain file, valid from its issuing certificate's notBefore.
 fn certificate_authority(path: &std::path::Path, uri: &str) -> Result<serde_json::Value> {
     let bytes = read_limited(path, 1024 * 1024, "certificate chain")?;

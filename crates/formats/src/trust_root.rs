@@ -352,6 +352,90 @@ pub fn certificate_authority(
     })
 }
 
+/// What a rotation replaces in a trusted root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationKind {
+    /// `certificateAuthorities`, matched by `uri`.
+    CertificateAuthority,
+    /// `timestampAuthorities`, matched by `uri`.
+    TimestampAuthority,
+    /// `tlogs`, matched by `baseUrl`.
+    Log,
+    /// `ctlogs`, matched by `baseUrl`.
+    CtLog,
+}
+
+impl RotationKind {
+    fn field(self) -> &'static str {
+        match self {
+            Self::CertificateAuthority => "certificateAuthorities",
+            Self::TimestampAuthority => "timestampAuthorities",
+            Self::Log => "tlogs",
+            Self::CtLog => "ctlogs",
+        }
+    }
+}
+
+/// Rotates a trusted root (JSON): every entry of `kind` at the same URI or base URL as `new`
+/// whose window is open gets `old_end` as its end, and `new` is appended. The number of
+/// entries ended; refused when none is open (a mistyped URL must not go unnoticed) or when the
+/// new entry is already there.
+pub fn rotate(
+    root: &mut serde_json::Value,
+    kind: RotationKind,
+    new: serde_json::Value,
+    old_end: &str,
+) -> Result<usize, String> {
+    let is_log = matches!(kind, RotationKind::Log | RotationKind::CtLog);
+    let url_of = |v: &serde_json::Value| {
+        v[if is_log { "baseUrl" } else { "uri" }]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let material = |v: &serde_json::Value| {
+        if is_log {
+            v["publicKey"]["rawBytes"].clone()
+        } else {
+            v["certChain"].clone()
+        }
+    };
+    let url = url_of(&new);
+    let list = root[kind.field()]
+        .as_array_mut()
+        .ok_or_else(|| format!("the trusted root has no {}", kind.field()))?;
+    if list.iter().any(|e| material(e) == material(&new)) {
+        return Err(format!(
+            "{}: that key or chain is already in the trusted root",
+            kind.field()
+        ));
+    }
+    let mut ended = 0;
+    for e in list.iter_mut() {
+        if url_of(e) != url {
+            continue;
+        }
+        let valid = if is_log {
+            &mut e["publicKey"]["validFor"]
+        } else {
+            &mut e["validFor"]
+        };
+        if valid.get("end").is_none_or(serde_json::Value::is_null) {
+            valid["end"] = serde_json::json!(old_end);
+            ended += 1;
+        }
+    }
+    if ended == 0 {
+        return Err(format!(
+            "{}: no entry for {url} is open, so nothing is rotated (trusted-root create adds one)",
+            kind.field()
+        ));
+    }
+    list.push(new);
+    Ok(ended)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
