@@ -107,6 +107,7 @@ pub fn verify(args: VerifyBlobAttestation) -> Result<()> {
         predicate_type: Some(predicate_type),
         require_sct: !args.signer.insecure_ignore_sct,
         require_timestamp: args.signer.use_signed_timestamps,
+        certificate_extensions: args.signer.certificate_extensions(),
     };
     let report = match (&req, detached && options.require_tlog) {
         // A bare envelope carries no entry: find it in the log, by the subject's digest (what

@@ -75,6 +75,7 @@ pub fn verify(args: VerifyBlob) -> Result<()> {
         predicate_type: None,
         require_sct: !args.signer.insecure_ignore_sct,
         require_timestamp: args.signer.use_signed_timestamps,
+        certificate_extensions: args.signer.certificate_extensions(),
     };
     let (signature, claimed) = match route(&args)? {
         Route::Engine(b) => {

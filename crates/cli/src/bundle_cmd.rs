@@ -151,6 +151,7 @@ pub fn verify(args: VerifyBundle) -> Result<()> {
         predicate_type: None,
         require_sct: !args.signer.insecure_ignore_sct,
         require_timestamp: args.signer.use_signed_timestamps,
+        certificate_extensions: args.signer.certificate_extensions(),
     };
     let report = verify_bundle(&b, &artifact, &trust, &req, &options);
     finish(&report, args.output, &args.file_or_digest)

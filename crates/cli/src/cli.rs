@@ -264,6 +264,37 @@ pub struct CertificateArgs {
     pub trust_config: Option<PathBuf>,
 }
 
+impl SignerArgs {
+    /// The certificate extensions the `--certificate-github-workflow-*` flags require.
+    pub fn certificate_extensions(&self) -> Vec<(String, String)> {
+        [
+            (
+                "1.3.6.1.4.1.57264.1.2",
+                &self.certificate_github_workflow_trigger,
+            ),
+            (
+                "1.3.6.1.4.1.57264.1.3",
+                &self.certificate_github_workflow_sha,
+            ),
+            (
+                "1.3.6.1.4.1.57264.1.4",
+                &self.certificate_github_workflow_name,
+            ),
+            (
+                "1.3.6.1.4.1.57264.1.5",
+                &self.certificate_github_workflow_repository,
+            ),
+            (
+                "1.3.6.1.4.1.57264.1.6",
+                &self.certificate_github_workflow_ref,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(oid, v)| v.as_ref().map(|v| (oid.to_owned(), v.clone())))
+        .collect()
+    }
+}
+
 /// Who must have signed a bundle: a key, or a certificate identity and issuer (cosign's flags).
 #[derive(Args, Debug, Clone, Default)]
 pub struct SignerArgs {
@@ -292,6 +323,21 @@ pub struct SignerArgs {
     /// to no certificate transparency log).
     #[arg(long)]
     pub insecure_ignore_sct: bool,
+    /// The certificate's GitHub workflow trigger (1.3.6.1.4.1.57264.1.2), e.g. `push`.
+    #[arg(long)]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// The certificate's GitHub workflow commit (1.3.6.1.4.1.57264.1.3).
+    #[arg(long)]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// The certificate's GitHub workflow name (1.3.6.1.4.1.57264.1.4).
+    #[arg(long)]
+    pub certificate_github_workflow_name: Option<String>,
+    /// The certificate's GitHub workflow repository (1.3.6.1.4.1.57264.1.5), e.g. `org/repo`.
+    #[arg(long)]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// The certificate's GitHub workflow ref (1.3.6.1.4.1.57264.1.6), e.g. `refs/heads/main`.
+    #[arg(long)]
+    pub certificate_github_workflow_ref: Option<String>,
     /// Require an RFC 3161 timestamp from a timestamp authority of the trust root (cosign's
     /// flag); without it, image signatures' timestamps are not read.
     #[arg(long)]

@@ -310,6 +310,7 @@ fn image_policy(signer: &crate::cli::SignerArgs, wanted: Wanted) -> Result<Polic
     let trust = crate::bundle_cmd::trust_material(signer)?;
     policy.require_sct = !signer.insecure_ignore_sct;
     policy.require_timestamp = signer.use_signed_timestamps;
+    policy.certificate_extensions = signer.certificate_extensions();
     if signer.tlog.required() {
         policy.logs = Some(Logs {
             trust,

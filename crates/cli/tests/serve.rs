@@ -8,6 +8,8 @@ mod common;
 
 #[path = "../../../tests/support/oidc.rs"]
 mod oidc;
+#[path = "../../../tests/support/registry.rs"]
+mod registry;
 #[path = "../../../tests/support/tsa_server.rs"]
 mod tsa_server;
 
@@ -189,5 +191,171 @@ fn keyless_signing_against_sigil_serve_verifies_in_sigil_and_sigstore_python() {
             .args(["--bundle", "x.json", "a.txt"]),
         3,
         "audience_mismatch",
+    );
+}
+
+/// The seed workflow: a build cluster's service account signs and attests an image keylessly
+/// (cosign's keyless layout: certificate, chain and bundle annotations), and a verifier checks
+/// the signature and the SLSA provenance and CycloneDX attestations by that identity, offline
+/// against the pinned trusted root; a GitHub Actions identity is checked with cosign's
+/// `--certificate-github-workflow-*` flags.
+#[test]
+fn keyless_images_and_attestations_verify_by_identity_against_a_pinned_root() {
+    let r = registry::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let issuer = oidc::TestIssuer::start();
+    let gh = format!("{}/github", issuer.url);
+    std::fs::write(
+        d.join("oidc.json"),
+        json!({"OIDCIssuers": {
+            issuer.url.clone(): {"IssuerURL": issuer.url, "ClientID": "sigstore", "Type": "kubernetes"},
+            gh.clone(): {"IssuerURL": gh, "ClientID": "sigstore", "Type": "github-workflow"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let _server = tsa_server::Service::launch(
+        env!("CARGO_BIN_EXE_sigil"),
+        d,
+        "serve",
+        &["serve", "--data", "data", "--oidc-config", "oidc.json"],
+        PASSWORD,
+    );
+    let k8s = issuer.token_with(
+        &json!({"kubernetes.io": {"namespace": "ci", "serviceaccount": {"name": "builder"}}}),
+        "sub=system:serviceaccount:ci:builder",
+    );
+    let image = format!(
+        "{}/team/app@{}",
+        r.addr,
+        push_image(&r.addr, "team/app:v1", b"v1")
+    );
+    let with_trust = |args: &[&str]| {
+        let mut c = sigil(d);
+        c.env("SIGIL_CACHE_DIR", d.join("cache"))
+            .env_remove("COSIGN_REPOSITORY")
+            .env("SIGSTORE_ID_TOKEN", &k8s)
+            .args(args)
+            .args(["--trust-config", "data/trust-config.json"]);
+        c
+    };
+    ok(&mut with_trust(&["sign", &image]));
+    std::fs::write(
+        d.join("prov.json"),
+        json!({"buildDefinition": {"buildType": "https://example.com/build"}, "runDetails": {"builder": {"id": "https://ci.example"}}})
+            .to_string(),
+    )
+    .unwrap();
+    ok(&mut with_trust(&[
+        "attest",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "prov.json",
+        &image,
+    ]));
+    std::fs::write(
+        d.join("bom.json"),
+        json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}).to_string(),
+    )
+    .unwrap();
+    ok(&mut with_trust(&[
+        "attest",
+        "--type",
+        "cyclonedx",
+        "--predicate",
+        "bom.json",
+        &image,
+    ]));
+    // Offline against the pinned root (the entries come with the signatures).
+    let verify = |cmd: &str, extra: &[&str], identity: &str| {
+        let mut c = sigil(d);
+        c.env("SIGIL_CACHE_DIR", d.join("cache"))
+            .env_remove("COSIGN_REPOSITORY")
+            .args([cmd, "--certificate-identity", identity])
+            .args([
+                "--certificate-oidc-issuer",
+                &issuer.url,
+                "--trusted-root",
+                "data/trusted_root.json",
+            ])
+            .args(extra)
+            .arg(&image);
+        c
+    };
+    ok(&mut verify("verify", &[], SAN));
+    ok(&mut verify(
+        "verify-attestation",
+        &["--type", "slsaprovenance"],
+        SAN,
+    ));
+    ok(&mut verify(
+        "verify-attestation",
+        &["--type", "cyclonedx"],
+        SAN,
+    ));
+    fails(
+        &mut verify(
+            "verify",
+            &[],
+            "https://kubernetes.io/namespaces/ci/serviceaccounts/intruder",
+        ),
+        12,
+        "does not match",
+    );
+
+    // GitHub Actions: keyless sign-blob, checked by workflow repository and ref.
+    let claims = json!({"sub": "repo:acme/widget:ref:refs/heads/main", "repository": "acme/widget",
+        "repository_owner": "acme", "repository_id": "1", "repository_owner_id": "2",
+        "ref": "refs/heads/main", "sha": "abc123", "workflow": "release", "event_name": "push",
+        "job_workflow_ref": "acme/widget/.github/workflows/release.yml@refs/heads/main",
+        "job_workflow_sha": "abc123", "workflow_ref": "acme/widget/.github/workflows/release.yml@refs/heads/main",
+        "workflow_sha": "abc123", "runner_environment": "github-hosted", "run_id": "7", "run_attempt": "1",
+        "repository_visibility": "public"});
+    let t = issuer.token_with(&claims, &format!("iss={}", oidc::urlencode(&gh)));
+    std::fs::write(d.join("w.txt"), b"workflow output\n").unwrap();
+    ok(sigil(d).env("SIGSTORE_ID_TOKEN", &t).args([
+        "sign-blob",
+        "--trust-config",
+        "data/trust-config.json",
+        "--bundle",
+        "w.json",
+        "w.txt",
+    ]));
+    let wf = |extra: &[&str]| {
+        let mut c = sigil(d);
+        c.args([
+            "verify-blob",
+            "--bundle",
+            "w.json",
+            "--certificate-identity",
+        ])
+        .arg("https://github.com/acme/widget/.github/workflows/release.yml@refs/heads/main")
+        .args([
+            "--certificate-oidc-issuer",
+            &gh,
+            "--trusted-root",
+            "data/trusted_root.json",
+        ])
+        .args(extra)
+        .arg("w.txt");
+        c
+    };
+    ok(&mut wf(&[
+        "--certificate-github-workflow-repository",
+        "acme/widget",
+        "--certificate-github-workflow-ref",
+        "refs/heads/main",
+        "--certificate-github-workflow-trigger",
+        "push",
+        "--certificate-github-workflow-sha",
+        "abc123",
+        "--certificate-github-workflow-name",
+        "release",
+    ]));
+    fails(
+        &mut wf(&["--certificate-github-workflow-ref", "refs/heads/other"]),
+        1,
+        "1.3.6.1.4.1.57264.1.6 is \"refs/heads/main\" (expected \"refs/heads/other\")",
     );
 }

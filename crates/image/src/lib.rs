@@ -115,6 +115,9 @@ pub struct Policy {
     pub require_timestamp: bool,
     /// Where signatures are looked for.
     pub discovery: Discovery,
+    /// Certificate extensions signing certificates must carry (OID, value): cosign's
+    /// `--certificate-github-workflow-*` flags.
+    pub certificate_extensions: Vec<(String, String)>,
 }
 
 impl Policy {
@@ -139,6 +142,7 @@ impl Policy {
             location: attach::Location::default(),
             require_timestamp: false,
             discovery: Discovery::default(),
+            certificate_extensions: Vec::new(),
         }
     }
 
@@ -158,6 +162,7 @@ impl Policy {
             predicate_type: predicate_type.map(str::to_owned),
             require_sct: self.require_sct,
             require_timestamp: self.require_timestamp,
+            certificate_extensions: self.certificate_extensions.clone(),
         }
     }
 

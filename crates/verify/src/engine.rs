@@ -168,6 +168,11 @@ pub struct Options {
     /// Require a verified RFC 3161 timestamp from one of the trust root's timestamp
     /// authorities (a policy's `rfc3161timestamp`, cosign's `--use-signed-timestamps`).
     pub require_timestamp: bool,
+    /// Fulcio certificate extensions the signing certificate must carry with exactly these
+    /// values, as (dotted OID, value): cosign's `--certificate-github-workflow-*` flags. The
+    /// legacy GitHub extensions (1.3.6.1.4.1.57264.1.2 to .6) hold raw bytes, the later ones a
+    /// DER UTF8String; both are compared as text.
+    pub certificate_extensions: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -176,6 +181,7 @@ impl Default for Options {
             require_tlog: true,
             predicate_type: None,
             require_sct: true,
+            certificate_extensions: Vec::new(),
             require_timestamp: false,
         }
     }
@@ -714,6 +720,52 @@ fn run(
         }
         Requirement::Key(_) => {}
     }
+    if !options.certificate_extensions.is_empty() {
+        step!(
+            report,
+            C::Identity,
+            check_extensions(leaf, &options.certificate_extensions)
+        );
+    }
+}
+
+/// A Fulcio extension's value as text: a DER UTF8String's contents, else the raw bytes (the
+/// legacy extensions).
+fn extension_text(leaf: &Certificate, oid: &str) -> Option<String> {
+    let v = leaf.extension_value(oid)?;
+    let inner = sigil_pki::tlv::read_only(v, 0x0c).map_or(v, |t| t.value);
+    Some(String::from_utf8_lossy(inner).into_owned())
+}
+
+fn check_extensions(leaf: &Certificate, wanted: &[(String, String)]) -> Result<String, Failure> {
+    for (oid, want) in wanted {
+        let got = extension_text(leaf, oid);
+        if got.as_deref() != Some(want.as_str()) {
+            let shown = got.clone().unwrap_or_default();
+            return Err(Failure::new(
+                Reason::ExtensionMismatch {
+                    oid: oid.clone(),
+                    wanted: want.clone(),
+                    got: shown,
+                },
+                match got {
+                    Some(g) => format!(
+                        "the certificate's extension {oid} is {} (expected {})",
+                        quoted(&g),
+                        quoted(want)
+                    ),
+                    None => format!(
+                        "the certificate has no extension {oid} (expected {})",
+                        quoted(want)
+                    ),
+                },
+            ));
+        }
+    }
+    Ok(format!(
+        "{} certificate extension(s) as required",
+        wanted.len()
+    ))
 }
 
 fn leaf_der(bundle: &Bundle) -> Option<&[u8]> {

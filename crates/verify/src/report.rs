@@ -149,6 +149,16 @@ pub enum Reason {
         /// Found (empty when the certificate names none).
         got: String,
     },
+    /// A required certificate extension (a `--certificate-github-workflow-*` flag) is missing
+    /// or has another value.
+    ExtensionMismatch {
+        /// The extension's dotted OID.
+        oid: String,
+        /// Required.
+        wanted: String,
+        /// Found (empty when missing).
+        got: String,
+    },
 }
 
 impl Reason {
