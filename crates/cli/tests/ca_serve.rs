@@ -30,12 +30,20 @@ struct Stack {
     ca: tsa_server::Service,
 }
 
-fn config(base: &str) -> String {
+fn config(base: &str, jwks: &str) -> String {
     format!(
         r#"# Fulcio's format, anchors included.
 define:
   - &gl-type "gitlab-like"
 oidc-issuers:
+  https://cluster.internal.example:
+    issuer-url: https://cluster.internal.example
+    type: kubernetes
+    jwks: {jwks}
+  https://other-cluster.internal.example:
+    issuer-url: https://other-cluster.internal.example
+    type: kubernetes
+    jwks-file: cluster-jwks.json
   {base}/k8s:
     issuer-url: {base}/k8s
     client-id: sigstore
@@ -112,7 +120,13 @@ fn start() -> Stack {
             d.join("ca/ca-root.pem").to_str().unwrap(),
         ],
     );
-    std::fs::write(d.join("oidc.yaml"), config(&issuer.url)).unwrap();
+    // Clusters the CA cannot reach: their keys given inline and in a file.
+    let jwks = reqwest::blocking::get(format!("{}/jwks", issuer.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    std::fs::write(d.join("cluster-jwks.json"), &jwks).unwrap();
+    std::fs::write(d.join("oidc.yaml"), config(&issuer.url, &jwks)).unwrap();
     let ca = tsa_server::Service::launch(
         env!("CARGO_BIN_EXE_sigil"),
         &d,
@@ -367,6 +381,23 @@ fn kubernetes_certificates_have_fulcios_profile_and_an_sct_from_the_ct_log() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(leaf_of(&v).fulcio_issuer().unwrap(), Some(cluster.clone()));
 
+    // Issuers whose keys are configured (inline, and in a file): no discovery is attempted.
+    for cluster in [
+        "https://cluster.internal.example",
+        "https://other-cluster.internal.example",
+    ] {
+        let t = s.issuer.token_with(
+            &k8s_claims("ci", "builder"),
+            &format!("iss={}", oidc::urlencode(cluster)),
+        );
+        let (status, v) = post(&s.ca.url, &csr_request(&t, &csr(d, "p256")), None);
+        assert_eq!(status, 200, "{cluster}: {v}");
+        assert_eq!(
+            leaf_of(&v).fulcio_issuer().unwrap().as_deref(),
+            Some(cluster)
+        );
+    }
+
     // The trust bundle, the configuration and the legacy routes.
     let bundle: Value = reqwest::blocking::get(format!("{}/api/v2/trustBundle", s.ca.url))
         .unwrap()
@@ -421,7 +452,7 @@ fn kubernetes_certificates_have_fulcios_profile_and_an_sct_from_the_ct_log() {
     assert!(v1.text().unwrap().matches("BEGIN CERTIFICATE").count() == 3);
 
     // The CT log's read routes (RFC 6962 §4.4–4.6), its proofs checked by sigstore-rust.
-    ct_reads(&s.ct.url, 4);
+    ct_reads(&s.ct.url, 6);
 }
 
 fn ct_reads(ct: &str, expected: u64) {

@@ -294,6 +294,29 @@ fn keyless_images_and_attestations_verify_by_identity_against_a_pinned_root() {
         &["--type", "cyclonedx"],
         SAN,
     ));
+    // As an OCI 1.1 referrer holding a Sigstore bundle (cosign v3's form).
+    let other = format!(
+        "{}/team/other@{}",
+        r.addr,
+        push_image(&r.addr, "team/other:v1", b"v2")
+    );
+    ok(&mut with_trust(&[
+        "sign",
+        "--registry-referrers-mode",
+        "oci-1-1",
+        &other,
+    ]));
+    ok(sigil(d)
+        .env("SIGIL_CACHE_DIR", d.join("cache"))
+        .env_remove("COSIGN_REPOSITORY")
+        .args(["verify", "--certificate-identity", SAN])
+        .args([
+            "--certificate-oidc-issuer",
+            &issuer.url,
+            "--trusted-root",
+            "data/trusted_root.json",
+        ])
+        .arg(&other));
     fails(
         &mut verify(
             "verify",
