@@ -95,14 +95,8 @@ pub fn serve(a: LogServe) -> Result<()> {
             },
         )?),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", a.listen))?;
+    sigil_server::listen::runtime()?.block_on(async move {
+        let listener = sigil_server::listen::bind(&a.listen).await?;
         let addr = listener.local_addr()?;
         // The origin names the log for good: given, else the one recorded on first start,
         // else the listen address (recorded, so that a restart on another port keeps it).

@@ -240,14 +240,8 @@ pub fn admission_serve(a: AdmissionServe) -> Result<()> {
             }
         });
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", a.listen))?;
+    sigil_server::listen::runtime()?.block_on(async move {
+        let listener = sigil_server::listen::bind(&a.listen).await?;
         let addr = listener.local_addr()?;
         errln!(
             "sigil admission: listening on https://{addr}, {cips} ClusterImagePolicies, {orgs} OrgPolicies, no-match-policy {}",

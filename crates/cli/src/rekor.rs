@@ -123,17 +123,22 @@ pub fn trusted_root_create(a: TrustedRootCreate) -> Result<()> {
     Ok(())
 }
 
-pub fn trusted_root_rotate(a: crate::cli::TrustedRootRotate) -> Result<()> {
-    use sigil_formats::time::Timestamp;
-    use sigil_formats::trust_root::{RotationKind, log_instance, rotate};
+/// A trusted root file as JSON, once it is known to be one Sigil can use.
+fn trusted_root_json(path: &std::path::Path) -> Result<serde_json::Value> {
     let bytes = read_limited(
-        &a.trusted_root,
+        path,
         sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
         "trusted root",
     )?;
     sigil_formats::trust_root::TrustedRoot::parse(&bytes)
-        .with_context(|| format!("trusted root {}", a.trusted_root.display()))?;
-    let mut root: serde_json::Value = serde_json::from_slice(&bytes)?;
+        .with_context(|| format!("trusted root {}", path.display()))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+pub fn trusted_root_rotate(a: crate::cli::TrustedRootRotate) -> Result<()> {
+    use sigil_formats::time::Timestamp;
+    use sigil_formats::trust_root::{RotationKind, log_instance, rotate};
+    let mut root = trusted_root_json(&a.trusted_root)?;
     let at = match &a.at {
         Some(t) => Timestamp::parse_rfc3339(t).with_context(|| format!("--at {t}"))?,
         None => sigil_sign::now(),
@@ -275,15 +280,7 @@ pub fn signing_config_create(a: crate::cli::SigningConfigCreate) -> Result<()> {
 }
 
 pub fn trust_config_create(a: crate::cli::TrustConfigCreate) -> Result<()> {
-    let bytes = read_limited(
-        &a.trusted_root,
-        sigil_formats::trust_root::MAX_TRUSTED_ROOT_LEN,
-        "trusted root",
-    )?;
-    // It must be a trusted root Sigil can use.
-    sigil_formats::trust_root::TrustedRoot::parse(&bytes)
-        .with_context(|| format!("trusted root {}", a.trusted_root.display()))?;
-    let root: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let root = trusted_root_json(&a.trusted_root)?;
     let v = sigil_formats::signing_config::client_trust_config(
         root,
         sigil_formats::signing_config::signing_config(&services(&a.services)),

@@ -147,14 +147,8 @@ pub fn serve(a: Serve) -> Result<()> {
     let tls = crate::tsa_cmd::tls_config(&a.tls)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let ca_root = sigil_pki::cert::Certificate::from_der(&ca.chain_der()[1])?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", a.listen))?;
+    sigil_server::listen::runtime()?.block_on(async move {
+        let listener = sigil_server::listen::bind(&a.listen).await?;
         let addr = listener.local_addr()?;
         let url = a
             .public_url

@@ -320,6 +320,21 @@ pub async fn shutdown_signal() {
 /// The TLS configuration a server takes.
 pub use rustls::ServerConfig as TlsConfig;
 
+/// A listener on `listen` (`host:port`), the address named in the error.
+pub async fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))
+}
+
+/// A multi-threaded runtime for a service.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start the runtime: {e}")))
+}
+
 /// Runs `app` on `listen` on a runtime of its own until SIGINT or SIGTERM: binds, calls
 /// `started` with the bound address and its scheme (to announce it and write a ready file),
 /// then serves with `limits` (bodies guarded), over TLS when `tls` is given.
@@ -330,13 +345,8 @@ pub fn run(
     app: Router,
     started: impl FnOnce(std::net::SocketAddr, &'static str) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
-        })?;
+    runtime()?.block_on(async move {
+        let listener = bind(listen).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         started(listener.local_addr()?, scheme)?;
         let stats = Arc::new(crate::LimitStats::default());
