@@ -120,15 +120,8 @@ fn main() -> Result<()> {
             }));
         }
         let start = Instant::now();
-        let mut lat = Vec::new();
-        let mut errors = 0;
-        for t in tasks {
-            let (l, e) = t.await?;
-            lat.extend(l);
-            errors += e;
-        }
+        let (lat, errors) = latency::gather(tasks).await?;
         let wall = start.elapsed().as_secs_f64().max(a.seconds);
-        lat.sort_by(|x, y| x.total_cmp(y));
         println!(
             "warm, as fast as possible: {} reviews in {wall:.1} s = {:.0}/s over {} connections ({errors} errors); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             lat.len(),
@@ -162,14 +155,7 @@ fn main() -> Result<()> {
                     (lat, errors)
                 }));
             }
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            for t in tasks {
-                let (l, e) = t.await?;
-                lat.extend(l);
-                errors += e;
-            }
-            lat.sort_by(|x, y| x.total_cmp(y));
+            let (lat, errors) = latency::gather(tasks).await?;
             println!(
                 "warm at {:.0}/s: {} reviews over {} connections ({errors} errors); p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 a.rate,

@@ -34,6 +34,10 @@ struct Args {
     /// Length of the run.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Offer this many requests per second in all (spread over the connections) instead of
+    /// as many as the CA answers: the latency at a given load.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 fn check(body: &[u8], key: &sigil_crypto::PublicKey) -> Result<()> {
@@ -71,10 +75,20 @@ fn main() -> Result<()> {
             let url = format!("{}/api/v2/signingCert", a.url.trim_end_matches('/'));
             let c = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
             let public = key.public_key().clone();
+            let interval = a.rate.map(|r| Duration::from_secs_f64(a.clients as f64 / r));
+            let offset = interval.map(|i| i.mul_f64(tasks.len() as f64 / a.clients as f64));
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut errors = 0usize;
+                let mut next = Instant::now() + offset.unwrap_or_default();
                 while Instant::now() < deadline {
+                    if let Some(i) = interval {
+                        tokio::time::sleep_until(next.into()).await;
+                        next += i;
+                        if next > deadline {
+                            break;
+                        }
+                    }
                     let t = Instant::now();
                     let ok = async {
                         let r = c
@@ -104,17 +118,11 @@ fn main() -> Result<()> {
             }));
         }
         let start = Instant::now();
-        let mut lat = Vec::new();
-        let mut errors = 0;
-        for t in tasks {
-            let (l, e) = t.await?;
-            lat.extend(l);
-            errors += e;
-        }
+        let (lat, errors) = latency::gather(tasks).await?;
         let wall = start.elapsed().as_secs_f64().max(a.seconds);
-        lat.sort_by(|x, y| x.total_cmp(y));
+        let offered = a.rate.map_or(String::new(), |r| format!(" (offered {r:.0}/s)"));
         println!(
-            "{} certificates in {wall:.1} s = {:.0}/s over {} connections ({errors} errors); p50 {:.2} ms, p99 {:.2} ms",
+            "{} certificates in {wall:.1} s = {:.0}/s{offered} over {} connections ({errors} errors); p50 {:.2} ms, p99 {:.2} ms",
             lat.len(),
             lat.len() as f64 / wall,
             a.clients,

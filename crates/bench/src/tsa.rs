@@ -78,15 +78,8 @@ fn main() -> Result<()> {
             }));
         }
         let start = Instant::now();
-        let mut lat = Vec::new();
-        let mut errors = 0;
-        for t in tasks {
-            let (l, e) = t.await?;
-            lat.extend(l);
-            errors += e;
-        }
+        let (lat, errors) = latency::gather(tasks).await?;
         let wall = start.elapsed().as_secs_f64().max(a.seconds);
-        lat.sort_by(|x, y| x.total_cmp(y));
         println!(
             "{} timestamps in {wall:.1} s = {:.0}/s over {} connections ({errors} errors); p50 {:.2} ms, p99 {:.2} ms",
             lat.len(),

@@ -1,8 +1,6 @@
 //! The HTTP client of a Rekor v1-compatible log (Sigil's own or Rekor): every answer is read
 //! with a size limit, parsed strictly ([`crate::entry`]), and checked to be what was asked for.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -200,10 +198,7 @@ pub struct Client {
 impl Client {
     /// A client of the log at `url` (its root: `https://rekor.sigstore.dev`).
     pub fn new(url: &str) -> Result<Self, RekorError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| RekorError::Setup(e.to_string()))?;
+        let http = crate::http::client_for(url).map_err(RekorError::Setup)?;
         Ok(Self {
             base: url.trim_end_matches('/').to_owned(),
             http,

@@ -35,6 +35,7 @@
 
 pub mod client;
 pub mod entry;
+pub mod http;
 pub mod lookup;
 pub mod verify;
 

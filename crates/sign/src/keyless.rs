@@ -25,10 +25,7 @@ pub fn certificate(url: &str, token: &str, key: &SigningKey) -> Result<Vec<Vec<u
     let base = url.trim_end_matches('/');
     let csr = sigil_pki::csr::build(key)?;
     let pem = sigil_crypto::pem::encode("CERTIFICATE REQUEST", &csr);
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| refused(url, e.to_string()))?;
+    let client = sigil_rekor::http::client_for(base).map_err(|e| refused(url, e))?;
     let resp = client
         .post(format!("{base}/api/v2/signingCert"))
         .bearer_auth(token.trim())

@@ -28,10 +28,7 @@ fn failed(url: &str, detail: String) -> SignError {
 impl TimestampAuthority {
     /// The authority at `url`.
     pub fn new(url: &str) -> Result<Self, SignError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| failed(url, e.to_string()))?;
+        let http = sigil_rekor::http::client_for(url).map_err(|e| failed(url, e))?;
         Ok(Self {
             url: url.to_owned(),
             http,
