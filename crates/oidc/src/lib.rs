@@ -31,6 +31,8 @@ pub use jws::{Jwk, Jwks, Unverified};
 
 /// An unknown key ID refetches the issuer's keys at most this often.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(10);
+/// The most issuers whose keys are cached (meta-issuers can name many).
+pub const MAX_CACHED_ISSUERS: usize = 1024;
 /// The largest discovery document or JWKS read.
 pub const MAX_DOCUMENT: u64 = 1024 * 1024;
 
@@ -233,6 +235,12 @@ impl Verifier {
         self
     }
 
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn issuer_for(&self, iss: &str) -> Option<&Issuer> {
         self.issuers
             .iter()
@@ -349,36 +357,45 @@ impl Verifier {
         let issuer = self
             .issuer_for(&iss)
             .ok_or_else(|| OidcError::UnknownIssuer(iss.clone()))?;
-        // Keys: cached, fetched on first use, refetched (rate-limited) for an unknown kid.
-        let key = {
-            let mut cache = self
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let stale = match cache.get(&iss) {
-                None => true,
-                Some(c) => {
-                    c.jwks.find(t.kid.as_deref()).is_none()
-                        && c.fetched.elapsed() >= self.refresh_after
-                        && issuer.jwks.is_none()
-                }
-            };
-            if stale {
-                let fresh = self.fetch(issuer, &iss)?;
-                cache.insert(iss.clone(), fresh);
-            }
-            let c = cache
-                .get(&iss)
-                .ok_or(OidcError::UnknownKey(String::new()))?;
+        // Keys: cached, fetched on first use, refetched (rate-limited) for an unknown kid. The
+        // cache is not locked while an issuer is fetched: a slow or unreachable issuer (a
+        // meta-issuer's `iss` is the caller's choice) never holds up the others' tokens.
+        let cached = |cache: &HashMap<String, Cached>| -> Option<Result<Jwk, OidcError>> {
+            let c = cache.get(&iss)?;
             if let Some(algs) = &c.algorithms
                 && !algs.contains(&t.alg)
             {
-                return Err(OidcError::Algorithm(t.alg.clone()));
+                return Some(Err(OidcError::Algorithm(t.alg.clone())));
             }
-            c.jwks
-                .find(t.kid.as_deref())
-                .cloned()
-                .ok_or_else(|| OidcError::UnknownKey(t.kid.clone().unwrap_or_default()))?
+            match c.jwks.find(t.kid.as_deref()) {
+                Some(k) => Some(Ok(k.clone())),
+                None if c.fetched.elapsed() < self.refresh_after || issuer.jwks.is_some() => Some(
+                    Err(OidcError::UnknownKey(t.kid.clone().unwrap_or_default())),
+                ),
+                None => None,
+            }
+        };
+        let found = cached(&self.lock_cache());
+        let key = match found {
+            Some(k) => k?,
+            None => {
+                let fresh = self.fetch(issuer, &iss)?;
+                let mut cache = self.lock_cache();
+                if cache.len() >= MAX_CACHED_ISSUERS && !cache.contains_key(&iss) {
+                    // Meta-issuers make the key space the callers': drop the oldest.
+                    if let Some(oldest) = cache
+                        .iter()
+                        .min_by_key(|(_, c)| c.fetched)
+                        .map(|(k, _)| k.clone())
+                    {
+                        cache.remove(&oldest);
+                    }
+                }
+                cache.insert(iss.clone(), fresh);
+                cached(&cache).unwrap_or_else(|| {
+                    Err(OidcError::UnknownKey(t.kid.clone().unwrap_or_default()))
+                })?
+            }
         };
         if let Some(a) = &key.alg
             && *a != t.alg
