@@ -107,21 +107,29 @@ fn refused(d: &Path, bundle: &str, root: &str) -> String {
     stderr(&o)
 }
 
+/// `trusted-root rotate --trusted-root root.json` with `args`.
+fn rotate_cmd(d: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = sigil(d);
+    c.args(["trusted-root", "rotate", "--trusted-root", "root.json"])
+        .args(args);
+    c
+}
+
+/// Rotates CA A out for CA B at `at`, A valid `overlap` longer, into `out`.
 fn rotate(d: &Path, at: i64, overlap: &str, out: &str) {
-    ok(sigil(d).args([
-        "trusted-root",
-        "rotate",
-        "--trusted-root",
-        "root.json",
-        "--certificate-chain",
-        "caB/ca-chain.pem",
-        "--at",
-        &rfc3339(at),
-        "--overlap",
-        overlap,
-        "--out",
-        out,
-    ]));
+    ok(&mut rotate_cmd(
+        d,
+        &[
+            "--certificate-chain",
+            "caB/ca-chain.pem",
+            "--at",
+            &rfc3339(at),
+            "--overlap",
+            overlap,
+            "--out",
+            out,
+        ],
+    ));
 }
 
 #[test]
@@ -180,52 +188,36 @@ fn a_rotated_ca_verifies_inside_its_window_only() {
 
     // Refused: a rotation that ends the old CA before it starts, one that ends nothing (another
     // URI), and the same chain twice.
-    fails(
-        sigil(d).args([
-            "trusted-root",
-            "rotate",
-            "--trusted-root",
-            "root.json",
+    let refused_rotation = |args: &[&str], why: &str| {
+        fails(
+            &mut rotate_cmd(d, &[args, &["--out", "x.json"]].concat()),
+            3,
+            why,
+        );
+    };
+    let long_ago = rfc3339(t - 86_400);
+    refused_rotation(
+        &[
             "--certificate-chain",
             "caB/ca-chain.pem",
             "--at",
-            &rfc3339(t - 86_400),
+            &long_ago,
             "--overlap",
             "0s",
-            "--out",
-            "x.json",
-        ]),
-        3,
+        ],
         "ends before it starts",
     );
-    fails(
-        sigil(d).args([
-            "trusted-root",
-            "rotate",
-            "--trusted-root",
-            "root.json",
+    refused_rotation(
+        &[
             "--certificate-chain",
             "caB/ca-chain.pem",
             "--certificate-authority-uri",
             "https://other.example",
-            "--out",
-            "x.json",
-        ]),
-        3,
+        ],
         "nothing is rotated",
     );
-    fails(
-        sigil(d).args([
-            "trusted-root",
-            "rotate",
-            "--trusted-root",
-            "root.json",
-            "--certificate-chain",
-            "caA/ca-chain.pem",
-            "--out",
-            "x.json",
-        ]),
-        3,
+    refused_rotation(
+        &["--certificate-chain", "caA/ca-chain.pem"],
         "already in the trusted root",
     );
 
