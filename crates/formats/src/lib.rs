@@ -29,6 +29,7 @@ pub mod dsse;
 pub mod jcs;
 pub mod oci;
 pub mod reference;
+pub mod registry_events;
 pub mod rekor;
 pub mod signature;
 pub mod signing_config;
