@@ -26,6 +26,18 @@ impl Service {
     /// Runs `bin args… --listen 127.0.0.1:0 --ready-file NAME.ready` in `dir` (keys encrypted
     /// with `password`), its stderr in `dir/NAME.err`; waits until it is listening.
     pub fn launch(bin: &str, dir: &Path, name: &str, args: &[&str], password: &str) -> Self {
+        Self::launch_on(bin, dir, name, args, password, "127.0.0.1:0")
+    }
+
+    /// [`Service::launch`] listening on `listen`.
+    pub fn launch_on(
+        bin: &str,
+        dir: &Path,
+        name: &str,
+        args: &[&str],
+        password: &str,
+        listen: &str,
+    ) -> Self {
         let ready = dir.join(format!("{name}.ready"));
         let err = dir.join(format!("{name}.err"));
         let _ = std::fs::remove_file(&ready);
@@ -33,7 +45,7 @@ impl Service {
             .current_dir(dir)
             .env("COSIGN_PASSWORD", password)
             .args(args)
-            .args(["--listen", "127.0.0.1:0", "--ready-file"])
+            .args(["--listen", listen, "--ready-file"])
             .arg(&ready)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1058,6 +1058,21 @@ pub struct Serve {
     /// Write the base URL to this file once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Sign on push: the bearer token registry notifications must carry
+    /// (POST /api/v1/registry/events; the registry's `notifications.endpoints[].headers`).
+    #[arg(
+        long,
+        env = "SIGIL_REGISTRY_EVENTS_TOKEN",
+        hide_env_values = true,
+        requires = "sign_on_push_registry"
+    )]
+    pub registry_events_token: Option<String>,
+    /// Sign on push: the registry (`host:port`) whose pushes are signed, and where the
+    /// signatures are written (never a host a notification names).
+    #[arg(long, requires = "registry_events_token")]
+    pub sign_on_push_registry: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Args, Debug)]

@@ -121,6 +121,25 @@ pub fn serve(a: Serve) -> Result<()> {
         );
     }
     let ca = sigil_ca::Ca::open(&ca_dir, &password)?;
+    let autosign = match (&a.registry_events_token, &a.sign_on_push_registry) {
+        (Some(token), Some(host)) => {
+            let registry = crate::oci_cmd::registry(&a.registry)?.writing();
+            let service = Arc::new(sigil_autosign::AutoSign::open(
+                &data.join("autosign"),
+                host,
+                registry,
+                zeroize::Zeroizing::new(token.clone()),
+                password.clone(),
+            )?);
+            sigil_autosign::spawn_worker(service.clone());
+            errln!(
+                "sigil serve: signing on push in {host} ({} push(es) waiting)",
+                service.pending()
+            );
+            Some(service)
+        }
+        _ => None,
+    };
     drop(password);
     let ask = || crate::support::password(false).map_err(|e| format!("{e:#}"));
     let (tsa, notices) = sigil_tsa_service::open(
@@ -182,6 +201,10 @@ pub fn serve(a: Serve) -> Result<()> {
             .merge(sigil_server::log::ct::routes(ct))
             .merge(sigil_ca::service::router(Arc::new(authority)))
             .merge(sigil_tsa_service::routes(Arc::new(tsa)));
+        let app = match autosign {
+            Some(s) => app.merge(sigil_autosign::router(s)),
+            None => app,
+        };
         let stats = Arc::new(sigil_server::LimitStats::default());
         let app = sigil_server::listen::guard_bodies(app, &limits, stats.clone());
         errln!(

@@ -382,3 +382,229 @@ fn keyless_images_and_attestations_verify_by_identity_against_a_pinned_root() {
         "1.3.6.1.4.1.57264.1.6 is \"refs/heads/main\" (expected \"refs/heads/other\")",
     );
 }
+
+/// Signing on push: the real registry's notifications reach `sigil serve`, which signs each
+/// pushed manifest with its repository's key (served for auditors without authentication);
+/// `sigil verify` accepts the signature with that key; the same digest pushed again is not
+/// signed twice; a notification without the token is refused and a pull is ignored.
+#[test]
+fn pushes_to_the_real_registry_are_signed_with_the_repositorys_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "events-s3cret";
+    let r = registry::TestRegistry::start_with(&format!(
+        "notifications:\n  endpoints:\n    - name: sigil\n      url: http://127.0.0.1:{port}/api/v1/registry/events\n      headers:\n        Authorization: [\"Bearer {token}\"]\n      timeout: 2s\n      threshold: 5\n      backoff: 200ms\n"
+    ));
+    let server = tsa_server::Service::launch_on(
+        env!("CARGO_BIN_EXE_sigil"),
+        d,
+        "serve",
+        &[
+            "serve",
+            "--data",
+            "data",
+            "--registry-events-token",
+            token,
+            "--sign-on-push-registry",
+            &r.addr,
+        ],
+        PASSWORD,
+        &format!("127.0.0.1:{port}"),
+    );
+    let digest = push_image(&r.addr, "team/app:v1", b"pushed");
+    let image = format!("{}/team/app@{digest}", r.addr);
+    let http = reqwest::blocking::Client::new();
+    let pem = http
+        .get(format!(
+            "{}/api/v1/repositories/team/app/cosign.pub",
+            server.url
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(pem.contains("BEGIN PUBLIC KEY"), "{pem}");
+    std::fs::write(d.join("app.pub"), &pem).unwrap();
+    let verify = || {
+        run(sigil(d)
+            .env("SIGIL_CACHE_DIR", d.join("cache"))
+            .env("SIGIL_NO_CACHE", "1")
+            .args([
+                "verify",
+                "--key",
+                "app.pub",
+                "--private-infrastructure",
+                &image,
+            ]))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let o = verify();
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not signed within 30 s: {}\n{}",
+            stderr(&o),
+            tsa_server::Service::stderr(d, "serve")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Another repository's key does not verify it; the platform's default key is served too.
+    let other = http
+        .get(format!("{}/api/v1/cosign.pub", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(other.contains("BEGIN PUBLIC KEY") && other != pem);
+    std::fs::write(d.join("default.pub"), &other).unwrap();
+    fails(
+        sigil(d).env("SIGIL_NO_CACHE", "1").args([
+            "verify",
+            "--key",
+            "default.pub",
+            "--private-infrastructure",
+            &image,
+        ]),
+        12,
+        "",
+    );
+    // The same digest pushed again under another tag: still one signature.
+    assert_eq!(push_image(&r.addr, "team/app:v1-again", b"pushed"), digest);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sigs = ok(sigil(d)
+        .env("SIGIL_NO_CACHE", "1")
+        .args(["download", "signature", &image]));
+    assert_eq!(sigs.lines().count(), 1, "{sigs}");
+    // Without the token: 401; a pull: accepted, nothing queued; a hostile digest: 400.
+    let post = |auth: Option<&str>, body: serde_json::Value| {
+        let mut r = http
+            .post(format!("{}/api/v1/registry/events", server.url))
+            .header(
+                "content-type",
+                "application/vnd.docker.distribution.events.v1+json",
+            )
+            .body(body.to_string());
+        if let Some(a) = auth {
+            r = r.bearer_auth(a);
+        }
+        let resp = r.send().unwrap();
+        (resp.status().as_u16(), resp.text().unwrap())
+    };
+    let push = json!({"events": [{"id": "x", "action": "push", "target": {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "repository": "team/app"}}]});
+    assert_eq!(post(None, push.clone()).0, 401);
+    assert_eq!(post(Some("wrong"), push.clone()).0, 401);
+    let (status, body) = post(Some(token), push);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"accepted":0}"#),
+        "already done"
+    );
+    let pull = json!({"events": [{"id": "y", "action": "pull", "target": {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "repository": "team/app"}}]});
+    assert_eq!(
+        post(Some(token), pull),
+        (200, r#"{"accepted":0}"#.to_owned())
+    );
+    let hostile = json!({"events": [{"action": "push", "target": {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:../../x", "repository": "team/app"}}]});
+    assert_eq!(post(Some(token), hostile).0, 400);
+    assert_eq!(
+        http.get(format!(
+            "{}/api/v1/repositories/Bad..Name/cosign.pub",
+            server.url
+        ))
+        .send()
+        .unwrap()
+        .status(),
+        404
+    );
+}
+
+/// An acknowledged push is on disk: recorded while the registry cannot be reached (the
+/// attempts fail and are retried), it is signed after `sigil serve` is killed and started again
+/// with the registry back.
+#[test]
+fn a_recorded_push_survives_a_crash_and_is_signed_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = registry::TestRegistry::start();
+    let digest = push_image(&r.addr, "team/svc:v1", b"svc");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let token = "t";
+    let start = |host: &str| {
+        tsa_server::Service::launch(
+            env!("CARGO_BIN_EXE_sigil"),
+            d,
+            "serve",
+            &[
+                "serve",
+                "--data",
+                "data",
+                "--registry-events-token",
+                token,
+                "--sign-on-push-registry",
+                host,
+            ],
+            PASSWORD,
+        )
+    };
+    let first = start(&dead);
+    let body = json!({"events": [{"id": "e1", "action": "push", "target": {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "repository": "team/svc", "tag": "v1"}}]});
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/registry/events", first.url))
+        .bearer_auth(token)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().unwrap(), r#"{"accepted":1}"#);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    drop(first); // killed: no orderly shutdown
+    let second = start(&r.addr);
+    assert!(
+        tsa_server::Service::stderr(d, "serve").contains("1 push(es) waiting"),
+        "{}",
+        tsa_server::Service::stderr(d, "serve")
+    );
+    let pem = reqwest::blocking::get(format!(
+        "{}/api/v1/repositories/team/svc/cosign.pub",
+        second.url
+    ))
+    .unwrap()
+    .text()
+    .unwrap();
+    std::fs::write(d.join("svc.pub"), pem).unwrap();
+    let image = format!("{}/team/svc@{digest}", r.addr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let o = run(sigil(d).env("SIGIL_NO_CACHE", "1").args([
+            "verify",
+            "--key",
+            "svc.pub",
+            "--private-infrastructure",
+            &image,
+        ]));
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not signed after the restart: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}

@@ -282,6 +282,20 @@ pub fn hash_reader_multi<R: Read>(
     Ok(hashers.into_iter().map(Hasher::finish).collect())
 }
 
+/// Whether `a` and `b` are equal, in time that depends on neither (both are hashed first, so
+/// their lengths do not show either): for comparing secrets such as bearer tokens.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let (x, y) = (
+        Digest::of(HashAlgorithm::Sha256, a),
+        Digest::of(HashAlgorithm::Sha256, b),
+    );
+    x.as_bytes()
+        .iter()
+        .zip(y.as_bytes())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,7 +102,8 @@ fn notification_sink() -> (String, std::sync::mpsc::Receiver<(String, Vec<u8>)>)
             if r.read_exact(&mut body).is_err() {
                 continue;
             }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             if tx.send((ctype, body)).is_err() {
                 return;
             }
@@ -137,6 +138,8 @@ fn real_registry_notifications_name_the_pushed_manifest() {
     assert_eq!(pushes[0].repository, "team/app");
     assert_eq!(pushes[0].digest, digest);
     assert_eq!(pushes[0].tag.as_deref(), Some("v1"));
-    assert!(sigil_formats::registry_events::is_manifest(&pushes[0].media_type));
+    assert!(sigil_formats::registry_events::is_manifest(
+        &pushes[0].media_type
+    ));
     assert!(!pushes[0].event_id.is_empty());
 }

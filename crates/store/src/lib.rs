@@ -34,4 +34,5 @@
 pub mod log;
 pub mod pg_tls;
 pub mod postgres;
+pub mod queue;
 pub mod runs;

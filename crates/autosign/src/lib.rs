@@ -1,0 +1,367 @@
+//! Signing on push, for `sigil serve`: the registry's notifications
+//! (`POST /api/v1/registry/events`, distribution's envelopes and Harbor's webhook, read by
+//! `sigil_formats::registry_events`, authenticated by a bearer token compared in constant
+//! time) go to a durable queue (`sigil_store::queue`) before they are acknowledged; a worker
+//! signs each pushed manifest or index by digest — recursively for indexes — with its
+//! repository's key through `sigil_sign::image`, retrying with a backoff while the registry or
+//! the key store fails. Keys are created on first use, stored cosign-encrypted, and their
+//! public halves served without authentication at `GET /api/v1/repositories/{repo}/cosign.pub`
+//! (and the platform's default key at `GET /api/v1/cosign.pub`).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! let dir = std::path::Path::new("/var/lib/sigil/autosign");
+//! let registry = sigil_oci::Registry::new(&Default::default())?.writing();
+//! let service = Arc::new(sigil_autosign::AutoSign::open(
+//!     dir,
+//!     "registry.example:5000",
+//!     registry,
+//!     zeroize::Zeroizing::new("events-token".into()),
+//!     zeroize::Zeroizing::new("key password".into()),
+//! )?);
+//! let _worker = sigil_autosign::spawn_worker(service.clone());
+//! let app = sigil_autosign::router(service);
+//! # let _ = app;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use sigil_crypto::keyfile::{EncryptedKeyFile, KeyFileLabel, ScryptParams};
+use sigil_crypto::{KeyAlgorithm, SigningKey};
+use sigil_oci::{ImageRef, Registry};
+use sigil_store::queue::{Enqueued, Queue};
+use zeroize::Zeroizing;
+
+/// The queue's file in the data directory.
+pub const QUEUE_FILE: &str = "autosign-queue.redb";
+/// The keys' directory in the data directory.
+pub const KEYS_DIR: &str = "keys";
+/// The platform's default key's name (no repository name starts with `_`).
+pub const DEFAULT_KEY: &str = "_default";
+/// The longest wait between two attempts at one push.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Why the service could not start or a key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AutoSignError {
+    /// The queue or a key file could not be read or written.
+    #[error("{0}")]
+    Storage(String),
+    /// A key could not be made, encrypted or decrypted.
+    #[error("key {name}: {detail}")]
+    Key {
+        /// Its name.
+        name: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// Why a notification was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not a notification, or a push naming no digest or repository (400).
+    #[error(transparent)]
+    Malformed(#[from] sigil_formats::registry_events::EventsError),
+    /// The queue could not record it: the registry must deliver it again (503).
+    #[error("the push queue: {0}")]
+    Queue(sigil_store::log::StoreError),
+}
+
+/// Per-repository keys, created on first use, cosign-encrypted on disk.
+pub struct KeyStore {
+    dir: PathBuf,
+    password: Zeroizing<String>,
+    cache: Mutex<HashMap<String, Arc<SigningKey>>>,
+}
+
+impl KeyStore {
+    fn path(&self, name: &str) -> PathBuf {
+        // Repository names hold no `+`: a reversible, flat file name.
+        self.dir.join(format!("{}.key", name.replace('/', "+")))
+    }
+
+    /// The key for `name` (a repository, or [`DEFAULT_KEY`]), created when there is none.
+    pub fn key(&self, name: &str) -> Result<Arc<SigningKey>, AutoSignError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = cache.get(name) {
+            return Ok(k.clone());
+        }
+        let fail = |detail: String| AutoSignError::Key {
+            name: name.to_owned(),
+            detail,
+        };
+        let path = self.path(name);
+        let key = match std::fs::read(&path) {
+            Ok(pem) => EncryptedKeyFile::parse(&pem)
+                .and_then(|f| f.decrypt(self.password.as_bytes()))
+                .map_err(|e| fail(e.to_string()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = SigningKey::generate(KeyAlgorithm::EcdsaP256)
+                    .map_err(|e| fail(e.to_string()))?;
+                let pem = sigil_crypto::keyfile::encrypt_key(
+                    &key,
+                    self.password.as_bytes(),
+                    KeyFileLabel::Sigstore,
+                    ScryptParams::DEFAULT,
+                )
+                .map_err(|e| fail(e.to_string()))?;
+                std::fs::create_dir_all(&self.dir).map_err(|e| fail(e.to_string()))?;
+                sigil_server::log::setup::write_atomic(&path, pem.as_bytes(), 0o600)
+                    .map_err(|e| fail(e.to_string()))?;
+                key
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        let key = Arc::new(key);
+        cache.insert(name.to_owned(), key.clone());
+        Ok(key)
+    }
+}
+
+/// The signing-on-push service.
+pub struct AutoSign {
+    queue: Queue,
+    keys: KeyStore,
+    registry: Registry,
+    host: String,
+    token: Zeroizing<String>,
+    wake: (Mutex<bool>, Condvar),
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl AutoSign {
+    /// The service over the data directory `dir`, signing in the registry at `host` (only
+    /// there: a notification never chooses where signatures are written), accepting
+    /// notifications with the bearer `token`, its keys encrypted with `password`.
+    pub fn open(
+        dir: &Path,
+        host: &str,
+        registry: Registry,
+        token: Zeroizing<String>,
+        password: Zeroizing<String>,
+    ) -> Result<Self, AutoSignError> {
+        if token.is_empty() {
+            return Err(AutoSignError::Storage(
+                "signing on push needs a notification token (--registry-events-token)".into(),
+            ));
+        }
+        if password.is_empty() {
+            return Err(AutoSignError::Storage(
+                "repository keys are stored encrypted: a non-empty password is required".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| AutoSignError::Storage(e.to_string()))?;
+        let queue = Queue::open(&dir.join(QUEUE_FILE))
+            .map_err(|e| AutoSignError::Storage(e.to_string()))?;
+        Ok(Self {
+            queue,
+            keys: KeyStore {
+                dir: dir.join(KEYS_DIR),
+                password,
+                cache: Mutex::new(HashMap::new()),
+            },
+            registry,
+            host: host.trim_end_matches('/').to_owned(),
+            token,
+            wake: (Mutex::new(false), Condvar::new()),
+        })
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// Pushes waiting to be signed.
+    pub fn pending(&self) -> u64 {
+        self.queue.pending().unwrap_or(0)
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .unwrap_or_default();
+        sigil_crypto::hash::constant_time_eq(given.as_bytes(), self.token.as_bytes())
+    }
+
+    /// Records each push of `body` (durably) and wakes the worker: how many were new.
+    pub fn record(&self, body: &[u8]) -> Result<usize, RecordError> {
+        let pushes = sigil_formats::registry_events::parse(body)?;
+        let mut new = 0;
+        for p in &pushes {
+            let key = format!("{}@{}", p.repository, p.digest);
+            let payload = json!({"repository": p.repository, "digest": p.digest}).to_string();
+            match self.queue.enqueue(&key, &payload, now_ms()) {
+                Ok(Enqueued::New) => new += 1,
+                Ok(_) => {}
+                // Not recorded: the registry must deliver it again.
+                Err(e) => return Err(RecordError::Queue(e)),
+            }
+        }
+        let (lock, cv) = &self.wake;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cv.notify_all();
+        Ok(new)
+    }
+
+    /// Signs what is due now; how many were signed.
+    pub fn work_once(&self) -> usize {
+        let Ok(jobs) = self.queue.due(now_ms(), 16) else {
+            return 0;
+        };
+        let mut signed = 0;
+        for job in jobs {
+            let v: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+            let (Some(repo), Some(digest)) = (v["repository"].as_str(), v["digest"].as_str())
+            else {
+                let _ = self.queue.complete(&job.key, "dropped: an unreadable job");
+                continue;
+            };
+            match self.sign(repo, digest) {
+                Ok(record) => {
+                    if self.queue.complete(&job.key, &record).is_ok() {
+                        signed += 1;
+                    }
+                }
+                Err(e) => {
+                    let backoff = Duration::from_millis(500)
+                        .saturating_mul(1u32 << job.attempts.min(8))
+                        .min(MAX_BACKOFF);
+                    let _ = self
+                        .queue
+                        .retry(&job, now_ms() + backoff.as_millis() as i64, &e);
+                }
+            }
+        }
+        signed
+    }
+
+    fn sign(&self, repository: &str, digest: &str) -> Result<String, String> {
+        let key = self.keys.key(repository).map_err(|e| e.to_string())?;
+        let image = ImageRef::parse(&format!("{}/{repository}@{digest}", self.host))
+            .map_err(|e| e.to_string())?;
+        let options = sigil_sign::image::ImageOptions {
+            recursive: true,
+            ..Default::default()
+        };
+        let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, None)
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"signed": signed.len(), "key": key.public_key().hint()}).to_string())
+    }
+
+    /// Waits until woken by a notification or `timeout` passes.
+    fn wait(&self, timeout: Duration) {
+        let (lock, cv) = &self.wake;
+        let mut woken = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*woken {
+            woken = cv
+                .wait_timeout(woken, timeout)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        *woken = false;
+    }
+}
+
+/// Runs the worker on a thread of its own for as long as the process lives: signs what is
+/// due, then waits for a notification (or 250 ms, for retries).
+pub fn spawn_worker(a: Arc<AutoSign>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        loop {
+            while a.work_once() > 0 {}
+            a.wait(Duration::from_millis(250));
+        }
+    })
+}
+
+async fn events(State(a): State<Arc<AutoSign>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !a.authorized(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(json!({"error": "a registry notification needs the events bearer token"})),
+        )
+            .into_response();
+    }
+    match tokio::task::spawn_blocking(move || a.record(&body)).await {
+        Ok(Ok(new)) => axum::Json(json!({"accepted": new})).into_response(),
+        Ok(Err(e)) => {
+            let status = match e {
+                RecordError::Malformed(_) => StatusCode::BAD_REQUEST,
+                RecordError::Queue(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, axum::Json(json!({"error": e.to_string()}))).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn public_key(a: Arc<AutoSign>, name: String) -> Response {
+    let valid = name == DEFAULT_KEY || sigil_formats::registry_events::is_repository(&name);
+    if !valid {
+        return (StatusCode::NOT_FOUND, "not a repository name\n").into_response();
+    }
+    match tokio::task::spawn_blocking(move || a.keys.key(&name)).await {
+        Ok(Ok(k)) => (
+            [(header::CONTENT_TYPE, "application/x-pem-file")],
+            k.public_key().to_pem(),
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The routes: the notification endpoint and the public keys.
+pub fn router(a: Arc<AutoSign>) -> Router {
+    Router::new()
+        .route("/api/v1/registry/events", post(events))
+        .route(
+            "/api/v1/cosign.pub",
+            get(|State(a): State<Arc<AutoSign>>| public_key(a, DEFAULT_KEY.to_owned())),
+        )
+        .route(
+            "/api/v1/repositories/{*rest}",
+            get(
+                |State(a): State<Arc<AutoSign>>, UrlPath(rest): UrlPath<String>| async move {
+                    match rest.strip_suffix("/cosign.pub") {
+                        Some(repo) => public_key(a, repo.to_owned()).await,
+                        None => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(a)
+}
