@@ -267,9 +267,20 @@ impl AutoSign {
     }
 
     fn sign(&self, repository: &str, digest: &str) -> Result<String, String> {
-        let key = self.keys.key(repository).map_err(|e| e.to_string())?;
         let image = ImageRef::parse(&format!("{}/{repository}@{digest}", self.host))
             .map_err(|e| e.to_string())?;
+        // A referrer (or a signature pushed by digest) is another manifest's attachment.
+        let manifest = self
+            .registry
+            .get_manifest((&image).into(), digest)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{image} is not in the registry (yet)"))?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&manifest.bytes).map_err(|e| e.to_string())?;
+        if sigil_formats::oci::is_attachment_manifest(&parsed) {
+            return Ok(json!({"skipped": "an attachment of another manifest"}).to_string());
+        }
+        let key = self.keys.key(repository).map_err(|e| e.to_string())?;
         let options = sigil_sign::image::ImageOptions {
             recursive: true,
             ..Default::default()

@@ -483,6 +483,29 @@ fn pushes_to_the_real_registry_are_signed_with_the_repositorys_key() {
         .env("SIGIL_NO_CACHE", "1")
         .args(["download", "signature", &image]));
     assert_eq!(sigs.lines().count(), 1, "{sigs}");
+    // The signature's own push (a manifest under a .sig tag) is not signed in turn.
+    let tags: serde_json::Value = http
+        .get(format!("http://{}/v2/team/app/tags/list", r.addr))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut tags: Vec<&str> = tags["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            format!("{}.sig", digest.replace(':', "-")).as_str(),
+            "v1",
+            "v1-again"
+        ],
+        "only the image's signature tag"
+    );
     // Without the token: 401; a pull: accepted, nothing queued; a hostile digest: 400.
     let post = |auth: Option<&str>, body: serde_json::Value| {
         let mut r = http

@@ -7,7 +7,9 @@
 //! Only pushes of manifests and indexes come out ([`Push`]); pulls, mounts, deletes and blob
 //! pushes are dropped. A push names a digest (`sha256:` and 64 hex digits, checked) and a
 //! repository (checked as an OCI repository name); its tag is kept for information only: a
-//! signer signs the digest, never what a tag points to later.
+//! signer signs the digest, never what a tag points to later. Pushes under cosign's
+//! attachment tags (`sha256-<hex>.sig`, `.att`, `.sbom`) are dropped too: they are signatures of
+//! other manifests, and signing them would feed on its own output.
 
 use serde_json::Value;
 
@@ -163,6 +165,9 @@ fn distribution(events: &Value) -> Result<Vec<Push>, EventsError> {
             });
         };
         let (repository, digest) = checked(index, repository, digest)?;
+        if text(t, "tag").is_some_and(|t| crate::oci::is_attachment_tag(&t)) {
+            continue; // a signature, attestation or SBOM of another manifest
+        }
         out.push(Push {
             event_id: text(e, "id").unwrap_or_else(|| digest.clone()),
             tag: text(t, "tag").filter(|t| !t.is_empty()),
@@ -226,6 +231,8 @@ mod tests {
             {"id": "e3", "action": "pull", "target": {"mediaType": OCI_MANIFEST, "digest": D, "repository": "team/app"}},
             {"id": "e4", "action": "delete", "target": {"digest": D, "repository": "team/app"}},
             {"id": "e5", "action": "push", "target": {"mediaType": OCI_INDEX, "digest": D, "repository": "team/multi"}},
+            {"id": "e6", "action": "push", "target": {"mediaType": OCI_MANIFEST, "digest": D, "repository": "team/app",
+                "tag": "sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig"}},
         ]});
         let pushes = parse(body.to_string().as_bytes()).unwrap();
         assert_eq!(pushes.len(), 2);
