@@ -234,36 +234,33 @@ impl AutoSign {
         Ok(new)
     }
 
-    /// Signs what is due now; how many were signed.
+    /// Signs one job: done, or put back with a backoff.
+    fn work(&self, job: &sigil_store::queue::Job) -> bool {
+        let v: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
+        let (Some(repo), Some(digest)) = (v["repository"].as_str(), v["digest"].as_str()) else {
+            let _ = self.queue.complete(&job.key, "dropped: an unreadable job");
+            return false;
+        };
+        match self.sign(repo, digest) {
+            Ok(record) => self.queue.complete(&job.key, &record).is_ok(),
+            Err(e) => {
+                let backoff = Duration::from_millis(500)
+                    .saturating_mul(1u32 << job.attempts.min(8))
+                    .min(MAX_BACKOFF);
+                let _ = self
+                    .queue
+                    .retry(job, now_ms() + backoff.as_millis() as i64, &e);
+                false
+            }
+        }
+    }
+
+    /// Signs what is due now, one at a time; how many were signed.
     pub fn work_once(&self) -> usize {
         let Ok(jobs) = self.queue.due(now_ms(), 16) else {
             return 0;
         };
-        let mut signed = 0;
-        for job in jobs {
-            let v: serde_json::Value = serde_json::from_str(&job.payload).unwrap_or_default();
-            let (Some(repo), Some(digest)) = (v["repository"].as_str(), v["digest"].as_str())
-            else {
-                let _ = self.queue.complete(&job.key, "dropped: an unreadable job");
-                continue;
-            };
-            match self.sign(repo, digest) {
-                Ok(record) => {
-                    if self.queue.complete(&job.key, &record).is_ok() {
-                        signed += 1;
-                    }
-                }
-                Err(e) => {
-                    let backoff = Duration::from_millis(500)
-                        .saturating_mul(1u32 << job.attempts.min(8))
-                        .min(MAX_BACKOFF);
-                    let _ = self
-                        .queue
-                        .retry(&job, now_ms() + backoff.as_millis() as i64, &e);
-                }
-            }
-        }
-        signed
+        jobs.iter().filter(|j| self.work(j)).count()
     }
 
     fn sign(&self, repository: &str, digest: &str) -> Result<String, String> {
@@ -290,6 +287,15 @@ impl AutoSign {
         Ok(json!({"signed": signed.len(), "key": key.public_key().hint()}).to_string())
     }
 
+    /// Wakes the dispatcher.
+    fn poke(&self) {
+        let (lock, cv) = &self.wake;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cv.notify_all();
+    }
+
     /// Waits until woken by a notification or `timeout` passes.
     fn wait(&self, timeout: Duration) {
         let (lock, cv) = &self.wake;
@@ -306,12 +312,54 @@ impl AutoSign {
     }
 }
 
-/// Runs the worker on a thread of its own for as long as the process lives: signs what is
-/// due, then waits for a notification (or 250 ms, for retries).
+/// How many pushes are signed at once by [`spawn_worker`]. A signature's write waits on the
+/// registry (it checks, 200 ms later, that no concurrent writer replaced it), so throughput
+/// comes from signing several digests at once.
+pub const WORKERS: usize = 32;
+
+/// Runs the workers for as long as the process lives: a dispatcher hands each due push to one
+/// of [`WORKERS`] threads (never the same push to two), then waits for a notification, a
+/// finished push, or 250 ms (for retries).
 pub fn spawn_worker(a: Arc<AutoSign>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        let in_flight = Arc::new(Mutex::new(std::collections::HashSet::<String>::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<sigil_store::queue::Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WORKERS {
+            let (a, rx, in_flight) = (a.clone(), rx.clone(), in_flight.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let job = {
+                        let r = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        r.recv()
+                    };
+                    let Ok(job) = job else { return };
+                    a.work(&job);
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&job.key);
+                    a.poke();
+                }
+            });
+        }
         loop {
-            while a.work_once() > 0 {}
+            // In-flight before the queue is read: a push finished meanwhile is either still
+            // marked (skipped) or gone from the queue, never handed out twice.
+            let mut busy = in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Ok(jobs) = a.queue.due(now_ms(), 4 * WORKERS) {
+                for job in jobs {
+                    if busy.len() >= 2 * WORKERS {
+                        break;
+                    }
+                    if busy.insert(job.key.clone()) && tx.send(job).is_err() {
+                        return;
+                    }
+                }
+            }
+            drop(busy);
             a.wait(Duration::from_millis(250));
         }
     })
