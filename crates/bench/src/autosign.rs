@@ -1,6 +1,6 @@
 //! `sigil-autosign-bench`: push to verifiable signature. `--clients` threads each push distinct
 //! images (a small unique layer) to their own repository of the registry at `--registry`, then
-//! poll the registry for the image's cosign signature tag (`sha256-<hex>.sig`) every 5 ms;
+//! poll the registry for the image's cosign signature tag (`sha256-<hex>.sig`) every 25 ms;
 //! the latency is from the push's manifest PUT answered to the signature there, so it includes
 //! the registry's notification, the durable queue and the signing. Each client pushes once
 //! before the measured run (its repository's key is created then). Reports pushes signed per
@@ -70,7 +70,7 @@ fn push_and_wait(
         if pushed.elapsed() > Duration::from_secs(30) {
             bail!("{repo}@{digest} not signed within 30 s");
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(25));
     }
 }
 
