@@ -45,5 +45,6 @@ SIGIL_PASSWORD=bench target/release/sigil serve --data "$work/data" --listen "12
 pids+=($!)
 for _ in $(seq 200); do [ -s "$work/ready" ] && curl -sf "http://127.0.0.1:$reg_port/v2/" >/dev/null && break; sleep 0.05; done
 echo "== sign on push: docker-registry -> sigil serve, $(nproc) cores, load generator on the same machine"
-target/release/sigil-autosign-bench --registry "127.0.0.1:$reg_port" --clients "$clients" --seconds "$secs"
+target/release/sigil-autosign-bench --registry "127.0.0.1:$reg_port" --sigil "$(cat "$work/ready")" --token "$token" \
+  --clients "$clients" --seconds "$secs"
 [ -n "${AUTOSIGN_KEEP:-}" ] && { echo "registry 127.0.0.1:$reg_port serve 127.0.0.1:$serve_port"; sleep 600; }

@@ -6,7 +6,9 @@
 //! repository's key through `sigil_sign::image`, retrying with a backoff while the registry or
 //! the key store fails. Keys are created on first use, stored cosign-encrypted, and their
 //! public halves served without authentication at `GET /api/v1/repositories/{repo}/cosign.pub`
-//! (and the platform's default key at `GET /api/v1/cosign.pub`).
+//! (and the platform's default key at `GET /api/v1/cosign.pub`); where a push stands (signed,
+//! skipped, pending with its last error) at `GET /api/v1/registry/pushes/{repo}@{digest}` (with
+//! the events token).
 //!
 //! # Example
 //!
@@ -196,6 +198,27 @@ impl AutoSign {
         &self.keys
     }
 
+    /// Where the push `repository@digest` stands: `{"state":"signed"|"skipped", …}`,
+    /// `{"state":"pending","attempts","last_error"}`, or `None` when it was never recorded.
+    pub fn status(
+        &self,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, sigil_store::log::StoreError> {
+        if let Some(record) = self.queue.done(key)? {
+            let mut v: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
+            let state = if v.get("skipped").is_some() {
+                "skipped"
+            } else {
+                "signed"
+            };
+            v["state"] = json!(state);
+            return Ok(Some(v));
+        }
+        Ok(self.queue.pending_job(key)?.map(
+            |j| json!({"state": "pending", "attempts": j.attempts, "last_error": j.last_error}),
+        ))
+    }
+
     /// Pushes waiting to be signed.
     pub fn pending(&self) -> u64 {
         self.queue.pending().unwrap_or(0)
@@ -275,7 +298,10 @@ impl AutoSign {
         let parsed: serde_json::Value =
             serde_json::from_slice(&manifest.bytes).map_err(|e| e.to_string())?;
         if sigil_formats::oci::is_attachment_manifest(&parsed) {
-            return Ok(json!({"skipped": "an attachment of another manifest"}).to_string());
+            return Ok(
+                json!({"skipped": "an attachment of another manifest", "signed_at_ms": now_ms()})
+                    .to_string(),
+            );
         }
         let key = self.keys.key(repository).map_err(|e| e.to_string())?;
         let options = sigil_sign::image::ImageOptions {
@@ -284,7 +310,8 @@ impl AutoSign {
         };
         let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, None)
             .map_err(|e| e.to_string())?;
-        Ok(json!({"signed": signed.len(), "key": key.public_key().hint()}).to_string())
+        Ok(json!({"signed": signed.len(), "key": key.public_key().hint(), "signed_at_ms": now_ms()})
+            .to_string())
     }
 
     /// Wakes the dispatcher.
@@ -387,6 +414,26 @@ async fn events(State(a): State<Arc<AutoSign>>, headers: HeaderMap, body: Bytes)
     }
 }
 
+async fn push_status(a: Arc<AutoSign>, headers: HeaderMap, key: String) -> Response {
+    if !a.authorized(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response();
+    }
+    match tokio::task::spawn_blocking(move || a.status(&key)).await {
+        Ok(Ok(Some(v))) => axum::Json(v).into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"state": "unknown", "error": "no push of that digest was recorded"})),
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 async fn public_key(a: Arc<AutoSign>, name: String) -> Response {
     let valid = name == DEFAULT_KEY || sigil_formats::registry_events::is_repository(&name);
     if !valid {
@@ -407,6 +454,14 @@ async fn public_key(a: Arc<AutoSign>, name: String) -> Response {
 pub fn router(a: Arc<AutoSign>) -> Router {
     Router::new()
         .route("/api/v1/registry/events", post(events))
+        .route(
+            "/api/v1/registry/pushes/{*key}",
+            get(
+                |State(a): State<Arc<AutoSign>>,
+                 headers: HeaderMap,
+                 UrlPath(key): UrlPath<String>| { push_status(a, headers, key) },
+            ),
+        )
         .route(
             "/api/v1/cosign.pub",
             get(|State(a): State<Arc<AutoSign>>| public_key(a, DEFAULT_KEY.to_owned())),

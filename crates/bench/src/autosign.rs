@@ -1,8 +1,10 @@
 //! `sigil-autosign-bench`: push to verifiable signature. `--clients` threads each push distinct
 //! images (a small unique layer) to their own repository of the registry at `--registry`, then
-//! poll the registry for the image's cosign signature tag (`sha256-<hex>.sig`) every 25 ms;
-//! the latency is from the push's manifest PUT answered to the signature there, so it includes
-//! the registry's notification, the durable queue and the signing. Each client pushes once
+//! ask `sigil serve` (`--sigil`, with the events `--token`) every 10 ms where the push stands,
+//! until it is signed; the latency is from the push's manifest PUT answered to the moment the
+//! signature was in the registry (the record's `signed_at_ms`), so it includes the registry's
+//! notification, the durable queue and the signing. (Polling the registry itself for the
+//! signature tag was most of the registry's load.) Each client pushes once
 //! before the measured run (its repository's key is created then). Reports pushes signed per
 //! second and latency percentiles.
 //!
@@ -28,6 +30,12 @@ struct Args {
     /// The registry (`host:port`) whose pushes `sigil serve` signs.
     #[arg(long)]
     registry: String,
+    /// `sigil serve`'s URL.
+    #[arg(long)]
+    sigil: String,
+    /// The events token.
+    #[arg(long)]
+    token: String,
     /// Concurrent pushers.
     #[arg(long, default_value_t = 16)]
     clients: usize,
@@ -36,41 +44,49 @@ struct Args {
     seconds: f64,
 }
 
-fn push_and_wait(
-    reg: &sigil_oci::Registry,
-    http: &reqwest::blocking::Client,
-    host: &str,
-    repo: &str,
-    n: u64,
-) -> Result<f64> {
-    let image = sigil_oci::ImageRef::parse(&format!("{host}/{repo}:t{n}"))?;
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+struct Target<'a> {
+    reg: &'a sigil_oci::Registry,
+    http: &'a reqwest::blocking::Client,
+    host: &'a str,
+    sigil: &'a str,
+    token: &'a str,
+}
+
+fn push_and_wait(t: &Target<'_>, repo: &str, n: u64) -> Result<f64> {
+    let image = sigil_oci::ImageRef::parse(&format!("{}/{repo}:t{n}", t.host))?;
     let layer = sigil_oci::Layer {
-        data: format!("layer {repo} {n}").into_bytes(),
+        data: format!("layer {repo} {n} {}", now_ms()).into_bytes(),
         media_type: "application/vnd.oci.image.layer.v1.tar".into(),
     };
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
-    let digest = reg.push_image(
+    let digest = t.reg.push_image(
         &image,
         &[layer],
         config,
         "application/vnd.oci.image.config.v1+json",
     )?;
-    let pushed = Instant::now();
-    let tag = digest.replace(':', "-") + ".sig";
-    let url = format!("http://{host}/v2/{repo}/manifests/{tag}");
+    let pushed = now_ms();
+    let url = format!("{}/api/v1/registry/pushes/{repo}@{digest}", t.sigil);
     loop {
-        let r = http
-            .head(&url)
-            .header("accept", "application/vnd.oci.image.manifest.v1+json")
-            .send()?;
+        let r = t.http.get(&url).bearer_auth(t.token).send()?;
         if r.status().is_success() {
-            return Ok(pushed.elapsed().as_secs_f64() * 1000.0);
+            let v: serde_json::Value = r.json()?;
+            if v["state"] == "signed" {
+                let at = v["signed_at_ms"].as_i64().unwrap_or_else(now_ms);
+                return Ok((at - pushed) as f64);
+            }
         }
-        if pushed.elapsed() > Duration::from_secs(30) {
+        if now_ms() - pushed > 30_000 {
             bail!("{repo}@{digest} not signed within 30 s");
         }
-        std::thread::sleep(Duration::from_millis(25));
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -85,24 +101,26 @@ fn main() -> Result<()> {
     let start_at = Instant::now() + Duration::from_secs(3);
     for c in 0..a.clients {
         let (host, counter, options) = (a.registry.clone(), counter.clone(), options.clone());
+        let (sigil, token) = (a.sigil.trim_end_matches('/').to_owned(), a.token.clone());
         let seconds = a.seconds;
         threads.push(std::thread::spawn(move || -> Result<(Vec<f64>, usize)> {
             let reg = sigil_oci::Registry::new(&options)?;
             let http = reqwest::blocking::Client::new();
             let repo = format!("bench/app{c}");
+            let t = Target {
+                reg: &reg,
+                http: &http,
+                host: &host,
+                sigil: &sigil,
+                token: &token,
+            };
             // Warm-up: the repository's key is created with this one.
-            push_and_wait(&reg, &http, &host, &repo, 0)?;
+            push_and_wait(&t, &repo, 0)?;
             std::thread::sleep(start_at.saturating_duration_since(Instant::now()));
             let deadline = Instant::now() + Duration::from_secs_f64(seconds);
             let (mut lat, mut errors) = (Vec::new(), 0);
             while Instant::now() < deadline {
-                match push_and_wait(
-                    &reg,
-                    &http,
-                    &host,
-                    &repo,
-                    counter.fetch_add(1, Ordering::Relaxed),
-                ) {
+                match push_and_wait(&t, &repo, counter.fetch_add(1, Ordering::Relaxed)) {
                     Ok(ms) => lat.push(ms),
                     Err(e) => {
                         if errors == 0 {

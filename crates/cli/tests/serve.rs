@@ -540,6 +540,23 @@ fn pushes_to_the_real_registry_are_signed_with_the_repositorys_key() {
     let hostile = json!({"events": [{"action": "push", "target": {
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:../../x", "repository": "team/app"}}]});
     assert_eq!(post(Some(token), hostile).0, 400);
+    // Where a push stands, for operators (with the events token).
+    let status = |auth: &str, key: &str| {
+        let resp = http
+            .get(format!("{}/api/v1/registry/pushes/{key}", server.url))
+            .bearer_auth(auth)
+            .send()
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json::<serde_json::Value>().unwrap_or_default(),
+        )
+    };
+    let (code, v) = status(token, &format!("team/app@{digest}"));
+    assert_eq!(code, 200);
+    assert_eq!(v["state"], "signed", "{v}");
+    assert_eq!(status("wrong", &format!("team/app@{digest}")).0, 401);
+    assert_eq!(status(token, "team/app@sha256:0000").0, 404);
     assert_eq!(
         http.get(format!(
             "{}/api/v1/repositories/Bad..Name/cosign.pub",
@@ -595,6 +612,22 @@ fn a_recorded_push_survives_a_crash_and_is_signed_after_the_restart() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().unwrap(), r#"{"accepted":1}"#);
     std::thread::sleep(std::time::Duration::from_millis(800));
+    let v: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/v1/registry/pushes/team/svc@{digest}",
+            first.url
+        ))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["state"], "pending", "{v}");
+    assert!(v["attempts"].as_u64().unwrap() >= 1, "{v}");
+    assert!(
+        v["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{v}"
+    );
     drop(first); // killed: no orderly shutdown
     let second = start(&r.addr);
     assert!(

@@ -152,6 +152,18 @@ impl Queue {
             .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
     }
 
+    /// The waiting job for `key`, if any.
+    pub fn pending_job(&self, key: &str) -> Result<Option<Job>, StoreError> {
+        let r = self.db.begin_read().map_err(unavailable)?;
+        let pending = r.open_table(PENDING).map_err(unavailable)?;
+        match pending.get(key).map_err(unavailable)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("a queued job: {e}"))),
+            None => Ok(None),
+        }
+    }
+
     /// Jobs waiting.
     pub fn pending(&self) -> Result<u64, StoreError> {
         let r = self.db.begin_read().map_err(unavailable)?;
@@ -195,6 +207,8 @@ mod tests {
             Enqueued::Done("signed".into())
         );
         assert_eq!(q.done("a@sha256:1").unwrap().as_deref(), Some("signed"));
+        assert!(q.pending_job("a@sha256:1").unwrap().is_none());
+        assert_eq!(q.pending_job("b@sha256:2").unwrap().unwrap().attempts, 0);
         assert_eq!(q.pending().unwrap(), 1);
     }
 }
