@@ -31,6 +31,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod rules;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -146,6 +148,7 @@ pub struct AutoSign {
     registry: Registry,
     host: String,
     token: Zeroizing<String>,
+    rules: rules::Rules,
     wake: (Mutex<bool>, Condvar),
 }
 
@@ -189,8 +192,15 @@ impl AutoSign {
             registry,
             host: host.trim_end_matches('/').to_owned(),
             token,
+            rules: rules::Rules::default(),
             wake: (Mutex::new(false), Condvar::new()),
         })
+    }
+
+    /// Signs with `rules` (shared keys, annotations, labels per repository).
+    pub fn with_rules(mut self, rules: rules::Rules) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// The keys.
@@ -303,15 +313,50 @@ impl AutoSign {
                     .to_string(),
             );
         }
-        let key = self.keys.key(repository).map_err(|e| e.to_string())?;
+        let rule = self.rules.find(repository);
+        let key = self
+            .keys
+            .key(&self.rules.key_name(repository))
+            .map_err(|e| e.to_string())?;
+        let mut annotations = rule.map(|r| r.annotations.clone()).unwrap_or_default();
+        if let Some(r) = rule
+            && !r.labels.is_empty()
+            && let Some(labels) = self.labels(&image, &parsed)?
+        {
+            for (label, name) in &r.labels {
+                if let Some(v) = labels.get(label).and_then(|v| v.as_str()) {
+                    annotations.insert(name.clone(), v.to_owned());
+                }
+            }
+        }
         let options = sigil_sign::image::ImageOptions {
             recursive: true,
+            annotations,
             ..Default::default()
         };
         let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, None)
             .map_err(|e| e.to_string())?;
         Ok(json!({"signed": signed.len(), "key": key.public_key().hint(), "signed_at_ms": now_ms()})
             .to_string())
+    }
+
+    /// The image config's labels of a single-platform manifest (`None` for an index).
+    fn labels(
+        &self,
+        image: &ImageRef,
+        manifest: &serde_json::Value,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, String> {
+        let Ok(desc) =
+            serde_json::from_value::<sigil_formats::oci::Descriptor>(manifest["config"].clone())
+        else {
+            return Ok(None);
+        };
+        let config = self
+            .registry
+            .get_blob(image.into(), &desc, 1 << 20)
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(&config).map_err(|e| e.to_string())?;
+        Ok(v["config"]["Labels"].as_object().cloned())
     }
 
     /// Wakes the dispatcher.
@@ -434,11 +479,14 @@ async fn push_status(a: Arc<AutoSign>, headers: HeaderMap, key: String) -> Respo
     }
 }
 
-async fn public_key(a: Arc<AutoSign>, name: String) -> Response {
-    let valid = name == DEFAULT_KEY || sigil_formats::registry_events::is_repository(&name);
-    if !valid {
+async fn public_key(a: Arc<AutoSign>, repository: String) -> Response {
+    let name = if repository == DEFAULT_KEY {
+        repository
+    } else if sigil_formats::registry_events::is_repository(&repository) {
+        a.rules.key_name(&repository)
+    } else {
         return (StatusCode::NOT_FOUND, "not a repository name\n").into_response();
-    }
+    };
     match tokio::task::spawn_blocking(move || a.keys.key(&name)).await {
         Ok(Ok(k)) => (
             [(header::CONTENT_TYPE, "application/x-pem-file")],

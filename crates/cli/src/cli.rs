@@ -1071,6 +1071,10 @@ pub struct Serve {
     /// signatures are written (never a host a notification names).
     #[arg(long, requires = "registry_events_token")]
     pub sign_on_push_registry: Option<String>,
+    /// Sign on push: per-repository rules (YAML or JSON: `repositories: [{match, key,
+    /// annotations, labels}]`; see docs/serve.md).
+    #[arg(long, requires = "registry_events_token")]
+    pub sign_on_push_config: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -124,13 +124,30 @@ pub fn serve(a: Serve) -> Result<()> {
     let autosign = match (&a.registry_events_token, &a.sign_on_push_registry) {
         (Some(token), Some(host)) => {
             let registry = crate::oci_cmd::registry(&a.registry)?.writing();
-            let service = Arc::new(sigil_autosign::AutoSign::open(
-                &data.join("autosign"),
-                host,
-                registry,
-                zeroize::Zeroizing::new(token.clone()),
-                password.clone(),
-            )?);
+            let rules = match &a.sign_on_push_config {
+                Some(p) => {
+                    let bytes = crate::support::read_limited(
+                        p,
+                        sigil_autosign::rules::MAX_RULES,
+                        "sign-on-push rules",
+                    )?;
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
+                    sigil_autosign::rules::Rules::parse(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+                }
+                None => Default::default(),
+            };
+            let service = Arc::new(
+                sigil_autosign::AutoSign::open(
+                    &data.join("autosign"),
+                    host,
+                    registry,
+                    zeroize::Zeroizing::new(token.clone()),
+                    password.clone(),
+                )?
+                .with_rules(rules),
+            );
             sigil_autosign::spawn_worker(service.clone());
             errln!(
                 "sigil serve: signing on push in {host} ({} push(es) waiting)",

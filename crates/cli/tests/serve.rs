@@ -664,3 +664,103 @@ fn a_recorded_push_survives_a_crash_and_is_signed_after_the_restart() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
+
+/// Per-repository rules: a namespace shares one key, and the signed payload carries the rule's
+/// annotations and the image's revision label, which verifiers can require.
+#[test]
+fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = registry::TestRegistry::start();
+    std::fs::write(
+        d.join("rules.yaml"),
+        "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n",
+    )
+    .unwrap();
+    let token = "t";
+    let server = tsa_server::Service::launch(
+        env!("CARGO_BIN_EXE_sigil"),
+        d,
+        "serve",
+        &[
+            "serve",
+            "--data",
+            "data",
+            "--registry-events-token",
+            token,
+            "--sign-on-push-registry",
+            &r.addr,
+            "--sign-on-push-config",
+            "rules.yaml",
+        ],
+        PASSWORD,
+    );
+    // An image whose config carries the revision label.
+    let image_ref = sigil_oci::ImageRef::parse(&format!("{}/team/api:v2", r.addr)).unwrap();
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "config": {"Labels": {"org.opencontainers.image.revision": "0badc0de"}},
+        "rootfs": {"type": "layers", "diff_ids": []}});
+    let digest = sigil_oci::Registry::new(&sigil_oci::RegistryOptions::default())
+        .unwrap()
+        .push_image(
+            &image_ref,
+            &[sigil_oci::Layer {
+                data: b"api".to_vec(),
+                media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            }],
+            config.to_string().as_bytes(),
+            "application/vnd.oci.image.config.v1+json",
+        )
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let body = json!({"events": [{"id": "e", "action": "push", "target": {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "repository": "team/api"}}]});
+    let resp = http
+        .post(format!("{}/api/v1/registry/events", server.url))
+        .bearer_auth(token)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let key = |repo: &str| {
+        http.get(format!(
+            "{}/api/v1/repositories/{repo}/cosign.pub",
+            server.url
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+    };
+    let team = key("team/api");
+    assert_eq!(team, key("team/other"), "one key for the namespace");
+    assert_ne!(
+        team,
+        key("solo/app"),
+        "a repository no rule names has its own"
+    );
+    std::fs::write(d.join("team.pub"), &team).unwrap();
+    let image = format!("{}/team/api@{digest}", r.addr);
+    let verify = |extra: &[&str]| {
+        let mut c = sigil(d);
+        c.env("SIGIL_NO_CACHE", "1")
+            .args(["verify", "--key", "team.pub", "--private-infrastructure"])
+            .args(extra)
+            .arg(&image);
+        c
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !run(&mut verify(&[])).status.success() {
+        assert!(std::time::Instant::now() < deadline, "not signed");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    ok(&mut verify(&[
+        "-a",
+        "tenant=acme",
+        "-a",
+        "app=widget",
+        "-a",
+        "commit=0badc0de",
+    ]));
+    fails(&mut verify(&["-a", "commit=other"]), 12, "");
+}
