@@ -293,6 +293,39 @@ pub fn sha256_digest(data: &[u8]) -> String {
     )
 }
 
+/// Whether a manifest (parsed JSON) is a signature, attestation or SBOM attached to another
+/// manifest rather than an image: it names a `subject` (an OCI 1.1 referrer), a Sigstore or
+/// cosign `artifactType`, or a layer holding a simple-signing payload, a DSSE envelope or a
+/// Sigstore bundle (cosign's `.sig` and `.att` tags). Signing on push leaves these alone: signing
+/// a signature would sign its own output for ever.
+pub fn is_attachment_manifest(manifest: &serde_json::Value) -> bool {
+    let sigstore_type = |t: &str| {
+        t.starts_with("application/vnd.dev.sigstore") || t.starts_with("application/vnd.dev.cosign")
+    };
+    manifest.get("subject").is_some_and(|s| !s.is_null())
+        || manifest["artifactType"].as_str().is_some_and(sigstore_type)
+        || manifest["layers"].as_array().is_some_and(|layers| {
+            layers.iter().any(|l| {
+                l["mediaType"].as_str().is_some_and(|t| {
+                    matches!(t, SIMPLE_SIGNING | DSSE_ENVELOPE) || sigstore_type(t)
+                })
+            })
+        })
+}
+
+/// Whether `tag` is one of cosign's attachment tags (`sha256-<64 hex>.sig`, `.att`, `.sbom`).
+pub fn is_attachment_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let Some((hex, kind)) = rest.split_once('.') else {
+        return false;
+    };
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(kind, "sig" | "att" | "sbom")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,35 +375,29 @@ mod tests {
     }
 }
 
-/// Whether a manifest (parsed JSON) is a signature, attestation or SBOM attached to another
-/// manifest rather than an image: it names a `subject` (an OCI 1.1 referrer), a Sigstore or
-/// cosign `artifactType`, or a layer holding a simple-signing payload, a DSSE envelope or a
-/// Sigstore bundle (cosign's `.sig` and `.att` tags). Signing on push leaves these alone: signing
-/// a signature would sign its own output for ever.
-pub fn is_attachment_manifest(manifest: &serde_json::Value) -> bool {
-    let sigstore_type = |t: &str| {
-        t.starts_with("application/vnd.dev.sigstore") || t.starts_with("application/vnd.dev.cosign")
-    };
-    manifest.get("subject").is_some_and(|s| !s.is_null())
-        || manifest["artifactType"].as_str().is_some_and(sigstore_type)
-        || manifest["layers"].as_array().is_some_and(|layers| {
-            layers.iter().any(|l| {
-                l["mediaType"].as_str().is_some_and(|t| {
-                    matches!(t, SIMPLE_SIGNING | DSSE_ENVELOPE) || sigstore_type(t)
-                })
-            })
-        })
-}
+#[cfg(test)]
+mod attachment_tests {
+    use super::*;
+    use serde_json::json;
 
-/// Whether `tag` is one of cosign's attachment tags (`sha256-<64 hex>.sig`, `.att`, `.sbom`).
-pub fn is_attachment_tag(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("sha256-") else {
-        return false;
-    };
-    let Some((hex, kind)) = rest.split_once('.') else {
-        return false;
-    };
-    hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        && matches!(kind, "sig" | "att" | "sbom")
+    #[test]
+    fn signatures_attestations_and_referrers_are_attachments() {
+        let image = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}]});
+        assert!(!is_attachment_manifest(&image));
+        let sig = json!({"layers": [{"mediaType": SIMPLE_SIGNING}]});
+        let att = json!({"layers": [{"mediaType": DSSE_ENVELOPE}]});
+        let referrer =
+            json!({"artifactType": SIGSTORE_BUNDLE_V03, "subject": {"digest": "sha256:x"}});
+        let sbom_referrer =
+            json!({"artifactType": "application/spdx+json", "subject": {"digest": "sha256:x"}});
+        for m in [sig, att, referrer, sbom_referrer] {
+            assert!(is_attachment_manifest(&m), "{m}");
+        }
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(is_attachment_tag(&format!("sha256-{hex}.sig")));
+        assert!(is_attachment_tag(&format!("sha256-{hex}.att")));
+        assert!(!is_attachment_tag(&format!("sha256-{hex}.zip")));
+        assert!(!is_attachment_tag("v1.sig"));
+    }
 }
