@@ -57,6 +57,10 @@ pub const QUEUE_FILE: &str = "autosign-queue.redb";
 pub const KEYS_DIR: &str = "keys";
 /// The platform's default key's name (no repository name starts with `_`).
 pub const DEFAULT_KEY: &str = "_default";
+/// The predicate type of the SBOM attestations (cosign's `--type cyclonedx`).
+pub const CYCLONEDX_PREDICATE: &str = "https://cyclonedx.org/bom";
+/// Attempts at one push before it is recorded as failed (about half an hour of backoff).
+pub const MAX_ATTEMPTS: u32 = 40;
 /// The longest wait between two attempts at one push.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -208,7 +212,7 @@ impl AutoSign {
         &self.keys
     }
 
-    /// Where the push `repository@digest` stands: `{"state":"signed"|"skipped", …}`,
+    /// Where the push `repository@digest` stands: `{"state":"signed"|"skipped"|"failed", …}`,
     /// `{"state":"pending","attempts","last_error"}`, or `None` when it was never recorded.
     pub fn status(
         &self,
@@ -276,6 +280,13 @@ impl AutoSign {
         };
         match self.sign(repo, digest) {
             Ok(record) => self.queue.complete(&job.key, &record).is_ok(),
+            Err(e) if job.attempts + 1 >= MAX_ATTEMPTS => {
+                // Given up: recorded as failed, with the reason, so it does not retry for ever.
+                let record =
+                    json!({"failed": e, "attempts": job.attempts + 1, "signed_at_ms": now_ms()});
+                let _ = self.queue.complete(&job.key, &record.to_string());
+                false
+            }
             Err(e) => {
                 let backoff = Duration::from_millis(500)
                     .saturating_mul(1u32 << job.attempts.min(8))
@@ -336,8 +347,42 @@ impl AutoSign {
         };
         let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, None)
             .map_err(|e| e.to_string())?;
-        Ok(json!({"signed": signed.len(), "key": key.public_key().hint(), "signed_at_ms": now_ms()})
-            .to_string())
+        let signed_at_ms = now_ms();
+        let mut attested = 0;
+        if rule.is_some_and(|r| r.sbom) {
+            let bom = self.sbom(&image)?;
+            attested = sigil_sign::image::attest(
+                &self.registry,
+                &image,
+                key.as_ref(),
+                CYCLONEDX_PREDICATE,
+                &bom,
+                &sigil_sign::image::ImageOptions::default(),
+                None,
+            )
+            .map_err(|e| format!("the SBOM attestation: {e}"))?
+            .len();
+        }
+        Ok(json!({"signed": signed.len(), "sbom_attested": attested,
+                  "key": key.public_key().hint(), "signed_at_ms": signed_at_ms})
+        .to_string())
+    }
+
+    /// The image's CycloneDX 1.6 SBOM (sigil-sbom over the registry).
+    fn sbom(&self, image: &ImageRef) -> Result<serde_json::Value, String> {
+        let images = sigil_image::sbom::RegistryImages(&self.registry);
+        let opts = sigil_sbom::ScanOptions {
+            registry: Some(&images),
+            ..Default::default()
+        };
+        let source = sigil_sbom::Source::Registry(image.to_string());
+        let inv = sigil_sbom::scan(&source, &opts).map_err(|e| format!("the SBOM: {e}"))?;
+        let doc = sigil_sbom::cyclonedx::write(
+            &inv,
+            &sigil_sbom::DocumentInfo::now(),
+            sigil_sbom::cyclonedx::SpecVersion::V1_6,
+        );
+        serde_json::from_slice(&doc).map_err(|e| format!("the SBOM: {e}"))
     }
 
     /// The image config's labels of a single-platform manifest (`None` for an index).

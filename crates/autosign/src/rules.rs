@@ -8,6 +8,7 @@
 //!     labels:                   # image config labels signed as annotations
 //!       org.opencontainers.image.revision: commit
 //!       com.example.build-id: build-id
+//!     sbom: true                # also attest the image's CycloneDX SBOM
 //! ```
 //!
 //! The first rule that matches applies; a repository no rule matches is signed with its own
@@ -31,6 +32,8 @@ pub struct Rule {
     pub annotations: BTreeMap<String, String>,
     /// Image config labels signed as annotations: label → annotation name.
     pub labels: BTreeMap<String, String>,
+    /// Also attest the image's CycloneDX SBOM (`--type cyclonedx`).
+    pub sbom: bool,
 }
 
 impl Rule {
@@ -64,6 +67,8 @@ struct RawRule {
     annotations: BTreeMap<String, String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    #[serde(default)]
+    sbom: bool,
 }
 
 fn glob(pattern: &str) -> Result<regex::Regex, String> {
@@ -120,6 +125,7 @@ impl Rules {
                 key: r.key,
                 annotations: r.annotations,
                 labels: r.labels,
+                sbom: r.sbom,
             });
         }
         Ok(Self { rules })

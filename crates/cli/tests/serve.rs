@@ -674,7 +674,7 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
     let r = registry::TestRegistry::start();
     std::fs::write(
         d.join("rules.yaml"),
-        "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n",
+        "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n    sbom: true\n",
     )
     .unwrap();
     let token = "t";
@@ -695,7 +695,18 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
         ],
         PASSWORD,
     );
-    // An image whose config carries the revision label.
+    // An image whose config carries the revision label, with an Alpine package database.
+    let layer = {
+        let db = b"P:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\n\n";
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(db.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "lib/apk/db/installed", &db[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    };
     let image_ref = sigil_oci::ImageRef::parse(&format!("{}/team/api:v2", r.addr)).unwrap();
     let config = json!({"architecture": "amd64", "os": "linux",
         "config": {"Labels": {"org.opencontainers.image.revision": "0badc0de"}},
@@ -705,7 +716,7 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
         .push_image(
             &image_ref,
             &[sigil_oci::Layer {
-                data: b"api".to_vec(),
+                data: layer,
                 media_type: "application/vnd.oci.image.layer.v1.tar".into(),
             }],
             config.to_string().as_bytes(),
