@@ -153,6 +153,7 @@ pub struct AutoSign {
     host: String,
     token: Zeroizing<String>,
     rules: rules::Rules,
+    log: std::sync::OnceLock<sigil_sign::Log>,
     wake: (Mutex<bool>, Condvar),
 }
 
@@ -197,8 +198,15 @@ impl AutoSign {
             host: host.trim_end_matches('/').to_owned(),
             token,
             rules: rules::Rules::default(),
+            log: std::sync::OnceLock::new(),
             wake: (Mutex::new(false), Condvar::new()),
         })
+    }
+
+    /// The transparency log that repositories with `tlog: true` upload to (set once; until it
+    /// is, their pushes wait and are retried).
+    pub fn set_log(&self, log: sigil_sign::Log) {
+        let _ = self.log.set(log);
     }
 
     /// Signs with `rules` (shared keys, annotations, labels per repository).
@@ -345,7 +353,15 @@ impl AutoSign {
             annotations,
             ..Default::default()
         };
-        let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, None)
+        let log = match rule.is_some_and(|r| r.tlog) {
+            true => Some(
+                self.log
+                    .get()
+                    .ok_or("the transparency log is not configured yet")?,
+            ),
+            false => None,
+        };
+        let signed = sigil_sign::image::sign(&self.registry, &image, key.as_ref(), &options, log)
             .map_err(|e| e.to_string())?;
         let signed_at_ms = now_ms();
         let mut attested = 0;
@@ -358,7 +374,7 @@ impl AutoSign {
                 CYCLONEDX_PREDICATE,
                 &bom,
                 &sigil_sign::image::ImageOptions::default(),
-                None,
+                log,
             )
             .map_err(|e| format!("the SBOM attestation: {e}"))?
             .len();

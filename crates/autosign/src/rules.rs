@@ -9,6 +9,7 @@
 //!       org.opencontainers.image.revision: commit
 //!       com.example.build-id: build-id
 //!     sbom: true                # also attest the image's CycloneDX SBOM
+//!     tlog: true                # upload the signatures to the transparency log
 //! ```
 //!
 //! The first rule that matches applies; a repository no rule matches is signed with its own
@@ -34,6 +35,9 @@ pub struct Rule {
     pub labels: BTreeMap<String, String>,
     /// Also attest the image's CycloneDX SBOM (`--type cyclonedx`).
     pub sbom: bool,
+    /// Upload the signatures (and attestations) to the transparency log (off by default:
+    /// private repositories are not logged).
+    pub tlog: bool,
 }
 
 impl Rule {
@@ -69,6 +73,8 @@ struct RawRule {
     labels: BTreeMap<String, String>,
     #[serde(default)]
     sbom: bool,
+    #[serde(default)]
+    tlog: bool,
 }
 
 fn glob(pattern: &str) -> Result<regex::Regex, String> {
@@ -126,6 +132,7 @@ impl Rules {
                 annotations: r.annotations,
                 labels: r.labels,
                 sbom: r.sbom,
+                tlog: r.tlog,
             });
         }
         Ok(Self { rules })

@@ -213,6 +213,11 @@ pub fn serve(a: Serve) -> Result<()> {
         o.add(&data.join(TRUSTED_ROOT_FILE), format!("{root:#}\n").as_bytes(), 0o644)?;
         o.add(&data.join(TRUST_CONFIG_FILE), format!("{trust:#}\n").as_bytes(), 0o644)?;
         o.commit()?;
+        if let Some(s) = &autosign {
+            // A blocking HTTP client: made off the async workers.
+            let (u, k) = (url.clone(), log.public_key().clone());
+            s.set_log(tokio::task::spawn_blocking(move || sigil_sign::Log::new(&u, k)).await??);
+        }
         let limits = sigil_server::Limits::default();
         let app = sigil_server::log::api::router(log.clone(), limits.max_body)
             .merge(sigil_server::log::ct::routes(ct))

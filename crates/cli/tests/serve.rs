@@ -674,7 +674,7 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
     let r = registry::TestRegistry::start();
     std::fs::write(
         d.join("rules.yaml"),
-        "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n    sbom: true\n",
+        "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n    sbom: true\n  - match: logged/*\n    tlog: true\n",
     )
     .unwrap();
     let token = "t";
