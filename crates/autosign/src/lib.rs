@@ -99,6 +99,26 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
+    /// The keys kept in `dir`, encrypted with `password`.
+    pub fn new(dir: &Path, password: Zeroizing<String>) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            password,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The keys of the signing-on-push service in the data directory `data` (`sigil serve
+    /// --data`).
+    pub fn in_data_dir(data: &Path, password: Zeroizing<String>) -> Self {
+        Self::new(&data.join("autosign").join(KEYS_DIR), password)
+    }
+
+    /// Whether the key `name` exists on disk.
+    pub fn exists(&self, name: &str) -> bool {
+        self.path(name).exists()
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         // Repository names hold no `+`: a reversible, flat file name.
         self.dir.join(format!("{}.key", name.replace('/', "+")))
@@ -189,11 +209,7 @@ impl AutoSign {
             .map_err(|e| AutoSignError::Storage(e.to_string()))?;
         Ok(Self {
             queue,
-            keys: KeyStore {
-                dir: dir.join(KEYS_DIR),
-                password,
-                cache: Mutex::new(HashMap::new()),
-            },
+            keys: KeyStore::new(&dir.join(KEYS_DIR), password),
             registry,
             host: host.trim_end_matches('/').to_owned(),
             token,
@@ -207,6 +223,11 @@ impl AutoSign {
     /// is, their pushes wait and are retried).
     pub fn set_log(&self, log: sigil_sign::Log) {
         let _ = self.log.set(log);
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &rules::Rules {
+        &self.rules
     }
 
     /// Signs with `rules` (shared keys, annotations, labels per repository).

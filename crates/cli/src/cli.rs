@@ -129,6 +129,9 @@ pub enum Command {
     /// The keyless certificate authority: create its root and intermediate (`init`).
     #[command(subcommand)]
     Ca(CaCmd),
+    /// Signing on push's repository keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Run the transparency log (with its CT log), the keyless CA and the timestamp authority
     /// in one process at one origin, on an embedded store in one data directory; writes
     /// DIR/trusted_root.json and DIR/trust-config.json for clients.
@@ -1028,6 +1031,26 @@ pub struct CaServe {
     /// Write the base URL to this file once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create the key a repository's pushes are signed with (or show it when it exists), in
+    /// `sigil serve`'s data directory, encrypted with COSIGN_PASSWORD or SIGIL_PASSWORD; prints
+    /// the public key.
+    Create(KeysCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct KeysCreate {
+    /// `sigil serve`'s data directory.
+    #[arg(long, default_value = "sigil-data")]
+    pub data: PathBuf,
+    /// The signing-on-push rules (a rule's shared key is the one created).
+    #[arg(long)]
+    pub sign_on_push_config: Option<PathBuf>,
+    /// The repository (`team/app`), or `_default` for the platform's default key.
+    pub repository: String,
 }
 
 #[derive(Args, Debug)]

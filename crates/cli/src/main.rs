@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         Command::Ca(cli::CaCmd::Init(a)) => tsa_cmd::ca_init(a),
         Command::Ca(cli::CaCmd::Serve(a)) => tsa_cmd::ca_serve(a),
         Command::Serve(a) => serve_cmd::serve(a),
+        Command::Keys(cli::KeysCmd::Create(a)) => serve_cmd::keys_create(a),
         Command::SigningConfig(cli::SigningConfigCmd::Create(a)) => rekor::signing_config_create(a),
         Command::TrustConfig(cli::TrustConfigCmd::Create(a)) => rekor::trust_config_create(a),
         Command::Log(LogCmd::Get(a)) => log_cmd::get(a),

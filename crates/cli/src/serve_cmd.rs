@@ -124,20 +124,7 @@ pub fn serve(a: Serve) -> Result<()> {
     let autosign = match (&a.registry_events_token, &a.sign_on_push_registry) {
         (Some(token), Some(host)) => {
             let registry = crate::oci_cmd::registry(&a.registry)?.writing();
-            let rules = match &a.sign_on_push_config {
-                Some(p) => {
-                    let bytes = crate::support::read_limited(
-                        p,
-                        sigil_autosign::rules::MAX_RULES,
-                        "sign-on-push rules",
-                    )?;
-                    let text = String::from_utf8(bytes)
-                        .map_err(|_| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
-                    sigil_autosign::rules::Rules::parse(&text)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-                }
-                None => Default::default(),
-            };
+            let rules = load_rules(a.sign_on_push_config.as_deref())?;
             let service = Arc::new(
                 sigil_autosign::AutoSign::open(
                     &data.join("autosign"),
@@ -244,4 +231,41 @@ pub fn serve(a: Serve) -> Result<()> {
         .await?;
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// The signing-on-push rules of `--sign-on-push-config`, if given.
+fn load_rules(path: Option<&Path>) -> Result<sigil_autosign::rules::Rules> {
+    let Some(p) = path else {
+        return Ok(Default::default());
+    };
+    let bytes =
+        crate::support::read_limited(p, sigil_autosign::rules::MAX_RULES, "sign-on-push rules")?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
+    sigil_autosign::rules::Rules::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+}
+
+pub fn keys_create(a: crate::cli::KeysCreate) -> Result<()> {
+    let rules = load_rules(a.sign_on_push_config.as_deref())?;
+    let name = if a.repository == sigil_autosign::DEFAULT_KEY {
+        a.repository.clone()
+    } else if sigil_formats::registry_events::is_repository(&a.repository) {
+        rules.key_name(&a.repository)
+    } else {
+        anyhow::bail!(
+            "{:?} is not a repository name (lowercase letters, digits, . _ - and /)",
+            a.repository
+        );
+    };
+    let password = crate::support::password(true)?;
+    let keys = sigil_autosign::KeyStore::in_data_dir(&a.data, password);
+    let existed = keys.exists(&name);
+    let key = keys.key(&name)?;
+    errln!(
+        "{} the key {name} for {}",
+        if existed { "Found" } else { "Created" },
+        a.repository
+    );
+    out!("{}", key.public_key().to_pem());
+    Ok(())
 }

@@ -677,6 +677,35 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
         "repositories:\n  - match: team/*\n    key: team\n    annotations: {tenant: acme, app: widget}\n    labels:\n      org.opencontainers.image.revision: commit\n    sbom: true\n  - match: logged/*\n    tlog: true\n",
     )
     .unwrap();
+    // The namespace's key made before any push (`sigil keys create`), then served.
+    let created = ok(sigil(d).args([
+        "keys",
+        "create",
+        "--data",
+        "data",
+        "--sign-on-push-config",
+        "rules.yaml",
+        "team/api",
+    ]));
+    assert!(created.contains("BEGIN PUBLIC KEY"), "{created}");
+    assert_eq!(
+        ok(sigil(d).args([
+            "keys",
+            "create",
+            "--data",
+            "data",
+            "--sign-on-push-config",
+            "rules.yaml",
+            "team/other"
+        ])),
+        created,
+        "one key for the namespace"
+    );
+    fails(
+        sigil(d).args(["keys", "create", "--data", "data", "../escape"]),
+        3,
+        "not a repository name",
+    );
     let token = "t";
     let server = tsa_server::Service::launch(
         env!("CARGO_BIN_EXE_sigil"),
@@ -744,6 +773,7 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
         .unwrap()
     };
     let team = key("team/api");
+    assert_eq!(team, created, "the key keys create made");
     assert_eq!(team, key("team/other"), "one key for the namespace");
     assert_ne!(
         team,
