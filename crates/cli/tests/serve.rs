@@ -805,3 +805,107 @@ fn a_namespace_shares_a_key_and_signatures_carry_annotations_and_labels() {
     ]));
     fails(&mut verify(&["-a", "commit=other"]), 12, "");
 }
+
+/// Harbor's PUSH_ARTIFACT webhook for a multi-platform index: the index and each platform's
+/// manifest are signed (`verify --recursive` accepts them all).
+#[test]
+fn a_harbor_push_of_an_index_signs_every_platform() {
+    use sigil_oci::{ImageRef, Repo};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = registry::TestRegistry::start();
+    let token = "harbor-token";
+    let server = tsa_server::Service::launch(
+        env!("CARGO_BIN_EXE_sigil"),
+        d,
+        "serve",
+        &[
+            "serve",
+            "--data",
+            "data",
+            "--registry-events-token",
+            token,
+            "--sign-on-push-registry",
+            &r.addr,
+        ],
+        PASSWORD,
+    );
+    let amd = push_image(&r.addr, "library/multi:amd64", b"amd64");
+    let arm = push_image(&r.addr, "library/multi:arm64", b"arm64");
+    let c = sigil_oci::Registry::new(&sigil_oci::RegistryOptions::default()).unwrap();
+    let image = ImageRef::parse(&format!("{}/library/multi:v1", r.addr)).unwrap();
+    let size = |digest: &str| {
+        c.get_manifest(Repo::from(&image), digest)
+            .unwrap()
+            .unwrap()
+            .bytes
+            .len()
+    };
+    let oci_manifest = "application/vnd.oci.image.manifest.v1+json";
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": oci_manifest, "size": size(&amd), "digest": amd, "platform": {"architecture": "amd64", "os": "linux"}},
+        {"mediaType": oci_manifest, "size": size(&arm), "digest": arm, "platform": {"architecture": "arm64", "os": "linux"}}]});
+    let index_digest = c
+        .put_manifest(
+            Repo::from(&image),
+            "v1",
+            index.to_string().as_bytes(),
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .unwrap();
+    let webhook = json!({"type": "PUSH_ARTIFACT", "occur_at": 1_765_000_000, "operator": "admin",
+        "event_data": {"resources": [{"digest": index_digest, "tag": "v1",
+                                      "resource_url": format!("{}/library/multi:v1", r.addr)}],
+                       "repository": {"name": "multi", "namespace": "library",
+                                      "repo_full_name": "library/multi", "repo_type": "private"}}});
+    let http = reqwest::blocking::Client::new();
+    let resp = http
+        .post(format!("{}/api/v1/registry/events", server.url))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&webhook)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    std::fs::write(
+        d.join("multi.pub"),
+        http.get(format!(
+            "{}/api/v1/repositories/library/multi/cosign.pub",
+            server.url
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap(),
+    )
+    .unwrap();
+    let by_digest = format!("{}/library/multi@{index_digest}", r.addr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let o = run(sigil(d).env("SIGIL_NO_CACHE", "1").args([
+            "verify",
+            "--key",
+            "multi.pub",
+            "--private-infrastructure",
+            "--recursive",
+            &by_digest,
+        ]));
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "index not signed: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    for platform in [&amd, &arm] {
+        ok(sigil(d).env("SIGIL_NO_CACHE", "1").args([
+            "verify",
+            "--key",
+            "multi.pub",
+            "--private-infrastructure",
+            &format!("{}/library/multi@{platform}", r.addr),
+        ]));
+    }
+}
