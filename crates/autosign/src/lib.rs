@@ -4,8 +4,9 @@
 //! time) go to a durable queue (`sigil_store::queue`) before they are acknowledged; a worker
 //! signs each pushed manifest or index by digest — recursively for indexes — with its
 //! repository's key through `sigil_sign::image`, retrying with a backoff while the registry or
-//! the key store fails. Keys are created on first use, stored cosign-encrypted, and their
-//! public halves served without authentication at `GET /api/v1/repositories/{repo}/cosign.pub`
+//! the key store fails. Keys are created with a repository's first signed push (or by `sigil
+//! keys create`), stored cosign-encrypted, and their public halves served without
+//! authentication (never created by a request) at `GET /api/v1/repositories/{repo}/cosign.pub`
 //! (and the platform's default key at `GET /api/v1/cosign.pub`); where a push stands (signed,
 //! skipped, pending with its last error) at `GET /api/v1/registry/pushes/{repo}@{digest}` (with
 //! the events token).
@@ -119,6 +120,24 @@ impl KeyStore {
         self.path(name).exists()
     }
 
+    /// The public half of the key `name`, when it exists: never creates one (the public key
+    /// route is unauthenticated, and must not let anyone make keys).
+    pub fn existing(&self, name: &str) -> Result<Option<Arc<SigningKey>>, AutoSignError> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        if !self.exists(name) {
+            return Ok(None);
+        }
+        self.key(name).map(Some)
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         // Repository names hold no `+`: a reversible, flat file name.
         self.dir.join(format!("{}.key", name.replace('/', "+")))
@@ -205,11 +224,14 @@ impl AutoSign {
             ));
         }
         std::fs::create_dir_all(dir).map_err(|e| AutoSignError::Storage(e.to_string()))?;
+        let keys = KeyStore::new(&dir.join(KEYS_DIR), password);
+        // The platform's default key exists from the start (GET /api/v1/cosign.pub).
+        keys.key(DEFAULT_KEY)?;
         let queue = Queue::open(&dir.join(QUEUE_FILE))
             .map_err(|e| AutoSignError::Storage(e.to_string()))?;
         Ok(Self {
             queue,
-            keys: KeyStore::new(&dir.join(KEYS_DIR), password),
+            keys,
             registry,
             host: host.trim_end_matches('/').to_owned(),
             token,
@@ -569,10 +591,15 @@ async fn public_key(a: Arc<AutoSign>, repository: String) -> Response {
     } else {
         return (StatusCode::NOT_FOUND, "not a repository name\n").into_response();
     };
-    match tokio::task::spawn_blocking(move || a.keys.key(&name)).await {
-        Ok(Ok(k)) => (
+    match tokio::task::spawn_blocking(move || a.keys.existing(&name)).await {
+        Ok(Ok(Some(k))) => (
             [(header::CONTENT_TYPE, "application/x-pem-file")],
             k.public_key().to_pem(),
+        )
+            .into_response(),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            "no key yet: it is made with the repository's first signed push, or by sigil keys create\n",
         )
             .into_response(),
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
