@@ -20,6 +20,24 @@ use serde_json::json;
 
 const SAN: &str = "https://kubernetes.io/namespaces/ci/serviceaccounts/builder";
 
+/// Runs `sigil ARGS` (no cache) until it succeeds, for up to 60 s: its standard output.
+#[track_caller]
+fn eventually_ok(d: &std::path::Path, args: &[&str]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let o = run(sigil(d).env("SIGIL_NO_CACHE", "1").args(args));
+        if o.status.success() {
+            return stdout(&o);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sigil {args:?} still fails after 60 s: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// A signing-on-push public key, once it exists (made with the repository's first signed push).
 fn served_key(url: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -660,25 +678,16 @@ fn a_recorded_push_survives_a_crash_and_is_signed_after_the_restart() {
     ));
     std::fs::write(d.join("svc.pub"), pem).unwrap();
     let image = format!("{}/team/svc@{digest}", r.addr);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let o = run(sigil(d).env("SIGIL_NO_CACHE", "1").args([
+    eventually_ok(
+        d,
+        &[
             "verify",
             "--key",
             "svc.pub",
             "--private-infrastructure",
             &image,
-        ]));
-        if o.status.success() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not signed after the restart: {}",
-            stderr(&o)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+        ],
+    );
 }
 
 /// Per-repository rules: a namespace shares one key, and the signed payload carries the rule's
@@ -890,26 +899,17 @@ fn a_harbor_push_of_an_index_signs_every_platform() {
     )
     .unwrap();
     let by_digest = format!("{}/library/multi@{index_digest}", r.addr);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let o = run(sigil(d).env("SIGIL_NO_CACHE", "1").args([
+    eventually_ok(
+        d,
+        &[
             "verify",
             "--key",
             "multi.pub",
             "--private-infrastructure",
             "--recursive",
             &by_digest,
-        ]));
-        if o.status.success() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "index not signed: {}",
-            stderr(&o)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+        ],
+    );
     for platform in [&amd, &arm] {
         ok(sigil(d).env("SIGIL_NO_CACHE", "1").args([
             "verify",
