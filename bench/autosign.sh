@@ -47,4 +47,3 @@ for _ in $(seq 200); do [ -s "$work/ready" ] && curl -sf "http://127.0.0.1:$reg_
 echo "== sign on push: docker-registry -> sigil serve, $(nproc) cores, load generator on the same machine"
 target/release/sigil-autosign-bench --registry "127.0.0.1:$reg_port" --sigil "$(cat "$work/ready")" --token "$token" \
   --clients "$clients" --seconds "$secs"
-[ -n "${AUTOSIGN_KEEP:-}" ] && { echo "registry 127.0.0.1:$reg_port serve 127.0.0.1:$serve_port"; sleep 600; }

@@ -350,14 +350,6 @@ impl AutoSign {
         }
     }
 
-    /// Signs what is due now, one at a time; how many were signed.
-    pub fn work_once(&self) -> usize {
-        let Ok(jobs) = self.queue.due(now_ms(), 16) else {
-            return 0;
-        };
-        jobs.iter().filter(|j| self.work(j)).count()
-    }
-
     fn sign(&self, repository: &str, digest: &str) -> Result<String, String> {
         let image = ImageRef::parse(&format!("{}/{repository}@{digest}", self.host))
             .map_err(|e| e.to_string())?;
@@ -586,7 +578,7 @@ async fn push_status(a: Arc<AutoSign>, headers: HeaderMap, key: String) -> Respo
 async fn public_key(a: Arc<AutoSign>, repository: String) -> Response {
     let name = if repository == DEFAULT_KEY {
         repository
-    } else if sigil_formats::registry_events::is_repository(&repository) {
+    } else if sigil_formats::reference::is_repository_path(&repository) {
         a.rules.key_name(&repository)
     } else {
         return (StatusCode::NOT_FOUND, "not a repository name\n").into_response();

@@ -119,7 +119,7 @@ impl Rules {
         for (i, r) in raw.repositories.into_iter().enumerate() {
             let here = |e: String| format!("repositories[{i}]: {e}");
             if let Some(k) = &r.key
-                && !sigil_formats::registry_events::is_repository(k)
+                && !sigil_formats::reference::is_repository_path(k)
             {
                 return Err(here(format!(
                     "key {k:?} is not a name of lowercase letters, digits and . _ - /"

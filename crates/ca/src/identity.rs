@@ -1,5 +1,5 @@
 //! From a verified OIDC token to a certificate identity, per issuer type as Fulcio maps them
-//! (`../shared/reference/keyless.md` §2): the SAN, the claim the proof of possession signs, the
+//! (issuer types as in Fulcio's `pkg/identity`): the SAN, the claim the proof of possession signs, the
 //! issuer recorded, and the extensions; then the issuance rules.
 
 use std::collections::BTreeMap;

@@ -249,7 +249,7 @@ pub fn keys_create(a: crate::cli::KeysCreate) -> Result<()> {
     let rules = load_rules(a.sign_on_push_config.as_deref())?;
     let name = if a.repository == sigil_autosign::DEFAULT_KEY {
         a.repository.clone()
-    } else if sigil_formats::registry_events::is_repository(&a.repository) {
+    } else if sigil_formats::reference::is_repository_path(&a.repository) {
         rules.key_name(&a.repository)
     } else {
         anyhow::bail!(

@@ -90,6 +90,13 @@ fn check_domain(d: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
+/// Whether `path` is a repository name as a registry takes it (`team/app`: lowercase
+/// components joined by `.`, `_`, `__` or runs of `-`, separated by `/`, at most 255
+/// characters), without a registry host.
+pub fn is_repository_path(path: &str) -> bool {
+    path.len() <= 255 && path.split('/').all(|c| check_path_component(c).is_ok())
+}
+
 fn check_path_component(c: &str) -> Result<(), ReferenceError> {
     let bad = || ReferenceError::Path(c.to_owned());
     let b = c.as_bytes();

@@ -14,7 +14,7 @@
 use serde_json::Value;
 
 use crate::oci::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
-use crate::reference::is_sha256_digest;
+use crate::reference::{is_repository_path, is_sha256_digest};
 
 /// The largest notification body read.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -68,31 +68,6 @@ pub fn is_manifest(media_type: &str) -> bool {
     )
 }
 
-/// Whether `name` is an OCI repository name: lowercase alphanumeric components separated by
-/// `/`, each joined by `.`, `_`, `__` or runs of `-`, at most 255 characters.
-pub fn is_repository(name: &str) -> bool {
-    if name.is_empty() || name.len() > 255 {
-        return false;
-    }
-    name.split('/').all(|c| {
-        let b = c.as_bytes();
-        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-        !b.is_empty()
-            && alnum(b[0])
-            && alnum(b[b.len() - 1])
-            && b.iter()
-                .all(|&x| alnum(x) || matches!(x, b'.' | b'_' | b'-'))
-            && !c.contains("..")
-            && !c.contains("___")
-            && !c.contains("._")
-            && !c.contains("_.")
-            && !c.contains(".-")
-            && !c.contains("-.")
-            && !c.contains("_-")
-            && !c.contains("-_")
-    })
-}
-
 fn text(v: &Value, field: &str) -> Option<String> {
     v[field].as_str().map(str::to_owned)
 }
@@ -108,7 +83,7 @@ fn checked(
             what: format!("the digest {digest:?} is not sha256:<64 hex>"),
         });
     }
-    if !is_repository(&repository) {
+    if !is_repository_path(&repository) {
         return Err(EventsError::BadEvent {
             index,
             what: format!("{repository:?} is not a repository name"),
@@ -281,7 +256,7 @@ mod tests {
             parse(json!({"events": many}).to_string().as_bytes()),
             Err(EventsError::TooLarge(_))
         ));
-        assert!(is_repository("library/ubuntu"));
-        assert!(is_repository("a.b_c__d-e--f/g"));
+        assert!(is_repository_path("library/ubuntu"));
+        assert!(is_repository_path("a.b_c__d-e--f/g"));
     }
 }

@@ -87,9 +87,25 @@ impl CtLog {
     /// would, for callers in the same process (the CA of `sigil serve`): the RFC 6962
     /// `AddChainResponse` JSON, once the entry is durable.
     pub async fn submit(&self, chain: &[String], precert: bool) -> Result<Value, CtRefusal> {
+        match decode_chain(chain) {
+            Ok(certs) => self.submit_certificates(certs, precert).await,
+            Err(message) => Err(CtRefusal {
+                status: StatusCode::BAD_REQUEST,
+                message,
+            }),
+        }
+    }
+
+    /// [`CtLog::submit`] for a chain already parsed (the CA in the same process: no base64
+    /// round trip).
+    pub async fn submit_certificates(
+        &self,
+        chain: Vec<Certificate>,
+        precert: bool,
+    ) -> Result<Value, CtRefusal> {
         let refuse = |status: StatusCode, message: String| CtRefusal { status, message };
         let now = sigil_formats::time::Timestamp::from_unix((now_ms() / 1000) as i64);
-        let certs = match check_chain(chain, &self.roots, now) {
+        let certs = match check_parsed_chain(chain, &self.roots, now) {
             Ok(c) => c,
             Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, e)),
         };
@@ -217,10 +233,15 @@ pub fn check_chain(
     roots: &[Certificate],
     now: sigil_formats::time::Timestamp,
 ) -> Result<Vec<Certificate>, String> {
+    check_parsed_chain(decode_chain(chain)?, roots, now)
+}
+
+/// The certificates of a submitted chain (base64 DER, 1 to [`MAX_CHAIN`]).
+fn decode_chain(chain: &[String]) -> Result<Vec<Certificate>, String> {
     if chain.is_empty() || chain.len() > MAX_CHAIN {
         return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
     }
-    let certs: Vec<Certificate> = chain
+    chain
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -229,7 +250,18 @@ pub fn check_chain(
                 .map_err(|e| format!("certificate {i} is not base64: {e}"))?;
             Certificate::from_der(&der).map_err(|e| format!("certificate {i}: {e}"))
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+/// [`check_chain`] over parsed certificates.
+fn check_parsed_chain(
+    certs: Vec<Certificate>,
+    roots: &[Certificate],
+    now: sigil_formats::time::Timestamp,
+) -> Result<Vec<Certificate>, String> {
+    if certs.is_empty() || certs.len() > MAX_CHAIN {
+        return Err(format!("a chain has 1 to {MAX_CHAIN} certificates"));
+    }
     for (i, pair) in certs.windows(2).enumerate() {
         let key = pair[1]
             .public_key()
